@@ -1,0 +1,115 @@
+"""Every setting of every component, read once from the environment at start-up.
+
+=========================  ===============================  ===========================================
+variable                   default                          meaning
+=========================  ===============================  ===========================================
+KAFKA_BOOTSTRAP            127.0.0.1:9092                   Kafka bootstrap servers
+ES_URL                     http://127.0.0.1:9200            Elasticsearch URL (user:password in it is ok)
+ES_API_KEY                 (none)                           Elasticsearch API key, instead of a password
+AUDIT_TOPIC_PREFIX         (empty)                          prefix for every topic (tests, tenants)
+AUDIT_INDEX_PREFIX         agent                            prefix of the daily indices
+AUDIT_RAW_PARTITIONS       6                                partitions of agent.events.raw
+AUDIT_EVENTS_PARTITIONS    6                                partitions of agent.events
+AUDIT_RAW_RETENTION_MS     86400000 (1 day)                 retention of agent.events.raw
+AUDIT_EVENTS_RETENTION_MS  604800000 (7 days)               retention of agent.events
+AUDIT_DLQ_RETENTION_MS     2592000000 (30 days)             retention of agent.events.dlq
+AUDIT_REPLICATION          1                                replication factor of created topics
+AUDIT_STREAM_APP_ID        agent-audit-stream               Faust application id (consumer group)
+AUDIT_SINK_GROUP           agent-audit-sink                 consumer group of the Elasticsearch sink
+AUDIT_SINK_BATCH           2000                             max documents per bulk request
+AUDIT_REDACTION_KEY        (none)                           HMAC key: keyed tokens instead of [TYPE]
+AUDIT_REDACTION_KEY_VERSION v1                              label of that key (keys rotate)
+=========================  ===============================  ===========================================
+
+Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY) come from here only, never the repo.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from core.errors import ConfigError
+
+__all__ = ["Settings", "Topics"]
+
+
+@dataclass(frozen=True)
+class Topics:
+    raw: str
+    events: str
+    dlq: str
+    metrics: str
+    alerts: str
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> Topics:
+        return cls(
+            raw=f"{prefix}agent.events.raw",
+            events=f"{prefix}agent.events",
+            dlq=f"{prefix}agent.events.dlq",
+            metrics=f"{prefix}agent.metrics",
+            alerts=f"{prefix}agent.alerts",
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    es_url: str = "http://127.0.0.1:9200"
+    es_api_key: str | None = field(default=None, repr=False)
+    topic_prefix: str = ""
+    index_prefix: str = "agent"
+    raw_partitions: int = 6
+    events_partitions: int = 6
+    raw_retention_ms: int = 86_400_000
+    events_retention_ms: int = 604_800_000
+    dlq_retention_ms: int = 2_592_000_000
+    replication: int = 1
+    stream_app_id: str = "agent-audit-stream"
+    sink_group: str = "agent-audit-sink"
+    sink_batch: int = 2000
+    redaction_key: str | None = field(default=None, repr=False)
+    redaction_key_version: str = "v1"
+
+    @property
+    def topics(self) -> Topics:
+        return Topics.with_prefix(self.topic_prefix)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the variables above; a malformed number is a ``ConfigError`` naming the variable."""
+        env = os.environ if env is None else env
+        d = cls()
+        return cls(
+            kafka_bootstrap=env.get("KAFKA_BOOTSTRAP", d.kafka_bootstrap),
+            es_url=env.get("ES_URL", d.es_url),
+            es_api_key=env.get("ES_API_KEY") or None,
+            topic_prefix=env.get("AUDIT_TOPIC_PREFIX", d.topic_prefix),
+            index_prefix=env.get("AUDIT_INDEX_PREFIX", d.index_prefix),
+            raw_partitions=_int(env, "AUDIT_RAW_PARTITIONS", d.raw_partitions),
+            events_partitions=_int(env, "AUDIT_EVENTS_PARTITIONS", d.events_partitions),
+            raw_retention_ms=_int(env, "AUDIT_RAW_RETENTION_MS", d.raw_retention_ms),
+            events_retention_ms=_int(env, "AUDIT_EVENTS_RETENTION_MS", d.events_retention_ms),
+            dlq_retention_ms=_int(env, "AUDIT_DLQ_RETENTION_MS", d.dlq_retention_ms),
+            replication=_int(env, "AUDIT_REPLICATION", d.replication),
+            stream_app_id=env.get("AUDIT_STREAM_APP_ID", d.stream_app_id),
+            sink_group=env.get("AUDIT_SINK_GROUP", d.sink_group),
+            sink_batch=_int(env, "AUDIT_SINK_BATCH", d.sink_batch),
+            redaction_key=env.get("AUDIT_REDACTION_KEY") or None,
+            redaction_key_version=env.get("AUDIT_REDACTION_KEY_VERSION", d.redaction_key_version),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
