@@ -1,0 +1,43 @@
+"""``agent-audit``: the one command-line entry point. Each subcommand lives beside its component."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _stack(args: argparse.Namespace) -> int:
+    from stack import LocalStack, StackError  # noqa: PLC0415 - keep CLI start-up light
+
+    local = LocalStack.from_env()
+    try:
+        outcome = getattr(local, args.action)()
+    except StackError as exc:
+        print(f"stack {args.action} failed: {exc}", file=sys.stderr)
+        return 1
+    for service, state in outcome.items():
+        print(f"{service:14} {state}")
+    if args.action == "up":
+        print("export " + " ".join(f"{k}={v}" for k, v in local.env().items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agent-audit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    stack = sub.add_parser("stack", help="the local Kafka + Elasticsearch stack (no Docker needed)")
+    stack.add_argument("action", choices=("up", "down", "status"))
+    stack.set_defaults(func=_stack)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

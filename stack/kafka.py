@@ -1,0 +1,111 @@
+"""A single-node Kafka 4.1.1 broker in KRaft mode, run from Maven Central's jars on the machine's JDK."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import uuid
+from importlib import resources
+from pathlib import Path
+
+from stack.downloads import ensure_kafka, require_tool
+from stack.paths import StackPaths
+from stack.process import StackError, alive, port_open, start_detached, stop, wait_until
+
+__all__ = ["KafkaNode"]
+
+HOST = "127.0.0.1"
+
+
+class KafkaNode:
+    def __init__(self, paths: StackPaths, port: int = 9092, heap: str = "512m") -> None:
+        self.paths = paths
+        self.port = port
+        self.controller_port = port + 1
+        self.heap = heap
+        self.dir = paths.kafka_state
+        self.pidfile = self.dir / "kafka.pid"
+        self.log = self.dir / "broker.log"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    def running(self) -> bool:
+        return alive(self.pidfile) is not None
+
+    def up(self, timeout: float = 90.0) -> str:
+        """Start the broker unless ours already runs; return 'started' or 'already running'."""
+        if self.running() and port_open(HOST, self.port):
+            return "already running"
+        if port_open(HOST, self.port):
+            raise StackError(f"port {self.port} is taken by a process that is not this stack's Kafka; "
+                             "stop it or set KAFKA_BOOTSTRAP to use it instead")
+        libs = ensure_kafka(self.paths)
+        props = self._write_config()
+        java = require_tool("java")
+        classpath = f"{libs}/*"
+        if not (self.dir / "data" / "meta.properties").exists():
+            self._format(java, classpath, props)
+        log4j = resources.files("stack") / "resources" / "kafka-log4j2.properties"
+        argv = [java, f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseG1GC",
+                f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.Kafka", str(props)]
+        start_detached(argv, env=os.environ, log=self.log, pidfile=self.pidfile, cwd=self.dir)
+        wait_until(self._ready, timeout=timeout, what="Kafka", log=self.log, pidfile=self.pidfile)
+        return "started"
+
+    def down(self) -> bool:
+        return stop(self.pidfile, timeout=30.0)
+
+    def _ready(self) -> bool:
+        if not port_open(HOST, self.port):
+            return False
+        from confluent_kafka.admin import AdminClient  # noqa: PLC0415 - only needed once the port answers
+
+        try:
+            AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=2)
+        except Exception:  # noqa: BLE001 - any failure here just means "not ready yet"
+            return False
+        return True
+
+    def _write_config(self) -> Path:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        props = self.dir / "server.properties"
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@{HOST}:{self.controller_port}",
+            "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "log.dirs": str(self.dir / "data"),
+            "num.partitions": "1",
+            # Topics are created by the project with explicit partitions and configs.
+            "auto.create.topics.enable": "false",
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "min.insync.replicas": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "log.retention.check.interval.ms": "60000",
+        }
+        props.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+        return props
+
+    def _format(self, java: str, classpath: str, props: Path) -> None:
+        cluster_id = _random_cluster_id()
+        done = subprocess.run(
+            [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+             "-c", str(props), "--ignore-formatted"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        if done.returncode != 0:
+            raise StackError(f"Kafka storage format failed:\n{(done.stdout + done.stderr)[-2000:]}")
+
+
+def _random_cluster_id() -> str:
+    # Kafka cluster ids are 16 random bytes, URL-safe base64 without padding (what random-uuid prints).
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

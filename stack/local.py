@@ -1,0 +1,45 @@
+"""The local stack as one thing: Kafka and Elasticsearch, up / down / status, idempotent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stack.elasticsearch import ElasticsearchNode
+from stack.kafka import KafkaNode
+from stack.paths import StackPaths
+
+__all__ = ["LocalStack"]
+
+
+@dataclass
+class LocalStack:
+    kafka: KafkaNode
+    elasticsearch: ElasticsearchNode
+
+    @classmethod
+    def from_env(cls) -> LocalStack:
+        paths = StackPaths.from_env()
+        return cls(kafka=KafkaNode(paths), elasticsearch=ElasticsearchNode(paths))
+
+    def up(self) -> dict[str, str]:
+        """Start what is not running yet; returns each service's outcome."""
+        return {"kafka": self.kafka.up(), "elasticsearch": self.elasticsearch.up()}
+
+    def down(self) -> dict[str, str]:
+        es = self.elasticsearch.down()
+        kafka = self.kafka.down()
+        return {
+            "elasticsearch": "stopped" if es else "was not running",
+            "kafka": "stopped" if kafka else "was not running",
+        }
+
+    def status(self) -> dict[str, str]:
+        return {
+            "kafka": f"running at {self.kafka.bootstrap}" if self.kafka.running() else "stopped",
+            "elasticsearch": f"running at {self.elasticsearch.url}" if self.elasticsearch.running()
+            else "stopped",
+        }
+
+    def env(self) -> dict[str, str]:
+        """The variables that point every component at this stack."""
+        return {"KAFKA_BOOTSTRAP": self.kafka.bootstrap, "ES_URL": self.elasticsearch.url}

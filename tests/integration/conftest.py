@@ -1,0 +1,59 @@
+"""The real stack, started once per test run; a fresh topic and index prefix per test.
+
+If KAFKA_BOOTSTRAP and ES_URL are set, those services are used as they are. Otherwise the local
+stack is started (and stopped at the end if this run started it). A service that cannot be reached
+fails the tests: it is never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from core.settings import Settings
+from stream.topics import create_topics
+
+
+@pytest.fixture(scope="session")
+def stack_env() -> Iterator[dict[str, str]]:
+    if os.environ.get("KAFKA_BOOTSTRAP") and os.environ.get("ES_URL"):
+        yield {"KAFKA_BOOTSTRAP": os.environ["KAFKA_BOOTSTRAP"], "ES_URL": os.environ["ES_URL"]}
+        return
+    from stack import LocalStack  # noqa: PLC0415
+
+    local = LocalStack.from_env()
+    was_running = local.kafka.running() and local.elasticsearch.running()
+    local.up()
+    yield local.env()
+    if not was_running and os.environ.get("AUDIT_KEEP_STACK") != "1":
+        local.down()
+
+
+@pytest.fixture
+def settings(stack_env: dict[str, str]) -> Settings:
+    """Settings pointing at the stack, with topics and indices of this test's own, topics created."""
+    tag = uuid.uuid4().hex[:8]
+    env = dict(os.environ)
+    env.update(stack_env)
+    env.update({
+        "AUDIT_TOPIC_PREFIX": f"t{tag}.",
+        "AUDIT_INDEX_PREFIX": f"t{tag}-agent",
+        "AUDIT_STREAM_APP_ID": f"t{tag}-stream",
+        "AUDIT_SINK_GROUP": f"t{tag}-sink",
+        "AUDIT_RAW_PARTITIONS": "3",
+        "AUDIT_EVENTS_PARTITIONS": "3",
+    })
+    s = Settings.from_env(env)
+    create_topics(s)
+    return s
+
+
+@pytest.fixture
+def es(stack_env: dict[str, str]) -> Iterator[Elasticsearch]:
+    client = Elasticsearch(stack_env["ES_URL"], request_timeout=30)
+    yield client
+    client.close()
