@@ -65,7 +65,7 @@ class KafkaNode:
 
         try:
             AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=2)
-        except Exception:  # noqa: BLE001 - any failure here just means "not ready yet"
+        except Exception:  # any failure here just means "not ready yet"
             return False
         return True
 
