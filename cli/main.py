@@ -25,12 +25,22 @@ def _stack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from demo.run import run_demo  # noqa: PLC0415
+
+    return run_demo(sessions=args.sessions, seed=args.seed)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agent-audit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     stack = sub.add_parser("stack", help="the local Kafka + Elasticsearch stack (no Docker needed)")
     stack.add_argument("action", choices=("up", "down", "status"))
     stack.set_defaults(func=_stack)
+    demo = sub.add_parser("demo", help="run the pipeline end to end with simulated agents")
+    demo.add_argument("--sessions", type=int, default=400, help="sessions to simulate (default 400)")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=_demo)
     return parser
 
 

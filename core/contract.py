@@ -7,6 +7,7 @@ Schema (``schema/audit-event.v1.json``) is generated from these models by ``json
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -17,6 +18,7 @@ from pydantic import (
     JsonValue,
     TypeAdapter,
     ValidationError,
+    field_validator,
 )
 
 from core.errors import InvalidEvent
@@ -94,10 +96,21 @@ class _Envelope(_Frozen):
     redaction: RedactionInfo | None = None
     integrity: Integrity | None = None
 
+    @field_validator("timestamp")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        # One zone everywhere: daily indices and windows are cut on UTC days and minutes.
+        return value.astimezone(UTC)
+
+
+# Shapes are chosen so every field maps to one Elasticsearch type: free text is a string, and
+# structured values (parameters, results, metadata) are objects. A client wraps a scalar or list
+# tool result as {"value": ...}.
+
 
 class InputPayload(_Frozen):
     type: str = "text"
-    content: JsonValue = None
+    content: str = ""
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
 
@@ -110,7 +123,7 @@ class ReasoningPayload(_Frozen):
 class ToolCallPayload(_Frozen):
     tool_name: Ident
     parameters: dict[str, JsonValue] = Field(default_factory=dict)
-    result: JsonValue = None
+    result: dict[str, JsonValue] | None = None
     status: Literal["success", "error"] = "success"
     duration_ms: Annotated[float, Field(ge=0.0)]
 
@@ -125,7 +138,7 @@ class OutputMetadata(BaseModel):
 
 class OutputPayload(_Frozen):
     type: str = "text"
-    content: JsonValue = None
+    content: str = ""
     metadata: OutputMetadata = Field(default_factory=OutputMetadata)
 
 
@@ -183,7 +196,10 @@ def _reason(exc: ValidationError) -> str:
     # Only locations and error types: the message of a pydantic error may echo the input (PII).
     parts = []
     for err in exc.errors(include_input=False, include_url=False)[:5]:
-        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"].startswith("union_tag"):  # the discriminator itself is missing or unknown
+            loc = "kind"
+        loc = loc or "<root>"
         parts.append(f"{loc}: {err['type']}")
     return "schema: " + "; ".join(parts)
 

@@ -101,6 +101,30 @@ class Settings:
             redaction_key_version=env.get("AUDIT_REDACTION_KEY_VERSION", d.redaction_key_version),
         )
 
+    def to_env(self) -> dict[str, str]:
+        """The variables that reproduce these settings in a child process (secrets included)."""
+        env = {
+            "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "ES_URL": self.es_url,
+            "AUDIT_TOPIC_PREFIX": self.topic_prefix,
+            "AUDIT_INDEX_PREFIX": self.index_prefix,
+            "AUDIT_RAW_PARTITIONS": str(self.raw_partitions),
+            "AUDIT_EVENTS_PARTITIONS": str(self.events_partitions),
+            "AUDIT_RAW_RETENTION_MS": str(self.raw_retention_ms),
+            "AUDIT_EVENTS_RETENTION_MS": str(self.events_retention_ms),
+            "AUDIT_DLQ_RETENTION_MS": str(self.dlq_retention_ms),
+            "AUDIT_REPLICATION": str(self.replication),
+            "AUDIT_STREAM_APP_ID": self.stream_app_id,
+            "AUDIT_SINK_GROUP": self.sink_group,
+            "AUDIT_SINK_BATCH": str(self.sink_batch),
+            "AUDIT_REDACTION_KEY_VERSION": self.redaction_key_version,
+        }
+        if self.es_api_key:
+            env["ES_API_KEY"] = self.es_api_key
+        if self.redaction_key:
+            env["AUDIT_REDACTION_KEY"] = self.redaction_key
+        return env
+
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from core.errors import TransientError
 from core.settings import Settings
@@ -24,7 +24,9 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
         spec(t.raw, settings.raw_partitions, {"retention.ms": str(settings.raw_retention_ms),
                                               "max.message.bytes": str(2 * 1024 * 1024)}),
         spec(t.events, settings.events_partitions, {"retention.ms": str(settings.events_retention_ms)}),
-        spec(t.dlq, 3, {"retention.ms": str(settings.dlq_retention_ms)}),
+        # Dead letters hold whole rejected lines (up to the raw topic's message size), redacted.
+        spec(t.dlq, 3, {"retention.ms": str(settings.dlq_retention_ms),
+                        "max.message.bytes": str(3 * 1024 * 1024)}),
         spec(t.metrics, 3, {"retention.ms": str(settings.events_retention_ms)}),
         spec(t.alerts, 1, {"retention.ms": str(settings.dlq_retention_ms)}),
     ]

@@ -1,0 +1,132 @@
+"""Orchestrate the demo: stack, topics, workers, simulated agents, then read back from Elasticsearch."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+
+from core.settings import Settings
+from demo.scenario import AGENTS, simulate_session
+from producers import AuditTrail
+from sinks.indices import events_alias
+from sinks.queries import counts_by_kind, session_timeline, tool_usage
+from sinks.worker import build_es
+from stack.workers import running_workers
+from stream.topics import create_topics
+
+__all__ = ["run_demo"]
+
+
+def _ensure_stack() -> dict[str, str]:
+    if os.environ.get("KAFKA_BOOTSTRAP") and os.environ.get("ES_URL"):
+        return {}
+    from stack import LocalStack  # noqa: PLC0415 - only when no external services were given
+
+    local = LocalStack.from_env()
+    for service, state in local.up().items():
+        print(f"  {service:14} {state}")
+    return local.env()
+
+
+def run_demo(sessions: int = 400, seed: int = 7) -> int:
+    print("1/5 local stack")
+    os.environ.update(_ensure_stack())
+    settings = Settings.from_env()
+    create_topics(settings)
+    run = uuid.uuid4().hex[:6]
+    log_dir = Path(os.environ.get("AUDIT_DEMO_LOGS") or tempfile.mkdtemp(prefix=f"agent-audit-demo-{run}-"))
+    es = build_es(settings)
+    alias = events_alias(settings.index_prefix)
+
+    print(f"2/5 starting stream and sink workers (logs in {log_dir})")
+    with running_workers(settings.to_env(), log_dir) as workers:
+        print(f"3/5 simulating {sessions} sessions of {len(AGENTS)} agents (run {run})")
+        rng = random.Random(seed)
+        started = time.monotonic()
+        recorded = 0
+        for i in range(sessions):
+            agent = AGENTS[i % len(AGENTS)]
+            trail = AuditTrail(session_id=f"demo-{run}-{i:04d}", user_id=f"user-{rng.randint(1, 60):03d}",
+                               agent=agent.name, agent_version=agent.version)
+            recorded += simulate_session(trail, agent, rng)
+        _publish_malformed(settings)
+        AuditTrail.flush_all(timeout=30)
+        mine = {"prefix": {"session_id": f"demo-{run}-"}}
+        print(f"4/5 waiting until all {recorded} events are searchable")
+        searchable = _wait_searchable(es, alias, mine, recorded, workers)
+        elapsed = time.monotonic() - started
+    if searchable < recorded:
+        print(f"only {searchable} of {recorded} events arrived; see the worker logs in {log_dir}")
+        return 1
+    print(f"5/5 read back from Elasticsearch: {recorded} events in {elapsed:.1f}s "
+          f"({recorded / elapsed:,.0f} events/s, record to searchable)\n")
+    _report(es, settings.index_prefix, f"demo-{run}-0001", mine)
+    return 0
+
+
+def _publish_malformed(settings: Settings) -> None:
+    # One broken record, to show the dead-letter path (and that the PII in it is redacted there).
+    p = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    p.produce(settings.topics.raw, value=b'{"kind": "input", "note": "mail me at eve@example.org"}')
+    p.flush(10)
+
+
+def _wait_searchable(es: Any, alias: str, query: dict[str, Any], expected: int, workers: Any,
+                     timeout: float = 120.0) -> int:
+    deadline = time.monotonic() + timeout
+    count = 0
+    while time.monotonic() < deadline:
+        workers.check_alive()
+        if es.indices.exists_alias(name=alias):
+            count = int(es.count(index=alias, query=query)["count"])
+            if count >= expected:
+                break
+        time.sleep(0.25)
+    return count
+
+
+def _report(es: Any, prefix: str, session_id: str, mine: dict[str, Any]) -> None:
+    es.indices.refresh(index=events_alias(prefix))
+    print(f"Session timeline of {session_id} (seq order, as stored: redacted)")
+    for ev in session_timeline(es, prefix, session_id):
+        print(f"  {ev['seq']:>3}  {ev['timestamp'][11:23]}  {ev['kind']:<9}  {_summary(ev)[:90]}")
+    kinds = sorted(counts_by_kind(es, prefix, mine).items())
+    print("\nEvents by kind:  " + ", ".join(f"{k}={v}" for k, v in kinds))
+    print("\nTool usage                calls  errors   avg ms    p95 ms")
+    for row in sorted(tool_usage(es, prefix, mine), key=lambda r: -r["calls"]):
+        print(f"  {row['tool']:<22} {row['calls']:>6} {row['errors']:>7} "
+              f"{row['avg_ms']:>8.1f} {row['p95_ms']:>9.1f}")
+    print(f"""
+Where to look next:
+  curl -s '{os.environ.get("ES_URL", "http://127.0.0.1:9200")}/{prefix}-events/_search?q=session_id:{session_id}&pretty'
+  agent-audit stack status      # the local Kafka + Elasticsearch keep running
+  agent-audit stack down        # stop them
+  docker-compose up -d          # the same pipeline with Kibana, where Docker is available
+""")
+
+
+def _summary(ev: dict[str, Any]) -> str:
+    p = ev["payload"]
+    kind = ev["kind"]
+    if kind == "tool_call":
+        return f"{p['tool_name']} {p['status']} {p['duration_ms']:.0f} ms params={p.get('parameters')}"
+    if kind == "error":
+        return f"{p['type']}: {p['message']}"
+    if kind == "reasoning":
+        return p["thought"]
+    if kind == "output":
+        meta = p.get("metadata", {})
+        return f"{p['content']} [{meta.get('model')}, {meta.get('tokens_used')} tokens]"
+    return str(p.get("content", ""))
+
+
+if __name__ == "__main__":
+    sys.exit(run_demo())

@@ -1,0 +1,72 @@
+"""Pure halves of the Elasticsearch sink: build a bulk body from Kafka records, classify the answer.
+
+The body reuses each record's bytes as the document source (no decode/re-encode): the stream put
+``event_id`` and the event's ``day`` in headers. ``op_type=create`` with ``_id = event_id`` makes
+replays harmless: a 409 means "already stored" and counts as success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+__all__ = ["BulkItem", "BulkOutcome", "build_body", "classify", "item_from_record"]
+
+# Statuses worth retrying: overload, server-side failures, timeouts. Other 4xx are permanent.
+_RETRY = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class BulkItem:
+    doc_id: str
+    index: str
+    source: bytes
+
+
+@dataclass
+class BulkOutcome:
+    stored: int = 0
+    duplicates: int = 0
+    retry: list[BulkItem] = field(default_factory=list)
+    failed: list[tuple[BulkItem, str]] = field(default_factory=list)
+
+
+def item_from_record(value: bytes, headers: Sequence[tuple[str, str | bytes | None]] | None,
+                     index_for_day: Callable[[str], str]) -> BulkItem:
+    """Take id and day from headers; fall back to decoding the document if a producer omitted them."""
+    meta = {k: v.decode() if isinstance(v, bytes) else v for k, v in headers or ()}
+    event_id, day = meta.get("event_id"), meta.get("day")
+    if event_id and day:
+        return BulkItem(event_id, index_for_day(day), value)
+    doc = orjson.loads(value)
+    day = str(doc["timestamp"])[:10].replace("-", ".")
+    return BulkItem(str(doc["event_id"]), index_for_day(day), value)
+
+
+def build_body(items: Iterable[BulkItem]) -> bytes:
+    parts: list[bytes] = []
+    for item in items:
+        parts.append(orjson.dumps({"create": {"_index": item.index, "_id": item.doc_id}}))
+        parts.append(item.source)
+    parts.append(b"")
+    return b"\n".join(parts)
+
+
+def classify(items: Sequence[BulkItem], response: dict[str, Any]) -> BulkOutcome:
+    """Sort each item of a bulk answer into stored / duplicate / retry / failed (with its reason)."""
+    out = BulkOutcome()
+    for item, result in zip(items, response.get("items", []), strict=True):
+        status = int(next(iter(result.values())).get("status", 0))
+        if status in (200, 201):
+            out.stored += 1
+        elif status == 409:
+            out.duplicates += 1
+        elif status in _RETRY:
+            out.retry.append(item)
+        else:
+            err = next(iter(result.values())).get("error") or {}
+            out.failed.append((item, f"es:{status}:{err.get('type', 'unknown')}"))
+    return out

@@ -1,0 +1,84 @@
+"""Index naming and composable index templates: daily indices behind one search alias per family.
+
+``{prefix}-events-YYYY.MM.DD`` holds redacted events; the alias ``{prefix}-events`` spans them all.
+Mappings are explicit and strict: free text is ``text``, identifiers ``keyword``, structured values
+(tool parameters and results, metadata) ``flattened`` so any keys are searchable without a mapping
+explosion. Retention drops whole old indices (this distribution has no ``_delete_by_query``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+__all__ = ["event_index", "events_alias", "events_template", "install_templates"]
+
+_KW = {"type": "keyword", "ignore_above": 1024}
+_FLAT = {"type": "flattened", "ignore_above": 1024}
+
+
+def events_alias(prefix: str) -> str:
+    return f"{prefix}-events"
+
+
+def event_index(prefix: str, day: str) -> str:
+    """``day`` as ``YYYY.MM.DD`` (from the event's own timestamp, so replays land in the same index)."""
+    return f"{prefix}-events-{day}"
+
+
+def events_template(prefix: str, replicas: int = 0) -> dict[str, Any]:
+    return {
+        "index_patterns": [f"{prefix}-events-*"],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": 1, "number_of_replicas": replicas,
+                         "refresh_interval": "1s"},
+            "aliases": {events_alias(prefix): {}},
+            "mappings": {
+                "dynamic": "strict",
+                "properties": {
+                    "schema_version": {"type": "short"},
+                    "event_id": _KW, "kind": _KW, "level": _KW,
+                    "timestamp": {"type": "date"},
+                    "session_id": _KW, "user_id": _KW,
+                    "agent": {"properties": {"name": _KW, "version": _KW}},
+                    "seq": {"type": "long"},
+                    "trace_id": _KW, "span_id": _KW, "parent_span_id": _KW,
+                    "redaction": {"properties": {
+                        "policy_version": _KW, "key_version": _KW,
+                        "counts": {"type": "object", "dynamic": True},
+                    }},
+                    "integrity": {"properties": {"hash": _KW, "prev_hash": _KW}},
+                    "payload": {"dynamic": "strict", "properties": _payload_properties()},
+                },
+            },
+        },
+    }
+
+
+def _payload_properties() -> dict[str, Any]:
+    # One mapping for the union of the five payload kinds (fields with the same name agree in type).
+    return {
+        "type": _KW,
+        "content": {"type": "text"},
+        "metadata": {"dynamic": False, "properties": {
+            "tokens_used": {"type": "long"}, "model": _KW, "cost": {"type": "double"},
+        }},
+        "thought": {"type": "text"},
+        "plan": {"type": "text"},
+        "confidence": {"type": "float"},
+        "tool_name": _KW,
+        "parameters": _FLAT,
+        "result": _FLAT,
+        "status": _KW,
+        "duration_ms": {"type": "double"},
+        "message": {"type": "text"},
+        "stack_trace": {"type": "text", "index": False},
+        "recovery_action": {"type": "text"},
+    }
+
+
+def install_templates(es: Elasticsearch, prefix: str, replicas: int = 0) -> None:
+    """Create or update the templates (idempotent: a PUT of the same body changes nothing)."""
+    es.indices.put_index_template(name=f"{prefix}-events", **events_template(prefix, replicas))

@@ -1,0 +1,138 @@
+"""The Elasticsearch sink worker: consume ``agent.events``, bulk-index, commit only after the ack.
+
+At-least-once end to end: offsets are committed after every document of the batch is stored (or
+already there: 409), or dead-lettered with its reason when Elasticsearch refuses it for good.
+Transient trouble (connection loss, 429, 5xx) is retried with backoff, never dropped. Run several
+workers in one consumer group to scale.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Sequence
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer
+from elastic_transport import ConnectionError as ESConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, Elasticsearch
+
+from core.errors import TransientError
+from core.settings import Settings
+from sinks.bulk import BulkItem, build_body, classify, item_from_record
+from sinks.indices import event_index, install_templates
+
+__all__ = ["EventSink", "build_es"]
+
+log = logging.getLogger(__name__)
+
+
+def build_es(settings: Settings) -> Elasticsearch:
+    return Elasticsearch(settings.es_url, api_key=settings.es_api_key, request_timeout=60,
+                         max_retries=0, retry_on_timeout=False)
+
+
+class EventSink:
+    def __init__(self, settings: Settings, es: Elasticsearch | None = None) -> None:
+        self.settings = settings
+        self.es = es or build_es(settings)
+        self.consumer = Consumer({
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": settings.sink_group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "fetch.max.bytes": 32 * 1024 * 1024,
+        })
+        self.dlq = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
+        self.stopping = threading.Event()
+        self.stored = 0
+        self.duplicates = 0
+        self.dead_lettered = 0
+
+    def _index_for_day(self, day: str) -> str:
+        return event_index(self.settings.index_prefix, day)
+
+    def run(self) -> None:
+        install_templates(self.es, self.settings.index_prefix)
+        self.consumer.subscribe([self.settings.topics.events])
+        log.info("sink.started topic=%s group=%s", self.settings.topics.events, self.settings.sink_group)
+        try:
+            while not self.stopping.is_set():
+                self.step()
+        finally:
+            self.consumer.close()  # commits nothing more: every batch was committed after its ack
+            self.dlq.flush(10)
+            log.info("sink.stopped stored=%d duplicates=%d dead=%d",
+                     self.stored, self.duplicates, self.dead_lettered)
+
+    def step(self, timeout: float = 0.5) -> int:
+        """One batch: consume, write until acknowledged, commit. Returns the records handled."""
+        records = [m for m in self.consumer.consume(self.settings.sink_batch, timeout) if _usable(m)]
+        if not records:
+            return 0
+        items: list[BulkItem] = []
+        for msg in records:
+            try:
+                items.append(item_from_record(msg.value() or b"", _header_list(msg), self._index_for_day))
+            except (ValueError, KeyError, TypeError):
+                self._dead_letter(msg.value() or b"", "sink: not a decodable event")
+        self._write(items)
+        self.dlq.flush(30)
+        self.consumer.commit(asynchronous=False)
+        return len(records)
+
+    def _write(self, items: Sequence[BulkItem]) -> None:
+        pending = list(items)
+        backoff = 0.2
+        while pending and not (self.stopping.is_set() and backoff > 30):
+            try:
+                outcome = classify(pending, self._bulk(pending))
+            except TransientError as exc:
+                log.warning("sink.bulk.retry reason=%s backoff_s=%.1f", exc, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            self.stored += outcome.stored
+            self.duplicates += outcome.duplicates
+            for item, reason in outcome.failed:
+                self._dead_letter(item.source, reason)
+            pending = outcome.retry
+            if pending:
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _bulk(self, items: Sequence[BulkItem]) -> dict[str, object]:
+        try:
+            resp = self.es.bulk(operations=build_body(items))  # type: ignore[arg-type]  # NDJSON bytes
+        except (ESConnectionError, ConnectionTimeout) as exc:
+            raise TransientError(f"connection: {type(exc).__name__}") from exc
+        except ApiError as exc:
+            if exc.meta.status in (429, 500, 502, 503, 504):
+                raise TransientError(f"http {exc.meta.status}") from exc
+            raise
+        return dict(resp.body)
+
+    def _dead_letter(self, value: bytes, reason: str) -> None:
+        self.dlq.produce(self.settings.topics.dlq, value=value, headers=[("reason", reason.encode())])
+        self.dead_lettered += 1
+        log.warning("sink.dead_letter reason=%s", reason)
+
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stopping.set())
+
+
+def _usable(msg: Message) -> bool:
+    err = msg.error()
+    if err is None:
+        return True
+    if err.code() != KafkaError._PARTITION_EOF:
+        log.warning("sink.consume.error code=%s", err.name())
+    return False
+
+
+def _header_list(msg: Message) -> list[tuple[str, str | bytes | None]]:
+    headers = msg.headers() or []
+    return list(headers.items()) if isinstance(headers, dict) else list(headers)

@@ -1,0 +1,6 @@
+"""``python -m stream worker -l info``: run the stream worker (Faust's CLI)."""
+
+from stream.app import app
+
+if __name__ == "__main__":
+    app.main()

@@ -1,0 +1,142 @@
+"""The whole pipeline against the real Kafka and Elasticsearch: raw envelopes in, redacted documents out."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from confluent_kafka import Consumer, Producer
+from elasticsearch import Elasticsearch
+
+from core.settings import Settings
+from core.wire import join_envelope, partition_for
+from sinks.indices import events_alias
+from stack.workers import Workers, running_workers
+from tests.factories import event
+
+PII = {
+    "email": "jane.doe@example.com",
+    "phone": "+44 20 7946 0958",
+    "card": "4111 1111 1111 1111",
+}
+
+
+def _session_events(session: str, n: int) -> list[dict[str, Any]]:
+    kinds = ["input", "reasoning", "tool_call", "output"]
+    out = []
+    for seq in range(n):
+        kind = kinds[seq % len(kinds)]
+        ev = event(kind, seq, session=session, user=f"user-{session}")
+        if kind == "input":
+            ev["payload"] = {"type": "text", "content": f"I am {PII['email']}, call {PII['phone']}"}
+        if kind == "tool_call":
+            ev["payload"]["parameters"] = {"card_number": PII["card"], "note": f"mail {PII['email']}"}
+        out.append(ev)
+    return out
+
+
+def _publish(settings: Settings, envelopes: list[tuple[int, bytes]]) -> None:
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    for partition, value in envelopes:
+        producer.produce(settings.topics.raw, value=value, partition=partition)
+    assert producer.flush(30) == 0
+
+
+def _envelopes(settings: Settings, events: list[dict[str, Any]],
+               per_envelope: int) -> list[tuple[int, bytes]]:
+    by_partition: dict[int, list[bytes]] = {}
+    for ev in events:
+        p = partition_for(ev["session_id"], settings.raw_partitions)
+        by_partition.setdefault(p, []).append(orjson.dumps(ev))
+    out = []
+    for p, lines in by_partition.items():
+        for i in range(0, len(lines), per_envelope):
+            out.append((p, join_envelope(lines[i:i + per_envelope])))
+    return out
+
+
+def wait_for_count(es: Elasticsearch, index: str, expected: int, workers: Workers,
+                   timeout: float = 90.0) -> int:
+    deadline = time.monotonic() + timeout
+    count = -1
+    while time.monotonic() < deadline:
+        workers.check_alive()
+        if es.indices.exists_alias(name=index):
+            es.indices.refresh(index=index)
+            count = int(es.count(index=index)["count"])
+            if count >= expected:
+                return count
+        time.sleep(1.0)
+    return count
+
+
+def read_topic(settings: Settings, topic: str, expected: int, timeout: float = 30.0) -> list[Any]:
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"reader-{topic}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    got: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < expected and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            got.append(msg)
+    consumer.close()
+    return got
+
+
+@pytest.mark.timeout(240)
+def test_every_event_is_indexed_once_and_no_pii_reaches_elasticsearch(
+        settings: Settings, es: Elasticsearch, tmp_path: Path) -> None:
+    """N events with PII produced as envelopes -> exactly N documents, none holding the PII."""
+    events = [ev for s in range(12) for ev in _session_events(f"sess-{s}", 25)]
+    _publish(settings, _envelopes(settings, events, per_envelope=40))
+    # The same envelopes again: a producer retry must not create a second document.
+    _publish(settings, _envelopes(settings, events[:50], per_envelope=40))
+
+    with running_workers(settings.to_env(), tmp_path) as workers:
+        alias = events_alias(settings.index_prefix)
+        count = wait_for_count(es, alias, len(events), workers)
+        time.sleep(2.0)  # let any stray duplicate arrive before counting for the last time
+        es.indices.refresh(index=alias)
+        assert es.count(index=alias)["count"] == count == len(events)
+
+        hits = es.search(index=alias, size=len(events), query={"match_all": {}})["hits"]["hits"]
+        stored = orjson.dumps([h["_source"] for h in hits]).decode()
+        for value in PII.values():
+            assert value not in stored
+        assert "[EMAIL]" in stored
+        assert "[PHONE]" in stored
+        assert "[CARD]" in stored or "[REDACTED]" in stored
+        assert {h["_id"] for h in hits} == {ev["event_id"] for ev in events}
+
+
+@pytest.mark.timeout(240)
+def test_malformed_records_go_to_the_dead_letter_topic_redacted_and_the_pipeline_goes_on(
+        settings: Settings, es: Elasticsearch, tmp_path: Path) -> None:
+    """Bad lines land in the dead-letter topic with a reason, PII redacted; good lines still arrive."""
+    good = _session_events("sess-dlq", 8)
+    bad_schema = event("tool_call", 99, session="sess-dlq")
+    del bad_schema["payload"]["duration_ms"]
+    bad_schema["payload"]["parameters"] = {"email": PII["email"]}
+    lines = [orjson.dumps(e) for e in good[:4]]
+    lines += [b'{"not json: ' + PII["email"].encode(), orjson.dumps(bad_schema), b"[1, 2, 3]"]
+    lines += [orjson.dumps(e) for e in good[4:]]
+    p = partition_for("sess-dlq", settings.raw_partitions)
+    _publish(settings, [(p, join_envelope(lines))])
+
+    with running_workers(settings.to_env(), tmp_path) as workers:
+        alias = events_alias(settings.index_prefix)
+        assert wait_for_count(es, alias, len(good), workers) == len(good)
+        dead = read_topic(settings, settings.topics.dlq, expected=3)
+
+    assert len(dead) == 3
+    reasons = sorted(dict(m.headers())["reason"].decode() for m in dead)
+    assert reasons[0].startswith("json:")
+    assert reasons[1].startswith("json: expected an object")
+    assert reasons[2].startswith("schema:") and "duration_ms" in reasons[2]
+    for m in dead:
+        assert PII["email"].encode() not in m.value()
+        assert b"source" in dict(m.headers())
