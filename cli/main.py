@@ -31,12 +31,38 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(sessions=args.sessions, seed=args.seed)
 
 
+def _topics(_args: argparse.Namespace) -> int:
+    from core.settings import Settings  # noqa: PLC0415
+    from stream.topics import create_topics  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    created = create_topics(settings)
+    for topic in (settings.topics.raw, settings.topics.events, settings.topics.dlq,
+                  settings.topics.metrics, settings.topics.alerts):
+        print(f"{topic:30} {'created' if topic in created else 'exists'}")
+    return 0
+
+
+def _schema(_args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    from core.contract import json_schema  # noqa: PLC0415
+
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agent-audit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     stack = sub.add_parser("stack", help="the local Kafka + Elasticsearch stack (no Docker needed)")
     stack.add_argument("action", choices=("up", "down", "status"))
     stack.set_defaults(func=_stack)
+    topics = sub.add_parser("topics", help="create the pipeline's topics (idempotent)")
+    topics.add_argument("action", choices=("create",))
+    topics.set_defaults(func=_topics)
+    schema = sub.add_parser("schema", help="print the JSON Schema of the v1 event contract")
+    schema.set_defaults(func=_schema)
     demo = sub.add_parser("demo", help="run the pipeline end to end with simulated agents")
     demo.add_argument("--sessions", type=int, default=400, help="sessions to simulate (default 400)")
     demo.add_argument("--seed", type=int, default=7)
