@@ -15,6 +15,7 @@ AUDIT_EVENTS_RETENTION_MS  604800000 (7 days)               retention of agent.e
 AUDIT_DLQ_RETENTION_MS     2592000000 (30 days)             retention of agent.events.dlq
 AUDIT_REPLICATION          1                                replication factor of created topics
 AUDIT_STREAM_APP_ID        agent-audit-stream               Faust application id (consumer group)
+AUDIT_STREAM_DATA_DIR      <tmp>/agent-audit-stream         Faust's local data folder (one per worker)
 AUDIT_SINK_GROUP           agent-audit-sink                 consumer group of the Elasticsearch sink
 AUDIT_SINK_BATCH           2000                             max documents per bulk request
 AUDIT_REDACTION_KEY        (none)                           HMAC key: keyed tokens instead of [TYPE]
@@ -68,6 +69,7 @@ class Settings:
     dlq_retention_ms: int = 2_592_000_000
     replication: int = 1
     stream_app_id: str = "agent-audit-stream"
+    stream_data_dir: str = ""  # empty: a folder named after the app id under the temp dir
     sink_group: str = "agent-audit-sink"
     sink_batch: int = 2000
     redaction_key: str | None = field(default=None, repr=False)
@@ -95,6 +97,7 @@ class Settings:
             dlq_retention_ms=_int(env, "AUDIT_DLQ_RETENTION_MS", d.dlq_retention_ms),
             replication=_int(env, "AUDIT_REPLICATION", d.replication),
             stream_app_id=env.get("AUDIT_STREAM_APP_ID", d.stream_app_id),
+            stream_data_dir=env.get("AUDIT_STREAM_DATA_DIR", d.stream_data_dir),
             sink_group=env.get("AUDIT_SINK_GROUP", d.sink_group),
             sink_batch=_int(env, "AUDIT_SINK_BATCH", d.sink_batch),
             redaction_key=env.get("AUDIT_REDACTION_KEY") or None,
@@ -115,6 +118,7 @@ class Settings:
             "AUDIT_DLQ_RETENTION_MS": str(self.dlq_retention_ms),
             "AUDIT_REPLICATION": str(self.replication),
             "AUDIT_STREAM_APP_ID": self.stream_app_id,
+            "AUDIT_STREAM_DATA_DIR": self.stream_data_dir,
             "AUDIT_SINK_GROUP": self.sink_group,
             "AUDIT_SINK_BATCH": str(self.sink_batch),
             "AUDIT_REDACTION_KEY_VERSION": self.redaction_key_version,

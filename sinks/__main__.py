@@ -8,6 +8,7 @@ from sinks.worker import EventSink
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # one line per bulk is noise
     sink = EventSink(Settings.from_env())
     sink.install_signal_handlers()
     sink.run()

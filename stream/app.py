@@ -7,6 +7,8 @@ environment (``core.settings``), read once at import, because Faust's CLI import
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -38,6 +40,7 @@ def build_app(settings: Settings) -> faust.App:
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         web_enabled=False,
+        datadir=settings.stream_data_dir or Path(tempfile.gettempdir()) / settings.stream_app_id,
     )
     raw = app.topic(settings.topics.raw, value_type=bytes, key_type=bytes,
                     value_serializer="raw", key_serializer="raw")
