@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,19 +65,42 @@ class SessionChains:
     copy anyway (``op_type=create``).
     """
 
-    def __init__(self, hasher: ChainHasher, states: dict[str, ChainState] | None = None) -> None:
+    # Sessions kept in memory; past this the cache is emptied and refilled from ``load``.
+    CACHE_LIMIT = 200_000
+
+    def __init__(self, hasher: ChainHasher, states: dict[str, ChainState] | None = None,
+                 load: Callable[[str], ChainState | None] | None = None) -> None:
         self.hasher = hasher
         self.states: dict[str, ChainState] = states if states is not None else {}
+        self._load = load
+        self.touched: set[str] = set()
+
+    def _state(self, session: str) -> ChainState | None:
+        state = self.states.get(session)
+        if state is None and self._load is not None:
+            state = self._load(session)
+            if state is not None:
+                if len(self.states) >= self.CACHE_LIMIT:
+                    self.states.clear()  # the durable copy is in ``load``'s store
+                self.states[session] = state
+        return state
+
+    def drain_touched(self) -> dict[str, ChainState]:
+        """States changed since the last drain: what a caller persists once per batch."""
+        out = {s: self.states[s] for s in self.touched if s in self.states}
+        self.touched.clear()
+        return out
 
     def apply(self, event: dict[str, Any]) -> dict[str, Any]:
         session, seq = str(event["session_id"]), int(event["seq"])
-        state = self.states.get(session)
+        state = self._state(session)
         prev = state.hash_before(seq) if state else None
         digest = self.hasher.link(prev, event)
         linked = {**event, "integrity": {"hash": digest, "prev_hash": prev}}
         if state is None or seq > state.last_seq:
             recent = ((state.hashes if state else ()) + ((seq, digest),))[-ChainState.RECENT:]
             self.states[session] = ChainState(seq, recent)
+            self.touched.add(session)
         return linked
 
 

@@ -15,6 +15,7 @@ import orjson
 
 from core.contract import validate_event
 from core.errors import InvalidEvent
+from core.integrity import SessionChains
 from core.wire import split_envelope
 
 __all__ = ["DeadLetter", "EnvelopeProcessor", "ProcessedEnvelope", "RedactedEvent", "TextRedactor"]
@@ -52,8 +53,9 @@ class ProcessedEnvelope:
 
 
 class EnvelopeProcessor:
-    def __init__(self, redactor: TextRedactor) -> None:
+    def __init__(self, redactor: TextRedactor, chains: SessionChains | None = None) -> None:
         self.redactor = redactor
+        self.chains = chains
 
     def process(self, envelope: bytes) -> ProcessedEnvelope:
         out = ProcessedEnvelope()
@@ -64,6 +66,8 @@ class EnvelopeProcessor:
                 out.dead.append(self._dead_letter(line, exc.reason))
                 continue
             redacted, counts = self.redactor.redact_event(event)
+            if self.chains is not None:
+                redacted = self.chains.apply(redacted)  # hash what is stored: the redacted event
             out.redactions.update(counts)
             out.events.append(RedactedEvent(
                 key=str(redacted["session_id"]).encode(),

@@ -20,9 +20,11 @@ AUDIT_SINK_GROUP           agent-audit-sink                 consumer group of th
 AUDIT_SINK_BATCH           2000                             max documents per bulk request
 AUDIT_REDACTION_KEY        (none)                           HMAC key: keyed tokens instead of [TYPE]
 AUDIT_REDACTION_KEY_VERSION v1                              label of that key (keys rotate)
+AUDIT_INTEGRITY_KEY        (none)                           HMAC key of the per-session hash chains
 =========================  ===============================  ===========================================
 
-Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY) come from here only, never the repo.
+Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY) come from here
+only, never the repo.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class Settings:
     sink_batch: int = 2000
     redaction_key: str | None = field(default=None, repr=False)
     redaction_key_version: str = "v1"
+    integrity_key: str | None = field(default=None, repr=False)
 
     @property
     def topics(self) -> Topics:
@@ -102,6 +105,7 @@ class Settings:
             sink_batch=_int(env, "AUDIT_SINK_BATCH", d.sink_batch),
             redaction_key=env.get("AUDIT_REDACTION_KEY") or None,
             redaction_key_version=env.get("AUDIT_REDACTION_KEY_VERSION", d.redaction_key_version),
+            integrity_key=env.get("AUDIT_INTEGRITY_KEY") or None,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -127,6 +131,8 @@ class Settings:
             env["ES_API_KEY"] = self.es_api_key
         if self.redaction_key:
             env["AUDIT_REDACTION_KEY"] = self.redaction_key
+        if self.integrity_key:
+            env["AUDIT_INTEGRITY_KEY"] = self.integrity_key
         return env
 
 

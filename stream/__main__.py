@@ -1,4 +1,4 @@
-"""``python -m stream worker -l info``: run the stream worker (Faust's CLI)."""
+"""``python -m stream worker -l info --without-web``: run a stream worker (Faust's CLI)."""
 
 from stream.app import app
 

@@ -1,7 +1,7 @@
 """The Faust application: one agent per envelope topic, each a few lines (bytes in, core call, bytes out).
 
-Run it with ``python -m stream worker -l info`` (Faust's own CLI). Settings come from the
-environment (``core.settings``), read once at import, because Faust's CLI imports this module.
+Run it with ``python -m stream worker -l info --without-web`` (Faust's own CLI). Settings come
+from the environment (``core.settings``), read once at import, because Faust's CLI imports this module.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from core.redaction import Redactor
+import orjson
 
+from core.integrity import ChainHasher, ChainState, SessionChains
 from core.processing import EnvelopeProcessor
+from core.redaction import Redactor
 from core.settings import Settings
 from stream.output import OutputProducer
 
-__all__ = ["build_app"]
+__all__ = ["build_app", "build_redactor"]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,21 @@ def build_app(settings: Settings) -> faust.App:
     )
     raw = app.topic(settings.topics.raw, value_type=bytes, key_type=bytes,
                     value_serializer="raw", key_serializer="raw")
-    processor = EnvelopeProcessor(build_redactor(settings))
+    # Hash-chain state per session, co-partitioned with the raw topic: a write made while handling
+    # an envelope goes to the changelog partition of that envelope's partition, so whoever owns
+    # the partition after a rebalance or restart owns its sessions' chains too.
+    raw_bytes = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
+                             value_serializer="raw")
+    chain_table = app.Table("session-chains", default=None, partitions=settings.raw_partitions,
+                            schema=raw_bytes)
+
+    def load_chain(session: str) -> ChainState | None:
+        stored = chain_table.get(session.encode())
+        return ChainState.from_json(orjson.loads(stored)) if stored else None
+
+    hasher = ChainHasher(settings.integrity_key.encode() if settings.integrity_key else None)
+    chains = SessionChains(hasher, load=load_chain)
+    processor = EnvelopeProcessor(build_redactor(settings), chains)
     output = OutputProducer(settings)
 
     @app.agent(raw, name="envelopes")
@@ -53,12 +69,19 @@ def build_app(settings: Settings) -> faust.App:
             result = processor.process(event.value)
             msg = event.message
             await output.send_async(result, (msg.topic, msg.partition, msg.offset))
+            for session, state in chains.drain_touched().items():  # once per envelope, not per event
+                chain_table[session.encode()] = orjson.dumps(state.to_json())
             if result.dead:
                 log.info("stream.dead_letters count=%d reasons=%s", len(result.dead),
                          sorted({d.reason.split(":")[0] for d in result.dead}))
 
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def _forget_cached_chains(_app: faust.App, *_args: Any, **_kw: Any) -> None:
+        # Another worker may own these sessions now: reload from the table when they come back.
+        chains.states.clear()
+
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
-    async def _flush_outputs(_app: faust.App, **_kw: Any) -> None:
+    async def _flush_outputs(_app: faust.App, *_args: Any, **_kw: Any) -> None:
         output.close()
 
     return app
