@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from stack.elasticsearch import ElasticsearchNode
@@ -18,8 +19,12 @@ class LocalStack:
 
     @classmethod
     def from_env(cls) -> LocalStack:
+        """Ports from AUDIT_KAFKA_PORT (9092; the controller takes the next one) and AUDIT_ES_PORT (9200)."""
         paths = StackPaths.from_env()
-        return cls(kafka=KafkaNode(paths), elasticsearch=ElasticsearchNode(paths))
+        kafka_port = int(os.environ.get("AUDIT_KAFKA_PORT", "9092"))
+        es_port = int(os.environ.get("AUDIT_ES_PORT", "9200"))
+        return cls(kafka=KafkaNode(paths, port=kafka_port),
+                   elasticsearch=ElasticsearchNode(paths, port=es_port))
 
     def up(self) -> dict[str, str]:
         """Start what is not running yet; returns each service's outcome."""
