@@ -13,10 +13,10 @@ from typing import Any
 
 import faust
 import orjson
+from core.redaction import Redactor
 
 from core.integrity import ChainHasher, ChainState, SessionChains
 from core.processing import EnvelopeProcessor
-from core.redaction import Redactor
 from core.settings import Settings
 from stream.output import OutputProducer
 
