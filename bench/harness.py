@@ -50,7 +50,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     for row in cells:
-        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        pairs = enumerate(zip(row, widths, strict=True))
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in pairs))
 
 
 def emit(figures: dict[str, Any]) -> None:

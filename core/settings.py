@@ -17,7 +17,9 @@ AUDIT_REPLICATION          1                                replication factor o
 AUDIT_STREAM_APP_ID        agent-audit-stream               Faust application id (consumer group)
 AUDIT_STREAM_DATA_DIR      <tmp>/agent-audit-stream         Faust's local data folder (one per worker)
 AUDIT_SINK_GROUP           agent-audit-sink                 consumer group of the Elasticsearch sink
-AUDIT_SINK_BATCH           2000                             max documents per bulk request
+AUDIT_SINK_BATCH           2000                             max records consumed per sink batch
+AUDIT_SINK_MAX_BYTES       8388608 (8 MiB)                  max bytes of one bulk request
+AUDIT_SINK_CONCURRENCY     2                                bulk requests in flight per sink worker
 AUDIT_REDACTION_KEY        (none)                           HMAC key: keyed tokens instead of [TYPE]
 AUDIT_REDACTION_KEY_VERSION v1                              label of that key (keys rotate)
 AUDIT_INTEGRITY_KEY        (none)                           HMAC key of the per-session hash chains
@@ -74,6 +76,8 @@ class Settings:
     stream_data_dir: str = ""  # empty: a folder named after the app id under the temp dir
     sink_group: str = "agent-audit-sink"
     sink_batch: int = 2000
+    sink_max_bytes: int = 8 * 1024 * 1024
+    sink_concurrency: int = 2
     redaction_key: str | None = field(default=None, repr=False)
     redaction_key_version: str = "v1"
     integrity_key: str | None = field(default=None, repr=False)
@@ -103,6 +107,8 @@ class Settings:
             stream_data_dir=env.get("AUDIT_STREAM_DATA_DIR", d.stream_data_dir),
             sink_group=env.get("AUDIT_SINK_GROUP", d.sink_group),
             sink_batch=_int(env, "AUDIT_SINK_BATCH", d.sink_batch),
+            sink_max_bytes=_int(env, "AUDIT_SINK_MAX_BYTES", d.sink_max_bytes),
+            sink_concurrency=_int(env, "AUDIT_SINK_CONCURRENCY", d.sink_concurrency),
             redaction_key=env.get("AUDIT_REDACTION_KEY") or None,
             redaction_key_version=env.get("AUDIT_REDACTION_KEY_VERSION", d.redaction_key_version),
             integrity_key=env.get("AUDIT_INTEGRITY_KEY") or None,
@@ -125,6 +131,8 @@ class Settings:
             "AUDIT_STREAM_DATA_DIR": self.stream_data_dir,
             "AUDIT_SINK_GROUP": self.sink_group,
             "AUDIT_SINK_BATCH": str(self.sink_batch),
+            "AUDIT_SINK_MAX_BYTES": str(self.sink_max_bytes),
+            "AUDIT_SINK_CONCURRENCY": str(self.sink_concurrency),
             "AUDIT_REDACTION_KEY_VERSION": self.redaction_key_version,
         }
         if self.es_api_key:

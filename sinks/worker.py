@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 from elastic_transport import ConnectionError as ESConnectionError
@@ -24,9 +25,29 @@ from core.settings import Settings
 from sinks.bulk import BulkItem, build_body, classify, item_from_record
 from sinks.indices import event_index, install_templates
 
-__all__ = ["EventSink", "build_es"]
+__all__ = ["EventSink", "ShutdownBeforeAck", "build_es", "chunk_by_bytes"]
 
 log = logging.getLogger(__name__)
+
+
+class ShutdownBeforeAck(Exception):
+    """Asked to stop while Elasticsearch has not acknowledged a batch: leave it uncommitted."""
+
+
+def chunk_by_bytes(items: Sequence[BulkItem], max_bytes: int,
+                   max_items: int | None = None) -> list[Sequence[BulkItem]]:
+    """Split into bulk requests of at most ``max_bytes`` (a lone bigger item goes alone) and items."""
+    chunks: list[Sequence[BulkItem]] = []
+    start, size = 0, 0
+    limit = max_items or len(items)
+    for i, item in enumerate(items):
+        if size and (size + len(item.source) > max_bytes or i - start >= limit):
+            chunks.append(items[start:i])
+            start, size = i, 0
+        size += len(item.source) + 100  # the action line
+    if start < len(items):
+        chunks.append(items[start:])
+    return chunks
 
 
 def build_es(settings: Settings) -> Elasticsearch:
@@ -47,6 +68,8 @@ class EventSink:
         })
         self.dlq = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
         self.stopping = threading.Event()
+        self.max_bytes = settings.sink_max_bytes
+        self.pool = ThreadPoolExecutor(settings.sink_concurrency, thread_name_prefix="bulk")
         self.stored = 0
         self.duplicates = 0
         self.dead_lettered = 0
@@ -61,7 +84,10 @@ class EventSink:
         try:
             while not self.stopping.is_set():
                 self.step()
+        except ShutdownBeforeAck as exc:
+            log.warning("sink.stop.unacknowledged %s: the batch will be replayed", exc)
         finally:
+            self.pool.shutdown(wait=True)
             self.consumer.close()  # commits nothing more: every batch was committed after its ack
             self.dlq.flush(10)
             log.info("sink.stopped stored=%d duplicates=%d dead=%d",
@@ -84,24 +110,38 @@ class EventSink:
         return len(records)
 
     def _write(self, items: Sequence[BulkItem]) -> None:
-        pending = list(items)
+        """Write every item, chunks in parallel; returns only when each is stored or dead-lettered."""
+        per_request = -(-len(items) // self.settings.sink_concurrency)  # spread over the requests
+        chunks = chunk_by_bytes(items, self.max_bytes, per_request)
+        outcomes = list(self.pool.map(self._write_chunk, chunks))
+        for stored, duplicates, failed in outcomes:
+            self.stored += stored
+            self.duplicates += duplicates
+            for item, reason in failed:
+                self._dead_letter(item.source, reason)
+
+    def _write_chunk(self, chunk: Sequence[BulkItem]) -> tuple[int, int, list[tuple[BulkItem, str]]]:
+        pending, stored, duplicates = list(chunk), 0, 0
+        failed: list[tuple[BulkItem, str]] = []
         backoff = 0.2
-        while pending and not (self.stopping.is_set() and backoff > 30):
+        while pending:
             try:
                 outcome = classify(pending, self._bulk(pending))
             except TransientError as exc:
+                outcome = None
                 log.warning("sink.bulk.retry reason=%s backoff_s=%.1f", exc, backoff)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
-            self.stored += outcome.stored
-            self.duplicates += outcome.duplicates
-            for item, reason in outcome.failed:
-                self._dead_letter(item.source, reason)
-            pending = outcome.retry
+            if outcome is not None:
+                stored += outcome.stored
+                duplicates += outcome.duplicates
+                failed += outcome.failed
+                pending = outcome.retry
             if pending:
+                if self.stopping.is_set():
+                    # Not committed: the next worker of the group replays this batch.
+                    raise ShutdownBeforeAck(f"{len(pending)} documents not acknowledged")
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
+        return stored, duplicates, failed
 
     def _bulk(self, items: Sequence[BulkItem]) -> dict[str, object]:
         try:

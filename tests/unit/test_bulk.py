@@ -47,3 +47,14 @@ def test_classification_of_each_item() -> None:
     assert (out.stored, out.duplicates) == (1, 1)
     assert [i.doc_id for i in out.retry] == ["2", "3"]
     assert out.failed == [(items[4], "es:400:document_parsing_exception")]
+
+
+def test_chunks_respect_the_byte_and_item_bounds_and_keep_order() -> None:
+    """Bulk requests stay under the byte bound (a lone oversized item goes alone), order kept."""
+    from sinks.worker import chunk_by_bytes
+
+    items = [BulkItem(str(i), "i", b"x" * size) for i, size in enumerate([300, 300, 900, 2000, 10, 10])]
+    chunks = chunk_by_bytes(items, max_bytes=1000)
+    assert [[i.doc_id for i in c] for c in chunks] == [["0", "1"], ["2"], ["3"], ["4", "5"]]
+    assert [i for c in chunk_by_bytes(items, 10**9, max_items=4) for i in c] == items
+    assert [len(c) for c in chunk_by_bytes(items, 10**9, max_items=4)] == [4, 2]
