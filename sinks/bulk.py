@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["BulkItem", "BulkOutcome", "build_body", "classify", "item_from_record"]
+__all__ = ["BulkItem", "BulkOutcome", "build_body", "chunk_by_bytes", "classify", "item_from_record"]
 
 # Statuses worth retrying: overload, server-side failures, timeouts. Other 4xx are permanent.
 _RETRY = frozenset({429, 500, 502, 503, 504})
@@ -70,3 +70,19 @@ def classify(items: Sequence[BulkItem], response: dict[str, Any]) -> BulkOutcome
             err = next(iter(result.values())).get("error") or {}
             out.failed.append((item, f"es:{status}:{err.get('type', 'unknown')}"))
     return out
+
+
+def chunk_by_bytes(items: Sequence[BulkItem], max_bytes: int,
+                   max_items: int | None = None) -> list[Sequence[BulkItem]]:
+    """Split into bulk requests of at most ``max_bytes`` (a lone bigger item goes alone) and items."""
+    chunks: list[Sequence[BulkItem]] = []
+    start, size = 0, 0
+    limit = max_items or len(items)
+    for i, item in enumerate(items):
+        if size and (size + len(item.source) > max_bytes or i - start >= limit):
+            chunks.append(items[start:i])
+            start, size = i, 0
+        size += len(item.source) + 100  # the action line
+    if start < len(items):
+        chunks.append(items[start:])
+    return chunks

@@ -22,32 +22,16 @@ from elasticsearch import ApiError, Elasticsearch
 
 from core.errors import TransientError
 from core.settings import Settings
-from sinks.bulk import BulkItem, build_body, classify, item_from_record
+from sinks.bulk import BulkItem, build_body, chunk_by_bytes, classify, item_from_record
 from sinks.indices import event_index, install_templates
 
-__all__ = ["EventSink", "ShutdownBeforeAck", "build_es", "chunk_by_bytes"]
+__all__ = ["EventSink", "ShutdownBeforeAck", "build_es"]
 
 log = logging.getLogger(__name__)
 
 
 class ShutdownBeforeAck(Exception):
     """Asked to stop while Elasticsearch has not acknowledged a batch: leave it uncommitted."""
-
-
-def chunk_by_bytes(items: Sequence[BulkItem], max_bytes: int,
-                   max_items: int | None = None) -> list[Sequence[BulkItem]]:
-    """Split into bulk requests of at most ``max_bytes`` (a lone bigger item goes alone) and items."""
-    chunks: list[Sequence[BulkItem]] = []
-    start, size = 0, 0
-    limit = max_items or len(items)
-    for i, item in enumerate(items):
-        if size and (size + len(item.source) > max_bytes or i - start >= limit):
-            chunks.append(items[start:i])
-            start, size = i, 0
-        size += len(item.source) + 100  # the action line
-    if start < len(items):
-        chunks.append(items[start:])
-    return chunks
 
 
 def build_es(settings: Settings) -> Elasticsearch:

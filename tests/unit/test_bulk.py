@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from sinks.bulk import BulkItem, build_body, classify, item_from_record
+from sinks.bulk import BulkItem, build_body, chunk_by_bytes, classify, item_from_record
 
 
 def _index(day: str) -> str:
@@ -51,8 +51,6 @@ def test_classification_of_each_item() -> None:
 
 def test_chunks_respect_the_byte_and_item_bounds_and_keep_order() -> None:
     """Bulk requests stay under the byte bound (a lone oversized item goes alone), order kept."""
-    from sinks.worker import chunk_by_bytes
-
     items = [BulkItem(str(i), "i", b"x" * size) for i, size in enumerate([300, 300, 900, 2000, 10, 10])]
     chunks = chunk_by_bytes(items, max_bytes=1000)
     assert [[i.doc_id for i in c] for c in chunks] == [["0", "1"], ["2"], ["3"], ["4", "5"]]
