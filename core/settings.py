@@ -23,6 +23,7 @@ AUDIT_SINK_CONCURRENCY     2                                bulk requests in fli
 AUDIT_REDACTION_KEY        (none)                           HMAC key: keyed tokens instead of [TYPE]
 AUDIT_REDACTION_KEY_VERSION v1                              label of that key (keys rotate)
 AUDIT_INTEGRITY_KEY        (none)                           HMAC key of the per-session hash chains
+AUDIT_METRICS_PORT         0 (off)                          Prometheus endpoint of a worker (127.0.0.1)
 =========================  ===============================  ===========================================
 
 Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY) come from here
@@ -81,6 +82,7 @@ class Settings:
     redaction_key: str | None = field(default=None, repr=False)
     redaction_key_version: str = "v1"
     integrity_key: str | None = field(default=None, repr=False)
+    metrics_port: int = 0
 
     @property
     def topics(self) -> Topics:
@@ -112,6 +114,7 @@ class Settings:
             redaction_key=env.get("AUDIT_REDACTION_KEY") or None,
             redaction_key_version=env.get("AUDIT_REDACTION_KEY_VERSION", d.redaction_key_version),
             integrity_key=env.get("AUDIT_INTEGRITY_KEY") or None,
+            metrics_port=_int(env, "AUDIT_METRICS_PORT", d.metrics_port, allow_zero=True),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -134,6 +137,7 @@ class Settings:
             "AUDIT_SINK_MAX_BYTES": str(self.sink_max_bytes),
             "AUDIT_SINK_CONCURRENCY": str(self.sink_concurrency),
             "AUDIT_REDACTION_KEY_VERSION": self.redaction_key_version,
+            "AUDIT_METRICS_PORT": str(self.metrics_port),
         }
         if self.es_api_key:
             env["ES_API_KEY"] = self.es_api_key
@@ -144,7 +148,7 @@ class Settings:
         return env
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, allow_zero: bool = False) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -152,6 +156,6 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value <= 0:
+    if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{name} must be positive, got {value}")
     return value

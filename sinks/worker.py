@@ -24,6 +24,7 @@ from core.errors import TransientError
 from core.settings import Settings
 from sinks.bulk import BulkItem, build_body, chunk_by_bytes, classify, item_from_record
 from sinks.indices import event_index, install_templates
+from sinks.telemetry import SinkTelemetry
 
 __all__ = ["EventSink", "ShutdownBeforeAck", "build_es"]
 
@@ -57,12 +58,15 @@ class EventSink:
         self.stored = 0
         self.duplicates = 0
         self.dead_lettered = 0
+        self.telemetry = SinkTelemetry()
+        self._batches = 0
 
     def _index_for_day(self, day: str) -> str:
         return event_index(self.settings.index_prefix, day)
 
     def run(self) -> None:
         install_templates(self.es, self.settings.index_prefix)
+        self.telemetry.serve(self.settings.metrics_port)
         self.consumer.subscribe([self.settings.topics.events])
         log.info("sink.started topic=%s group=%s", self.settings.topics.events, self.settings.sink_group)
         try:
@@ -82,6 +86,8 @@ class EventSink:
         records = [m for m in self.consumer.consume(self.settings.sink_batch, timeout) if _usable(m)]
         if not records:
             return 0
+        started = time.perf_counter()
+        self.telemetry.records_in.inc(len(records))
         items: list[BulkItem] = []
         for msg in records:
             try:
@@ -91,7 +97,17 @@ class EventSink:
         self._write(items)
         self.dlq.flush(30)
         self.consumer.commit(asynchronous=False)
+        self.telemetry.batch_seconds.observe(time.perf_counter() - started)
+        self._batches += 1
+        if self._batches % 20 == 1:
+            self._observe_lag()
         return len(records)
+
+    def _observe_lag(self) -> None:
+        for tp in self.consumer.position(self.consumer.assignment()):
+            _low, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=True)
+            if tp.offset >= 0 and high >= 0:
+                self.telemetry.lag.labels(str(tp.partition)).set(high - tp.offset)
 
     def _write(self, items: Sequence[BulkItem]) -> None:
         """Write every item, chunks in parallel; returns only when each is stored or dead-lettered."""
@@ -101,6 +117,8 @@ class EventSink:
         for stored, duplicates, failed in outcomes:
             self.stored += stored
             self.duplicates += duplicates
+            self.telemetry.documents.labels("stored").inc(stored)
+            self.telemetry.documents.labels("duplicate").inc(duplicates)
             for item, reason in failed:
                 self._dead_letter(item.source, reason)
 
@@ -113,6 +131,7 @@ class EventSink:
                 outcome = classify(pending, self._bulk(pending))
             except TransientError as exc:
                 outcome = None
+                self.telemetry.retries.inc()
                 log.warning("sink.bulk.retry reason=%s backoff_s=%.1f", exc, backoff)
             if outcome is not None:
                 stored += outcome.stored
@@ -141,6 +160,7 @@ class EventSink:
     def _dead_letter(self, value: bytes, reason: str) -> None:
         self.dlq.produce(self.settings.topics.dlq, value=value, headers=[("reason", reason.encode())])
         self.dead_lettered += 1
+        self.telemetry.dead_letters.labels(_reason_class(reason)).inc()
         log.warning("sink.dead_letter reason=%s", reason)
 
     def install_signal_handlers(self) -> None:
@@ -160,3 +180,9 @@ def _usable(msg: Message) -> bool:
 def _header_list(msg: Message) -> list[tuple[str, str | bytes | None]]:
     headers = msg.headers() or []
     return list(headers.items()) if isinstance(headers, dict) else list(headers)
+
+
+def _reason_class(reason: str) -> str:
+    # A bounded label: "es:400" or "sink", never the free text after it.
+    parts = reason.split(":")
+    return ":".join(parts[:2]) if parts[0] == "es" else parts[0]

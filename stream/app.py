@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from core.integrity import ChainHasher, ChainState, SessionChains
 from core.processing import EnvelopeProcessor
 from core.settings import Settings
 from stream.output import OutputProducer
+from stream.telemetry import StreamTelemetry
 
 __all__ = ["build_app", "build_redactor"]
 
@@ -49,8 +51,8 @@ def build_app(settings: Settings) -> faust.App:
     # Hash-chain state per session, co-partitioned with the raw topic: a write made while handling
     # an envelope goes to the changelog partition of that envelope's partition, so whoever owns
     # the partition after a rebalance or restart owns its sessions' chains too.
-    raw_bytes = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
-                             value_serializer="raw")
+    raw_bytes: faust.Schema[bytes, bytes] = faust.Schema(
+        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     chain_table = app.Table("session-chains", default=None, partitions=settings.raw_partitions,
                             schema=raw_bytes)
 
@@ -62,18 +64,25 @@ def build_app(settings: Settings) -> faust.App:
     chains = SessionChains(hasher, load=load_chain)
     processor = EnvelopeProcessor(build_redactor(settings), chains)
     output = OutputProducer(settings)
+    telemetry = StreamTelemetry()
 
     @app.agent(raw, name="envelopes")
     async def envelopes(stream: Any) -> None:
         async for event in stream.events():
+            started = time.perf_counter()
             result = processor.process(event.value)
             msg = event.message
             await output.send_async(result, (msg.topic, msg.partition, msg.offset))
+            telemetry.record(result, time.perf_counter() - started)
             for session, state in chains.drain_touched().items():  # once per envelope, not per event
                 chain_table[session.encode()] = orjson.dumps(state.to_json())
             if result.dead:
                 log.info("stream.dead_letters count=%d reasons=%s", len(result.dead),
                          sorted({d.reason.split(":")[0] for d in result.dead}))
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def _serve_metrics() -> None:
+        telemetry.serve(settings.metrics_port)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _forget_cached_chains(_app: faust.App, *_args: Any, **_kw: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -33,6 +34,13 @@ def _publish_redacted(settings: Settings, n: int) -> set[str]:
     return ids
 
 
+def _metric(scraped: str, name: str) -> float:
+    for line in scraped.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not exposed")
+
+
 def _count(es: Elasticsearch, alias: str) -> int:
     if not es.indices.exists_alias(name=alias):
         return 0
@@ -46,7 +54,8 @@ def test_kill_9_of_the_sink_mid_stream_then_restart_gives_the_exact_document_cou
     """SIGKILL between bulk and commit replays a batch; op_type=create makes the count exact anyway."""
     n = 30_000
     ids = _publish_redacted(settings, n)
-    small_batches = dataclasses.replace(settings, sink_batch=500)
+    port = 19400 + os.getpid() % 500
+    small_batches = dataclasses.replace(settings, sink_batch=500, metrics_port=port)
     alias = events_alias(settings.index_prefix)
     with running_workers(small_batches.to_env(), tmp_path, names=("sink",)) as workers:
         deadline = time.monotonic() + 60
@@ -62,5 +71,12 @@ def test_kill_9_of_the_sink_mid_stream_then_restart_gives_the_exact_document_cou
             time.sleep(0.5)
         time.sleep(3)  # any replayed duplicate would have landed by now
         assert _count(es, alias) == n
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            scraped = resp.read().decode()
+    # The restarted worker reports what it did: the replayed batch shows up as duplicates.
+    stored = _metric(scraped, 'audit_sink_documents_total{outcome="stored"}')
+    duplicates = _metric(scraped, 'audit_sink_documents_total{outcome="duplicate"}')
+    assert stored + duplicates >= n - before_kill
+    assert _metric(scraped, "audit_sink_records_in_total") >= n - before_kill
     hits = es.search(index=alias, size=0, aggs={"ids": {"cardinality": {"field": "event_id"}}})
     assert hits["aggregations"]["ids"]["value"] == pytest.approx(len(ids), rel=0.01)
