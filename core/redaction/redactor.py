@@ -1,0 +1,124 @@
+"""The redactor: detectors over every string of an event, typed placeholders or keyed tokens.
+
+Placeholders (``[EMAIL]``) or, with a key, HMAC tokens (``[EMAIL:3f9a1c2b]``): the same value
+always maps to the same token so joins survive, and nothing can be reversed without the key.
+Placeholders are never detected again, so redacting twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["POLICY_VERSION", "Redactor"]
+
+POLICY_VERSION = "2026.11-1"
+
+# Fields of the envelope that are structure, not content.
+STRUCTURAL = frozenset({"schema_version", "event_id", "kind", "level", "timestamp", "seq", "trace_id",
+                        "span_id", "parent_span_id", "agent", "redaction", "integrity"})
+SECRET_WORDS = frozenset({"password", "passwd", "pwd", "secret", "token", "apikey", "authorization",
+                          "auth", "credential", "credentials", "cookie", "privatekey"})
+MAX_DEPTH = 32
+MAX_TEXT = 1_000_000  # longer strings are cut: bounded work per value
+
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+                    r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
+_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?"
+                    r"\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?!\w)")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _key_words(key: str) -> set[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", key)
+    words = {w.lower() for w in re.split(r"[\s_.\-]+", spaced) if w}
+    joined = "".join(sorted(words))
+    return words | {joined, key.lower().replace("_", "").replace("-", "")}
+
+
+class Redactor:
+    def __init__(self, key: bytes | None = None, key_version: str | None = None) -> None:
+        self._key = key
+        self.key_version = key_version if key else None
+        self.policy_version = POLICY_VERSION
+
+    def _token(self, kind: str, value: str) -> str:
+        if self._key is None:
+            return f"[{kind}]"
+        digest = hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:12]
+        return f"[{kind}:{digest}]"
+
+    def redact_text(self, text: str) -> tuple[str, dict[str, int]]:
+        counts: Counter[str] = Counter()
+        text = text[:MAX_TEXT]
+        if "@" in text:
+            text = self._sub(_EMAIL, "EMAIL", text, counts)
+        if any(c.isdigit() for c in text):
+            text = self._sub(_CARD, "CARD", text, counts, lambda m: _luhn(re.sub(r"\D", "", m)))
+            text = self._sub(_PHONE, "PHONE", text, counts, _phone_like)
+        return text, dict(counts)
+
+    def _sub(self, pattern: re.Pattern[str], kind: str, text: str, counts: Counter[str],
+             accept: Callable[[str], bool] | None = None) -> str:
+        def repl(m: re.Match[str]) -> str:
+            found = m.group(0)
+            if accept is not None and not accept(found):
+                return found
+            counts[kind] += 1
+            return self._token(kind, found)
+
+        return pattern.sub(repl, text)
+
+    def redact_value(self, value: Any, depth: int = 0) -> tuple[Any, dict[str, int]]:
+        counts: Counter[str] = Counter()
+        return self._value(value, depth, counts), dict(counts)
+
+    def _value(self, value: Any, depth: int, counts: Counter[str]) -> Any:
+        if isinstance(value, str):
+            out, c = self.redact_text(value)
+            counts.update(c)
+            return out
+        if depth >= MAX_DEPTH and isinstance(value, dict | list):
+            counts["DEPTH"] += 1
+            return "[TOO_DEEP]"
+        if isinstance(value, dict):
+            return {k: self._masked(k, v, depth, counts) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._value(v, depth + 1, counts) for v in value]
+        return value
+
+    def _masked(self, key: str, value: Any, depth: int, counts: Counter[str]) -> Any:
+        if value is not None and not isinstance(value, bool) and _key_words(str(key)) & SECRET_WORDS:
+            counts["SECRET"] += 1
+            return self._token("SECRET", str(value))
+        return self._value(value, depth + 1, counts)
+
+    def redact_event(self, event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+        counts: Counter[str] = Counter()
+        out = {k: v if k in STRUCTURAL else self._value(v, 0, counts) for k, v in event.items()}
+        out["redaction"] = {"policy_version": self.policy_version, "counts": dict(counts)}
+        if self.key_version:
+            out["redaction"]["key_version"] = self.key_version
+        return out, dict(counts)
+
+
+def _phone_like(found: str) -> bool:
+    digits = re.sub(r"\D", "", found)
+    # A phone number has 7-15 digits and a separator or a leading +; bare digit runs are ids.
+    has_format = found.startswith("+") or "(" in found or bool(re.search(r"\d[ .-]\d", found))
+    looks_like_date = bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", found))
+    return 7 <= len(digits) <= 15 and has_format and not looks_like_date
