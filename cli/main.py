@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the JSON Schema of the v1 event contract")
     schema.set_defaults(func=_schema)
     demo = sub.add_parser("demo", help="run the pipeline end to end with simulated agents")
-    demo.add_argument("--sessions", type=int, default=400, help="sessions to simulate (default 400)")
+    demo.add_argument("--sessions", type=int, default=2000, help="sessions to simulate (default 2000)")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=_demo)
     return parser

@@ -36,7 +36,7 @@ def _ensure_stack() -> dict[str, str]:
     return local.env()
 
 
-def run_demo(sessions: int = 400, seed: int = 7) -> int:
+def run_demo(sessions: int = 2000, seed: int = 7) -> int:
     print("1/5 local stack")
     os.environ.update(_ensure_stack())
     settings = Settings.from_env()
@@ -121,7 +121,7 @@ def _summary(ev: dict[str, Any]) -> str:
     if kind == "error":
         return f"{p['type']}: {p['message']}"
     if kind == "reasoning":
-        return p["thought"]
+        return str(p["thought"])
     if kind == "output":
         meta = p.get("metadata", {})
         return f"{p['content']} [{meta.get('model')}, {meta.get('tokens_used')} tokens]"

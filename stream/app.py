@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import faust
-import orjson
-from core.redaction import Redactor
 
 from core.integrity import ChainHasher, ChainState, SessionChains
 from core.processing import EnvelopeProcessor
+from core.redaction import Redactor
 from core.settings import Settings
 from stream.output import OutputProducer
 from stream.telemetry import StreamTelemetry
@@ -36,8 +35,6 @@ def build_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.stream_app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
-        value_serializer="raw",  # bytes straight through; orjson does the parsing (DESIGN.md)
-        key_serializer="raw",
         store="memory://",
         topic_partitions=settings.raw_partitions,
         consumer_auto_offset_reset="earliest",
@@ -46,19 +43,19 @@ def build_app(settings: Settings) -> faust.App:
         web_enabled=False,
         datadir=settings.stream_data_dir or Path(tempfile.gettempdir()) / settings.stream_app_id,
     )
+    # Bytes straight through; orjson does the parsing (DESIGN.md: Faust's json codec is slow).
     raw = app.topic(settings.topics.raw, value_type=bytes, key_type=bytes,
                     value_serializer="raw", key_serializer="raw")
     # Hash-chain state per session, co-partitioned with the raw topic: a write made while handling
     # an envelope goes to the changelog partition of that envelope's partition, so whoever owns
     # the partition after a rebalance or restart owns its sessions' chains too.
-    raw_bytes: faust.Schema[bytes, bytes] = faust.Schema(
-        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    # Keys and values in Faust's default json codec: table recovery decodes the changelog with it.
     chain_table = app.Table("session-chains", default=None, partitions=settings.raw_partitions,
-                            schema=raw_bytes)
+                            key_type=str)
 
     def load_chain(session: str) -> ChainState | None:
-        stored = chain_table.get(session.encode())
-        return ChainState.from_json(orjson.loads(stored)) if stored else None
+        stored = chain_table.get(session)
+        return ChainState.from_json(stored) if stored else None
 
     hasher = ChainHasher(settings.integrity_key.encode() if settings.integrity_key else None)
     chains = SessionChains(hasher, load=load_chain)
@@ -75,7 +72,7 @@ def build_app(settings: Settings) -> faust.App:
             await output.send_async(result, (msg.topic, msg.partition, msg.offset))
             telemetry.record(result, time.perf_counter() - started)
             for session, state in chains.drain_touched().items():  # once per envelope, not per event
-                chain_table[session.encode()] = orjson.dumps(state.to_json())
+                chain_table[session] = state.to_json()
             if result.dead:
                 log.info("stream.dead_letters count=%d reasons=%s", len(result.dead),
                          sorted({d.reason.split(":")[0] for d in result.dead}))
