@@ -24,7 +24,7 @@ N = int(os.environ.get("BENCH_SINK_DOCS", "60000"))
 BATCH = 2000
 
 
-def _documents(n: int) -> list[tuple[str, bytes]]:
+def documents(n: int) -> list[tuple[str, bytes]]:
     docs = []
     for i in range(n):
         ev = event("tool_call", i // 100, session=f"s-{i % 100}")
@@ -33,7 +33,7 @@ def _documents(n: int) -> list[tuple[str, bytes]]:
     return docs
 
 
-def _raw_bulk(settings: Settings, docs: list[tuple[str, bytes]]) -> float:
+def raw_bulk(settings: Settings, docs: list[tuple[str, bytes]]) -> float:
     es = build_es(settings)
     prefix = settings.index_prefix + "-raw"
     install_templates(es, prefix)
@@ -70,9 +70,9 @@ def _ours(settings: Settings, docs: list[tuple[str, bytes]]) -> float:
 
 
 def main() -> None:
-    docs = _documents(N)
+    docs = documents(N)
     with fresh_settings() as settings:
-        raw = _raw_bulk(settings, docs)
+        raw = raw_bulk(settings, docs)
         ours = _ours(settings, docs)
     print(f"sink benchmark: {N:,} documents of {sum(len(d) for _, d in docs) / N:.0f} bytes, "
           f"bulks of {BATCH}")

@@ -37,8 +37,7 @@ def _topics(_args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     created = create_topics(settings)
-    for topic in (settings.topics.raw, settings.topics.events, settings.topics.dlq,
-                  settings.topics.metrics, settings.topics.alerts):
+    for topic in settings.topics.all():
         print(f"{topic:30} {'created' if topic in created else 'exists'}")
     return 0
 

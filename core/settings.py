@@ -48,6 +48,7 @@ class Topics:
     dlq: str
     metrics: str
     alerts: str
+    state: str  # the stream's own state (hash chains, windows), compacted, co-partitioned with raw
 
     @classmethod
     def with_prefix(cls, prefix: str) -> Topics:
@@ -57,7 +58,11 @@ class Topics:
             dlq=f"{prefix}agent.events.dlq",
             metrics=f"{prefix}agent.metrics",
             alerts=f"{prefix}agent.alerts",
+            state=f"{prefix}agent.stream.state",
         )
+
+    def all(self) -> tuple[str, ...]:
+        return (self.raw, self.events, self.dlq, self.metrics, self.alerts, self.state)
 
 
 @dataclass(frozen=True)

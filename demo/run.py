@@ -17,7 +17,7 @@ from core.settings import Settings
 from demo.scenario import AGENTS, simulate_session
 from producers import AuditTrail
 from sinks.indices import events_alias
-from sinks.queries import counts_by_kind, session_timeline, tool_usage
+from sinks.queries import count_searchable, counts_by_kind, session_timeline, tool_usage
 from sinks.worker import build_es
 from stack.workers import running_workers
 from stream.topics import create_topics
@@ -85,10 +85,9 @@ def _wait_searchable(es: Any, alias: str, query: dict[str, Any], expected: int, 
     count = 0
     while time.monotonic() < deadline:
         workers.check_alive()
-        if es.indices.exists_alias(name=alias):
-            count = int(es.count(index=alias, query=query)["count"])
-            if count >= expected:
-                break
+        count = count_searchable(es, alias, query)
+        if count >= expected:
+            break
         time.sleep(0.25)
     return count
 

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 
 from sinks.indices import events_alias
 
-__all__ = ["counts_by_kind", "session_timeline", "tool_usage"]
+__all__ = ["count_searchable", "counts_by_kind", "session_timeline", "tool_usage"]
+
+
+def count_searchable(es: Elasticsearch, index: str, query: dict[str, Any] | None = None) -> int:
+    """Documents searchable now; 0 while the index does not exist or its shards are starting."""
+    if not es.indices.exists_alias(name=index) and not es.indices.exists(index=index):
+        return 0
+    try:
+        return int(es.count(index=index, query=query or {"match_all": {}})["count"])
+    except ApiError as exc:
+        if exc.meta.status == 503:  # a just-created index whose primary shard is not active yet
+            return 0
+        raise
 
 
 def session_timeline(es: Elasticsearch, prefix: str, session_id: str,

@@ -20,7 +20,7 @@ from stack.process import log_tail
 __all__ = ["Workers", "running_workers"]
 
 COMMANDS = {
-    "stream": [sys.executable, "-m", "stream", "worker", "-l", "warn", "--without-web"],
+    "stream": [sys.executable, "-m", "stream", "worker", "-l", "info", "--without-web"],
     "sink": [sys.executable, "-m", "sinks"],
 }
 

@@ -6,6 +6,7 @@ from the environment (``core.settings``), read once at import, because Faust's C
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 import time
@@ -19,6 +20,7 @@ from core.processing import EnvelopeProcessor
 from core.redaction import Redactor
 from core.settings import Settings
 from stream.output import OutputProducer
+from stream.state import PartitionState
 from stream.telemetry import StreamTelemetry
 
 __all__ = ["build_app", "build_redactor"]
@@ -46,15 +48,11 @@ def build_app(settings: Settings) -> faust.App:
     # Bytes straight through; orjson does the parsing (DESIGN.md: Faust's json codec is slow).
     raw = app.topic(settings.topics.raw, value_type=bytes, key_type=bytes,
                     value_serializer="raw", key_serializer="raw")
-    # Hash-chain state per session, co-partitioned with the raw topic: a write made while handling
-    # an envelope goes to the changelog partition of that envelope's partition, so whoever owns
-    # the partition after a rebalance or restart owns its sessions' chains too.
-    # Keys and values in Faust's default json codec: table recovery decodes the changelog with it.
-    chain_table = app.Table("session-chains", default=None, partitions=settings.raw_partitions,
-                            key_type=str)
+    state = PartitionState(settings)
+    current = {"partition": 0}
 
     def load_chain(session: str) -> ChainState | None:
-        stored = chain_table.get(session)
+        stored = state.get(current["partition"], f"chain:{session}")
         return ChainState.from_json(stored) if stored else None
 
     hasher = ChainHasher(settings.integrity_key.encode() if settings.integrity_key else None)
@@ -67,12 +65,15 @@ def build_app(settings: Settings) -> faust.App:
     async def envelopes(stream: Any) -> None:
         async for event in stream.events():
             started = time.perf_counter()
-            result = processor.process(event.value)
             msg = event.message
-            await output.send_async(result, (msg.topic, msg.partition, msg.offset))
+            if not state.loaded(msg.partition):
+                await asyncio.get_running_loop().run_in_executor(None, state.load, msg.partition)
+            current["partition"] = msg.partition
+            result = processor.process(event.value)
+            records = [state.put(msg.partition, f"chain:{session}", s.to_json())
+                       for session, s in chains.drain_touched().items()]  # per envelope, not per event
+            await output.send_async(result, (msg.topic, msg.partition, msg.offset), records)
             telemetry.record(result, time.perf_counter() - started)
-            for session, state in chains.drain_touched().items():  # once per envelope, not per event
-                chain_table[session] = state.to_json()
             if result.dead:
                 log.info("stream.dead_letters count=%d reasons=%s", len(result.dead),
                          sorted({d.reason.split(":")[0] for d in result.dead}))
@@ -83,8 +84,9 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _forget_cached_chains(_app: faust.App, *_args: Any, **_kw: Any) -> None:
-        # Another worker may own these sessions now: reload from the table when they come back.
+        # Another worker may own these sessions now: reload from the state topic when they return.
         chains.states.clear()
+        state.forget()
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def _flush_outputs(_app: faust.App, *_args: Any, **_kw: Any) -> None:

@@ -37,11 +37,12 @@ class OutputProducer:
         self.sent = 0
         self.dead_lettered = 0
 
-    def send(self, result: ProcessedEnvelope, source: tuple[str, int, int] | None = None) -> None:
-        """Publish the events and dead letters of one envelope; return once all are acknowledged."""
+    def send(self, result: ProcessedEnvelope, source: tuple[str, int, int] | None = None,
+             state: Sequence[tuple[bytes, bytes, int]] = ()) -> None:
+        """Publish one envelope's events, dead letters and state records; return once all are acked."""
         backoff = 0.2
         while True:
-            failures = self._send_once(result, source)
+            failures = self._send_once(result, source, state)
             if not failures:
                 self.sent += len(result.events)
                 self.dead_lettered += len(result.dead)
@@ -51,11 +52,13 @@ class OutputProducer:
             time.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 
-    async def send_async(self, result: ProcessedEnvelope, source: tuple[str, int, int] | None) -> None:
+    async def send_async(self, result: ProcessedEnvelope, source: tuple[str, int, int] | None,
+                         state: Sequence[tuple[bytes, bytes, int]] = ()) -> None:
         # The flush waits on the network: keep it off the event loop so Faust keeps heartbeating.
-        await asyncio.get_running_loop().run_in_executor(None, self.send, result, source)
+        await asyncio.get_running_loop().run_in_executor(None, self.send, result, source, state)
 
-    def _send_once(self, result: ProcessedEnvelope, source: tuple[str, int, int] | None) -> list[str]:
+    def _send_once(self, result: ProcessedEnvelope, source: tuple[str, int, int] | None,
+                   state: Sequence[tuple[bytes, bytes, int]]) -> list[str]:
         failures: list[str] = []
 
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
@@ -73,6 +76,8 @@ class OutputProducer:
                 topic, partition, offset = source
                 headers.append(("source", f"{topic}/{partition}/{offset}".encode()))
             self._produce(self.topics.dlq, dead.value, None, headers, on_delivery)
+        for key, value, partition in state:
+            self._produce(self.topics.state, value, key, [], on_delivery, partition)
         remaining = self.producer.flush(30.0)
         if remaining:
             failures.append(f"{remaining} records not acknowledged within 30s")
@@ -80,10 +85,11 @@ class OutputProducer:
 
     def _produce(self, topic: str, value: bytes, key: bytes | None,
                  headers: Sequence[tuple[str, bytes]],
-                 cb: Callable[[KafkaError | None, Message], None]) -> None:
+                 cb: Callable[[KafkaError | None, Message], None], partition: int = -1) -> None:
         while True:
             try:
-                self.producer.produce(topic, value=value, key=key, headers=list(headers), on_delivery=cb)
+                self.producer.produce(topic, value=value, key=key, headers=list(headers),
+                                      partition=partition, on_delivery=cb)
                 return
             except BufferError:
                 self.producer.poll(0.1)  # local queue full: let deliveries drain, then go on

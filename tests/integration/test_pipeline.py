@@ -15,6 +15,7 @@ from elasticsearch import Elasticsearch
 from core.settings import Settings
 from core.wire import join_envelope, partition_for
 from sinks.indices import events_alias
+from sinks.queries import count_searchable
 from stack.workers import Workers, running_workers
 from tests.factories import event
 
@@ -65,12 +66,10 @@ def wait_for_count(es: Elasticsearch, index: str, expected: int, workers: Worker
     count = -1
     while time.monotonic() < deadline:
         workers.check_alive()
-        if es.indices.exists_alias(name=index):
-            es.indices.refresh(index=index)
-            count = int(es.count(index=index)["count"])
-            if count >= expected:
-                return count
-        time.sleep(1.0)
+        count = count_searchable(es, index)
+        if count >= expected:
+            return count
+        time.sleep(0.5)
     return count
 
 
