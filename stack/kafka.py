@@ -55,8 +55,9 @@ class KafkaNode:
         wait_until(self._ready, timeout=timeout, what="Kafka", log=self.log, pidfile=self.pidfile)
         return "started"
 
-    def down(self) -> bool:
-        return stop(self.pidfile, timeout=30.0)
+    def down(self, timeout: float = 30.0) -> bool:
+        """Stop the broker; ``timeout=0`` kills it at once (what a crash or power loss looks like)."""
+        return stop(self.pidfile, timeout=timeout)
 
     def _ready(self) -> bool:
         if not port_open(HOST, self.port):
