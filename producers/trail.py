@@ -64,10 +64,11 @@ class AuditTrail:
         self._record("reasoning", level, payload)
 
     def output(self, type: str = "text", content: str = "", tokens_used: int | None = None,
-               model: str | None = None, cost: float | None = None, level: str = "info") -> None:
+               model: str | None = None, cost: float | None = None, level: str = "info",
+               trace: dict[str, str] | None = None) -> None:
         meta = {k: v for k, v in (("tokens_used", tokens_used), ("model", model), ("cost", cost))
                 if v is not None}
-        self._record("output", level, {"type": type, "content": content, "metadata": meta})
+        self._record("output", level, {"type": type, "content": content, "metadata": meta}, trace)
 
     def error(self, exc: BaseException | None = None, *, type: str | None = None, message: str = "",
               tool_name: str | None = None, recovery_action: str | None = None) -> None:
@@ -82,12 +83,14 @@ class AuditTrail:
         self._record("error", "error", payload)
 
     def record_tool_call(self, tool_name: str, *, parameters: dict[str, Any] | None = None,
-                         result: Any = None, status: str = "success", duration_ms: float = 0.0) -> None:
+                         result: Any = None, status: str = "success", duration_ms: float = 0.0,
+                         trace: dict[str, str] | None = None) -> None:
+        """A tool call measured elsewhere (an OpenTelemetry span, a framework callback)."""
         payload: dict[str, Any] = {"tool_name": tool_name, "parameters": parameters or {},
                                    "status": status, "duration_ms": max(0.0, float(duration_ms))}
         if result is not None:
             payload["result"] = result if isinstance(result, dict) else {"value": result}
-        self._record("tool_call", "error" if status == "error" else "info", payload)
+        self._record("tool_call", "error" if status == "error" else "info", payload, trace)
 
     @contextmanager
     def tool_call(self, tool_name: str, parameters: dict[str, Any] | None = None) -> Iterator[ToolCall]:
@@ -134,7 +137,8 @@ class AuditTrail:
         return _default_transport().flush(timeout)
 
     # --- internals ------------------------------------------------------------------------
-    def _record(self, kind: str, level: str, payload: dict[str, Any]) -> None:
+    def _record(self, kind: str, level: str, payload: dict[str, Any],
+                trace: dict[str, str] | None = None) -> None:
         if LEVELS.get(level, 20) < self.min_level:
             return
         try:
@@ -145,6 +149,8 @@ class AuditTrail:
                     "session_id": self.session_id, "user_id": self.user_id, "agent": self.agent,
                     "seq": next(self._seq), "payload": payload,
                 }
+                if trace:  # OpenTelemetry ids: trace_id, span_id, parent_span_id
+                    event.update(trace)
                 self.transport.send(self.session_id, orjson.dumps(event, default=str))
         except Exception:  # never raise into the agent
             self.errors += 1

@@ -1,0 +1,88 @@
+"""Bridges from the tools agents already use: stdlib logging, structlog, OpenTelemetry spans."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+import structlog
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import Status, StatusCode
+
+from core.contract import validate_event
+from producers import AuditTrail, MemoryTransport
+from producers.logging_bridge import AuditLogHandler
+from producers.otel_bridge import AuditSpanExporter
+from producers.structlog_bridge import AuditProcessor
+
+
+def _trail() -> tuple[AuditTrail, MemoryTransport]:
+    t = MemoryTransport()
+    return AuditTrail(session_id="s", user_id="u", agent="a", transport=t, level="debug"), t
+
+
+def _events(t: MemoryTransport) -> list[dict]:  # type: ignore[type-arg]
+    events = [orjson.loads(e) for e in t.events]
+    for e in events:
+        validate_event(e)
+    return events
+
+
+def test_log_records_become_reasoning_and_exceptions_become_errors() -> None:
+    """logger.info -> reasoning at info; logger.exception -> error with the stack trace."""
+    trail, t = _trail()
+    log = logging.getLogger("agent-under-test")
+    log.setLevel(logging.DEBUG)
+    log.addHandler(AuditLogHandler(trail))
+    log.info("looking up order %s", 42)
+    try:
+        1 / 0  # noqa: B018
+    except ZeroDivisionError:
+        log.exception("lookup failed")
+    first, second = _events(t)
+    assert (first["kind"], first["payload"]["thought"]) == ("reasoning", "looking up order 42")
+    assert first["level"] == "info"
+    assert second["kind"] == "error"
+    assert second["payload"]["type"] == "ZeroDivisionError"
+    assert "lookup failed" in second["payload"]["message"]
+
+
+def test_structlog_events_are_recorded_and_passed_on_unchanged() -> None:
+    """The processor records the event and returns the dict for the next processor."""
+    trail, t = _trail()
+    captured: list[dict] = []  # type: ignore[type-arg]
+
+    def keep(_l: object, _m: str, ev: dict) -> dict:  # type: ignore[type-arg]
+        captured.append(dict(ev))
+        raise structlog.DropEvent
+
+    logger = structlog.wrap_logger(None, processors=[AuditProcessor(trail), keep])
+    logger.info("tool chosen", tool="search")
+    logger.error("gave up")
+    assert captured[0]["tool"] == "search"
+    kinds = [(e["kind"], e["level"]) for e in _events(t)]
+    assert kinds == [("reasoning", "info"), ("error", "error")]
+
+
+def test_tool_and_llm_spans_become_tool_calls_and_outputs_with_trace_ids() -> None:
+    """gen_ai tool spans -> tool_call (duration, status); model spans -> output with tokens."""
+    trail, t = _trail()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(AuditSpanExporter(lambda _s, _u: trail)))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("agent") as root:
+        with tracer.start_as_current_span("search", attributes={"gen_ai.tool.name": "search_kb"}):
+            pass
+        with tracer.start_as_current_span("call", attributes={"gen_ai.tool.name": "pay"}) as span:
+            span.set_status(Status(StatusCode.ERROR, "card declined"))
+        with tracer.start_as_current_span("chat", attributes={
+                "gen_ai.request.model": "m-1", "gen_ai.usage.input_tokens": 10,
+                "gen_ai.usage.output_tokens": 5}):
+            pass
+        trace_id = f"{root.get_span_context().trace_id:032x}"
+    events = _events(t)
+    assert [(e["kind"], e["payload"].get("tool_name"), e["payload"].get("status")) for e in events] == [
+        ("tool_call", "search_kb", "success"), ("tool_call", "pay", "error"), ("output", None, None)]
+    assert events[2]["payload"]["metadata"] == {"tokens_used": 15, "model": "m-1"}
+    assert all(e["trace_id"] == trace_id and "parent_span_id" in e for e in events)
