@@ -9,15 +9,15 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from elasticsearch import Elasticsearch
 
 from core.settings import Settings
 from core.wire import join_envelope, partition_for
 from sinks.indices import events_alias
-from sinks.queries import count_searchable
-from stack.workers import Workers, running_workers
+from stack.workers import running_workers
 from tests.factories import event
+from tests.integration.waiting import read_topic, wait_for_count
 
 PII = {
     "email": "jane.doe@example.com",
@@ -58,33 +58,6 @@ def _envelopes(settings: Settings, events: list[dict[str, Any]],
         for i in range(0, len(lines), per_envelope):
             out.append((p, join_envelope(lines[i:i + per_envelope])))
     return out
-
-
-def wait_for_count(es: Elasticsearch, index: str, expected: int, workers: Workers,
-                   timeout: float = 90.0) -> int:
-    deadline = time.monotonic() + timeout
-    count = -1
-    while time.monotonic() < deadline:
-        workers.check_alive()
-        count = count_searchable(es, index)
-        if count >= expected:
-            return count
-        time.sleep(0.5)
-    return count
-
-
-def read_topic(settings: Settings, topic: str, expected: int, timeout: float = 30.0) -> list[Any]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"reader-{topic}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([topic])
-    got: list[Any] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < expected and time.monotonic() < deadline:
-        msg = consumer.poll(0.5)
-        if msg is not None and msg.error() is None:
-            got.append(msg)
-    consumer.close()
-    return got
 
 
 @pytest.mark.timeout(240)
