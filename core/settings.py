@@ -24,6 +24,9 @@ AUDIT_REDACTION_KEY        (none)                           HMAC key: keyed toke
 AUDIT_REDACTION_KEY_VERSION v1                              label of that key (keys rotate)
 AUDIT_INTEGRITY_KEY        (none)                           HMAC key of the per-session hash chains
 AUDIT_METRICS_PORT         0 (off)                          Prometheus endpoint of a worker (127.0.0.1)
+AUDIT_WINDOW_S             60                               tumbling window of tool metrics (seconds)
+AUDIT_WINDOW_GRACE_S       10                               event-time grace before a window closes
+AUDIT_WINDOW_MAX_TOOLS     200                              distinct tools per window, then __overflow__
 =========================  ===============================  ===========================================
 
 Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY) come from here
@@ -49,6 +52,7 @@ class Topics:
     metrics: str
     alerts: str
     state: str  # the stream's own state (hash chains, windows), compacted, co-partitioned with raw
+    partials: str  # per-partition window partials and watermarks, merged by one agent
 
     @classmethod
     def with_prefix(cls, prefix: str) -> Topics:
@@ -59,10 +63,11 @@ class Topics:
             metrics=f"{prefix}agent.metrics",
             alerts=f"{prefix}agent.alerts",
             state=f"{prefix}agent.stream.state",
+            partials=f"{prefix}agent.metrics.partials",
         )
 
     def all(self) -> tuple[str, ...]:
-        return (self.raw, self.events, self.dlq, self.metrics, self.alerts, self.state)
+        return (self.raw, self.events, self.dlq, self.metrics, self.alerts, self.state, self.partials)
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,9 @@ class Settings:
     redaction_key_version: str = "v1"
     integrity_key: str | None = field(default=None, repr=False)
     metrics_port: int = 0
+    window_s: int = 60
+    window_grace_s: int = 10
+    window_max_tools: int = 200
 
     @property
     def topics(self) -> Topics:
@@ -120,6 +128,9 @@ class Settings:
             redaction_key_version=env.get("AUDIT_REDACTION_KEY_VERSION", d.redaction_key_version),
             integrity_key=env.get("AUDIT_INTEGRITY_KEY") or None,
             metrics_port=_int(env, "AUDIT_METRICS_PORT", d.metrics_port, allow_zero=True),
+            window_s=_int(env, "AUDIT_WINDOW_S", d.window_s),
+            window_grace_s=_int(env, "AUDIT_WINDOW_GRACE_S", d.window_grace_s, allow_zero=True),
+            window_max_tools=_int(env, "AUDIT_WINDOW_MAX_TOOLS", d.window_max_tools),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -143,6 +154,9 @@ class Settings:
             "AUDIT_SINK_CONCURRENCY": str(self.sink_concurrency),
             "AUDIT_REDACTION_KEY_VERSION": self.redaction_key_version,
             "AUDIT_METRICS_PORT": str(self.metrics_port),
+            "AUDIT_WINDOW_S": str(self.window_s),
+            "AUDIT_WINDOW_GRACE_S": str(self.window_grace_s),
+            "AUDIT_WINDOW_MAX_TOOLS": str(self.window_max_tools),
         }
         if self.es_api_key:
             env["ES_API_KEY"] = self.es_api_key

@@ -16,9 +16,10 @@ from typing import Any
 import faust
 
 from core.integrity import ChainHasher, ChainState, SessionChains
-from core.processing import EnvelopeProcessor
+from core.processing import EnvelopeProcessor, ProcessedEnvelope
 from core.redaction import Redactor
 from core.settings import Settings
+from stream.metrics import MergeStage, PartitionWindows
 from stream.output import OutputProducer
 from stream.state import PartitionState
 from stream.telemetry import StreamTelemetry
@@ -33,7 +34,7 @@ def build_redactor(settings: Settings) -> Redactor:
     return Redactor(key=key, key_version=settings.redaction_key_version if key else None)
 
 
-def build_app(settings: Settings) -> faust.App:
+def build_app(settings: Settings) -> faust.App:  # noqa: PLR0915 - the wiring reads best in one place
     app = faust.App(
         settings.stream_app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -60,23 +61,55 @@ def build_app(settings: Settings) -> faust.App:
     processor = EnvelopeProcessor(build_redactor(settings), chains)
     output = OutputProducer(settings)
     telemetry = StreamTelemetry()
+    windows = PartitionWindows(settings, state)
+    # The envelope agent and the idle timer both touch a partition's windows: one at a time.
+    lock = asyncio.Lock()
+
+    async def ensure_loaded(partition: int) -> None:
+        if not state.loaded(partition):
+            await asyncio.get_running_loop().run_in_executor(None, state.load, partition)
 
     @app.agent(raw, name="envelopes")
     async def envelopes(stream: Any) -> None:
         async for event in stream.events():
             started = time.perf_counter()
             msg = event.message
-            if not state.loaded(msg.partition):
-                await asyncio.get_running_loop().run_in_executor(None, state.load, msg.partition)
-            current["partition"] = msg.partition
-            result = processor.process(event.value)
-            records = [state.put(msg.partition, f"chain:{session}", s.to_json())
-                       for session, s in chains.drain_touched().items()]  # per envelope, not per event
-            await output.send_async(result, (msg.topic, msg.partition, msg.offset), records)
+            async with lock:
+                await ensure_loaded(msg.partition)
+                current["partition"] = msg.partition
+                result = processor.process(event.value)
+                records = [state.put(msg.partition, f"chain:{session}", s.to_json())
+                           for session, s in chains.drain_touched().items()]  # per envelope
+                metric_out, window_state = windows.observe(msg.partition, msg.offset, result)
+                await output.send_async(result, (msg.topic, msg.partition, msg.offset),
+                                        [*records, window_state], metric_out)
             telemetry.record(result, time.perf_counter() - started)
             if result.dead:
                 log.info("stream.dead_letters count=%d reasons=%s", len(result.dead),
                          sorted({d.reason.split(":")[0] for d in result.dead}))
+
+    @app.timer(interval=settings.window_grace_s / 2 + 1)  # type: ignore[untyped-decorator]
+    async def _close_idle_windows() -> None:
+        for tp in app.consumer.assignment():
+            if tp.topic != settings.topics.raw:
+                continue
+            async with lock:
+                await ensure_loaded(tp.partition)
+                metric_out, window_state = windows.tick(tp.partition)
+                await output.send_async(ProcessedEnvelope(), None, [window_state], metric_out)
+
+    partials = app.topic(settings.topics.partials, value_type=bytes, value_serializer="raw")
+    merge_state = PartitionState(settings)
+    merge = MergeStage(settings, merge_state)
+
+    @app.agent(partials, name="merge")
+    async def merge_partials(stream: Any) -> None:
+        async for message in stream:
+            if not merge_state.loaded(0):
+                await asyncio.get_running_loop().run_in_executor(None, merge_state.load, 0)
+            metric_out, merge_records = merge.handle(message)
+            if metric_out or merge_records:
+                await output.send_async(ProcessedEnvelope(), None, merge_records, metric_out)
 
     @app.task  # type: ignore[untyped-decorator]
     async def _serve_metrics() -> None:
@@ -87,6 +120,9 @@ def build_app(settings: Settings) -> faust.App:
         # Another worker may own these sessions now: reload from the state topic when they return.
         chains.states.clear()
         state.forget()
+        windows.forget()
+        merge_state.forget()
+        merge.merger = None
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def _flush_outputs(_app: faust.App, *_args: Any, **_kw: Any) -> None:

@@ -11,15 +11,24 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from core.processing import ProcessedEnvelope
 from core.settings import Settings
 
-__all__ = ["OutputProducer"]
+__all__ = ["OutRecord", "OutputProducer"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutRecord:
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class OutputProducer:
@@ -38,11 +47,11 @@ class OutputProducer:
         self.dead_lettered = 0
 
     def send(self, result: ProcessedEnvelope, source: tuple[str, int, int] | None = None,
-             state: Sequence[tuple[bytes, bytes, int]] = ()) -> None:
-        """Publish one envelope's events, dead letters and state records; return once all are acked."""
+             state: Sequence[tuple[bytes, bytes, int]] = (), extra: Sequence[OutRecord] = ()) -> None:
+        """Publish one envelope's events, dead letters, state and extra records; return once acked."""
         backoff = 0.2
         while True:
-            failures = self._send_once(result, source, state)
+            failures = self._send_once(result, source, state, extra)
             if not failures:
                 self.sent += len(result.events)
                 self.dead_lettered += len(result.dead)
@@ -53,12 +62,13 @@ class OutputProducer:
             backoff = min(backoff * 2, 5.0)
 
     async def send_async(self, result: ProcessedEnvelope, source: tuple[str, int, int] | None,
-                         state: Sequence[tuple[bytes, bytes, int]] = ()) -> None:
+                         state: Sequence[tuple[bytes, bytes, int]] = (),
+                         extra: Sequence[OutRecord] = ()) -> None:
         # The flush waits on the network: keep it off the event loop so Faust keeps heartbeating.
-        await asyncio.get_running_loop().run_in_executor(None, self.send, result, source, state)
+        await asyncio.get_running_loop().run_in_executor(None, self.send, result, source, state, extra)
 
     def _send_once(self, result: ProcessedEnvelope, source: tuple[str, int, int] | None,
-                   state: Sequence[tuple[bytes, bytes, int]]) -> list[str]:
+                   state: Sequence[tuple[bytes, bytes, int]], extra: Sequence[OutRecord]) -> list[str]:
         failures: list[str] = []
 
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
@@ -78,6 +88,8 @@ class OutputProducer:
             self._produce(self.topics.dlq, dead.value, None, headers, on_delivery)
         for key, value, partition in state:
             self._produce(self.topics.state, value, key, [], on_delivery, partition)
+        for record in extra:
+            self._produce(record.topic, record.value, record.key, record.headers, on_delivery)
         remaining = self.producer.flush(30.0)
         if remaining:
             failures.append(f"{remaining} records not acknowledged within 30s")

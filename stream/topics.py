@@ -29,6 +29,7 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
                         "max.message.bytes": str(3 * 1024 * 1024)}),
         spec(t.metrics, 3, {"retention.ms": str(settings.events_retention_ms)}),
         spec(t.alerts, 1, {"retention.ms": str(settings.dlq_retention_ms)}),
+        spec(t.partials, 1, {"retention.ms": str(settings.events_retention_ms)}),
         # The stream's state: one record per key (compacted), partition p holds raw partition p's.
         spec(t.state, settings.raw_partitions, {"cleanup.policy": "compact",
                                                 "min.compaction.lag.ms": "60000"}),

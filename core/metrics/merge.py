@@ -19,7 +19,7 @@ from core.metrics.sketch import LogSketch
 
 __all__ = ["PartialMerger", "metric_id"]
 
-KEEP_FINALIZED = 240  # windows remembered for revisions (4 hours of 60 s windows)
+KEEP_FINALIZED = 60  # windows remembered for revisions (an hour of 60 s windows)
 
 
 def metric_id(kind: str, name: str, window_start: int) -> str:

@@ -1,0 +1,63 @@
+"""Windowed tool metrics through the real stream: one record per (tool, window), equal to exact values."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+
+from core.settings import Settings
+from core.wire import join_envelope, partition_for
+from stack.workers import running_workers
+from tests.factories import event
+from tests.integration.waiting import read_topic
+
+
+@pytest.mark.timeout(300)
+def test_metric_records_equal_an_exact_computation(settings: Settings, tmp_path: Path) -> None:
+    """Tool calls over 3 windows on 3 partitions -> per (tool, window): calls, errors exact; p95 ~1%."""
+    fast = dataclasses.replace(settings, window_s=60, window_grace_s=2)
+    rng = random.Random(5)
+    t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
+    truth: dict[tuple[str, str], list[tuple[float, bool]]] = {}
+    lines: dict[int, list[bytes]] = {}
+    seqs: dict[str, int] = {}
+    for i in range(1500):
+        session = f"m-{i % 9}"
+        at = t0 + timedelta(seconds=i * 0.12)
+        tool, ms, err = rng.choice(["search", "fetch"]), rng.lognormvariate(4, 0.8), rng.random() < 0.1
+        seq = seqs.get(session, 0)
+        seqs[session] = seq + 1
+        ev = event("tool_call", seq, session=session, at=at)
+        ev["payload"] = {"tool_name": tool, "duration_ms": ms, "status": "error" if err else "success"}
+        window = at.replace(second=0, microsecond=0).isoformat().replace("+00:00", "Z")
+        truth.setdefault((tool, window), []).append((ms, err))
+        lines.setdefault(partition_for(session, fast.raw_partitions), []).append(orjson.dumps(ev))
+    producer = Producer({"bootstrap.servers": fast.kafka_bootstrap})
+    for p, ls in lines.items():
+        for k in range(0, len(ls), 50):
+            producer.produce(fast.topics.raw, value=join_envelope(ls[k:k + 50]), partition=p)
+    assert producer.flush(30) == 0
+
+    volume_records = 3  # one per window: 1500 events, 0.12 s apart, from a minute boundary
+    with running_workers(fast.to_env(), tmp_path, names=("stream",)):
+        read_topic(fast, fast.topics.metrics, expected=len(truth) + volume_records, timeout=90)
+        time.sleep(4)  # a duplicate or a revision would have arrived by now
+        records = read_topic(fast, fast.topics.metrics, expected=10_000, timeout=5)
+    assert len(records) == len(truth) + volume_records
+    tools = [orjson.loads(m.value()) for m in records]
+    tools = [r for r in tools if r["type"] == "tool"]
+    assert sorted((r["tool"], r["window_start"]) for r in tools) == sorted(truth)  # one per key
+    for r in tools:
+        seen = truth[(r["tool"], r["window_start"])]
+        exact = sorted(ms for ms, _ in seen)
+        assert r["calls"] == len(seen)
+        assert r["errors"] == sum(e for _, e in seen)
+        assert r["latency_ms"]["p95"] == pytest.approx(exact[int(0.95 * (len(exact) - 1))], rel=0.0101)
+        assert r["latency_ms"]["max"] == pytest.approx(exact[-1])
