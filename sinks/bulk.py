@@ -24,6 +24,9 @@ class BulkItem:
     doc_id: str
     index: str
     source: bytes
+    # Versioned documents (metric records) are indexed with external_gte versioning: a replay of
+    # the same revision is a no-op, a higher revision replaces it, an older one is refused (409).
+    version: int | None = None
 
 
 @dataclass
@@ -35,21 +38,30 @@ class BulkOutcome:
 
 
 def item_from_record(value: bytes, headers: Sequence[tuple[str, str | bytes | None]] | None,
-                     index_for_day: Callable[[str], str]) -> BulkItem:
+                     index_for_day: Callable[[str, str], str]) -> BulkItem:
     """Take id and day from headers; fall back to decoding the document if a producer omitted them."""
-    meta = {k: v.decode() if isinstance(v, bytes) else v for k, v in headers or ()}
+    meta = {k: v.decode() if isinstance(v, bytes) else (v or "") for k, v in headers or ()}
+    if meta.get("metric_id") and meta.get("day"):
+        return BulkItem(meta["metric_id"], index_for_day(meta["day"], "metrics"), value,
+                        int(meta.get("revision") or 0))
     event_id, day = meta.get("event_id"), meta.get("day")
     if event_id and day:
-        return BulkItem(event_id, index_for_day(day), value)
+        return BulkItem(event_id, index_for_day(day, "events"), value)
     doc = orjson.loads(value)
     day = str(doc["timestamp"])[:10].replace("-", ".")
-    return BulkItem(str(doc["event_id"]), index_for_day(day), value)
+    return BulkItem(str(doc["event_id"]), index_for_day(day, "events"), value)
 
 
 def build_body(items: Iterable[BulkItem]) -> bytes:
     parts: list[bytes] = []
     for item in items:
-        parts.append(orjson.dumps({"create": {"_index": item.index, "_id": item.doc_id}}))
+        action: dict[str, dict[str, str | int]]
+        if item.version is None:
+            action = {"create": {"_index": item.index, "_id": item.doc_id}}
+        else:
+            action = {"index": {"_index": item.index, "_id": item.doc_id, "version": item.version,
+                                "version_type": "external_gte"}}
+        parts.append(orjson.dumps(action))
         parts.append(item.source)
     parts.append(b"")
     return b"\n".join(parts)

@@ -12,7 +12,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-__all__ = ["event_index", "events_alias", "events_template", "install_templates"]
+__all__ = ["event_index", "events_alias", "events_template", "install_templates", "metrics_alias",
+           "metrics_template"]
 
 _KW = {"type": "keyword", "ignore_above": 1024}
 _FLAT = {"type": "flattened", "ignore_above": 1024}
@@ -22,9 +23,34 @@ def events_alias(prefix: str) -> str:
     return f"{prefix}-events"
 
 
-def event_index(prefix: str, day: str) -> str:
-    """``day`` as ``YYYY.MM.DD`` (from the event's own timestamp, so replays land in the same index)."""
-    return f"{prefix}-events-{day}"
+def event_index(prefix: str, day: str, family: str = "events") -> str:
+    """``day`` as ``YYYY.MM.DD`` (from the record's own time, so replays land in the same index)."""
+    return f"{prefix}-{family}-{day}"
+
+
+def metrics_alias(prefix: str) -> str:
+    return f"{prefix}-metrics"
+
+
+def metrics_template(prefix: str, replicas: int = 0) -> dict[str, Any]:
+    num = {"type": "double"}
+    return {
+        "index_patterns": [f"{prefix}-metrics-*"],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": 1, "number_of_replicas": replicas},
+            "aliases": {metrics_alias(prefix): {}},
+            "mappings": {"dynamic": "strict", "properties": {
+                "type": _KW, "metric_id": _KW, "revision": {"type": "long"},
+                "window_start": {"type": "date"}, "window_end": {"type": "date"},
+                "tool": _KW, "calls": {"type": "long"}, "errors": {"type": "long"}, "error_rate": num,
+                "latency_ms": {"properties": dict.fromkeys(
+                    ("count", "min", "mean", "max", "p50", "p90", "p95", "p99"), num)},
+                "model": _KW, "outputs": {"type": "long"}, "tokens": {"type": "long"}, "cost": num,
+                "kinds": {"type": "object", "dynamic": True}, "events": {"type": "long"},
+            }},
+        },
+    }
 
 
 def events_template(prefix: str, replicas: int = 0) -> dict[str, Any]:
@@ -82,3 +108,4 @@ def _payload_properties() -> dict[str, Any]:
 def install_templates(es: Elasticsearch, prefix: str, replicas: int = 0) -> None:
     """Create or update the templates (idempotent: a PUT of the same body changes nothing)."""
     es.indices.put_index_template(name=f"{prefix}-events", **events_template(prefix, replicas))
+    es.indices.put_index_template(name=f"{prefix}-metrics", **metrics_template(prefix, replicas))

@@ -61,13 +61,13 @@ class EventSink:
         self.telemetry = SinkTelemetry()
         self._batches = 0
 
-    def _index_for_day(self, day: str) -> str:
-        return event_index(self.settings.index_prefix, day)
+    def _index_for_day(self, day: str, family: str) -> str:
+        return event_index(self.settings.index_prefix, day, family)
 
     def run(self) -> None:
         install_templates(self.es, self.settings.index_prefix)
         self.telemetry.serve(self.settings.metrics_port)
-        self.consumer.subscribe([self.settings.topics.events])
+        self.consumer.subscribe([self.settings.topics.events, self.settings.topics.metrics])
         log.info("sink.started topic=%s group=%s", self.settings.topics.events, self.settings.sink_group)
         try:
             while not self.stopping.is_set():

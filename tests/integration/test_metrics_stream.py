@@ -11,17 +11,23 @@ from pathlib import Path
 import orjson
 import pytest
 from confluent_kafka import Producer
+from elasticsearch import Elasticsearch
 
 from core.settings import Settings
 from core.wire import join_envelope, partition_for
+from sinks.indices import metrics_alias
 from stack.workers import running_workers
 from tests.factories import event
-from tests.integration.waiting import read_topic
+from tests.integration.waiting import read_topic, wait_for_count
 
 
 @pytest.mark.timeout(300)
-def test_metric_records_equal_an_exact_computation(settings: Settings, tmp_path: Path) -> None:
-    """Tool calls over 3 windows on 3 partitions -> per (tool, window): calls, errors exact; p95 ~1%."""
+def test_metric_records_equal_an_exact_computation(settings: Settings, es: Elasticsearch,
+                                                   tmp_path: Path) -> None:
+    """Tool calls over 3 windows on 3 partitions -> per (tool, window): calls, errors exact; p95 ~1%.
+
+    The sink indexes each record once into the metrics indices (id = metric_id).
+    """
     fast = dataclasses.replace(settings, window_s=60, window_grace_s=2)
     rng = random.Random(5)
     t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
@@ -46,11 +52,13 @@ def test_metric_records_equal_an_exact_computation(settings: Settings, tmp_path:
     assert producer.flush(30) == 0
 
     volume_records = 3  # one per window: 1500 events, 0.12 s apart, from a minute boundary
-    with running_workers(fast.to_env(), tmp_path, names=("stream",)):
+    with running_workers(fast.to_env(), tmp_path) as workers:
         read_topic(fast, fast.topics.metrics, expected=len(truth) + volume_records, timeout=90)
         time.sleep(4)  # a duplicate or a revision would have arrived by now
         records = read_topic(fast, fast.topics.metrics, expected=10_000, timeout=5)
+        stored = wait_for_count(es, metrics_alias(fast.index_prefix), len(records), workers)
     assert len(records) == len(truth) + volume_records
+    assert stored == len(records)
     tools = [orjson.loads(m.value()) for m in records]
     tools = [r for r in tools if r["type"] == "tool"]
     assert sorted((r["tool"], r["window_start"]) for r in tools) == sorted(truth)  # one per key

@@ -7,8 +7,8 @@ import orjson
 from sinks.bulk import BulkItem, build_body, chunk_by_bytes, classify, item_from_record
 
 
-def _index(day: str) -> str:
-    return f"agent-events-{day}"
+def _index(day: str, family: str) -> str:
+    return f"agent-{family}-{day}"
 
 
 def test_ids_and_index_come_from_headers_and_the_source_is_reused_as_is() -> None:
@@ -56,3 +56,13 @@ def test_chunks_respect_the_byte_and_item_bounds_and_keep_order() -> None:
     assert [[i.doc_id for i in c] for c in chunks] == [["0", "1"], ["2"], ["3"], ["4", "5"]]
     assert [i for c in chunk_by_bytes(items, 10**9, max_items=4) for i in c] == items
     assert [len(c) for c in chunk_by_bytes(items, 10**9, max_items=4)] == [4, 2]
+
+
+def test_metric_records_are_versioned_by_revision_in_their_own_index() -> None:
+    """A metric record replaces an older revision of itself (external_gte), never a newer one."""
+    item = item_from_record(b"{}", [("metric_id", b"m-1"), ("revision", b"2"), ("day", b"2026.11.25")],
+                            _index)
+    assert item == BulkItem("m-1", "agent-metrics-2026.11.25", b"{}", version=2)
+    action = orjson.loads(build_body([item]).split(b"\n")[0])
+    assert action == {"index": {"_index": "agent-metrics-2026.11.25", "_id": "m-1", "version": 2,
+                                "version_type": "external_gte"}}
