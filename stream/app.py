@@ -43,6 +43,9 @@ def build_app(settings: Settings) -> faust.App:  # noqa: PLR0915 - the wiring re
         consumer_auto_offset_reset="earliest",
         broker_commit_every=1000,
         broker_commit_interval=1.0,
+        # A crashed worker's partitions move to the others after 10 s, not Faust's default 60 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         web_enabled=False,
         datadir=settings.stream_data_dir or Path(tempfile.gettempdir()) / settings.stream_app_id,
     )

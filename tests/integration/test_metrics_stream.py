@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import time
 from datetime import UTC, datetime, timedelta
@@ -21,20 +22,15 @@ from tests.factories import event
 from tests.integration.waiting import read_topic, wait_for_count
 
 
-@pytest.mark.timeout(300)
-def test_metric_records_equal_an_exact_computation(settings: Settings, es: Elasticsearch,
-                                                   tmp_path: Path) -> None:
-    """Tool calls over 3 windows on 3 partitions -> per (tool, window): calls, errors exact; p95 ~1%.
-
-    The sink indexes each record once into the metrics indices (id = metric_id).
-    """
-    fast = dataclasses.replace(settings, window_s=60, window_grace_s=2)
+def _generate(settings: Settings, n: int) -> tuple[dict[tuple[str, str], list[tuple[float, bool]]],
+                                                  list[tuple[int, bytes]]]:
+    """n tool calls 0.12 s apart from a minute boundary 10 minutes ago: the truth and envelopes."""
     rng = random.Random(5)
     t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
     truth: dict[tuple[str, str], list[tuple[float, bool]]] = {}
-    lines: dict[int, list[bytes]] = {}
+    envelopes: list[tuple[int, bytes]] = []
     seqs: dict[str, int] = {}
-    for i in range(1500):
+    for i in range(n):
         session = f"m-{i % 9}"
         at = t0 + timedelta(seconds=i * 0.12)
         tool, ms, err = rng.choice(["search", "fetch"]), rng.lognormvariate(4, 0.8), rng.random() < 0.1
@@ -44,12 +40,66 @@ def test_metric_records_equal_an_exact_computation(settings: Settings, es: Elast
         ev["payload"] = {"tool_name": tool, "duration_ms": ms, "status": "error" if err else "success"}
         window = at.replace(second=0, microsecond=0).isoformat().replace("+00:00", "Z")
         truth.setdefault((tool, window), []).append((ms, err))
-        lines.setdefault(partition_for(session, fast.raw_partitions), []).append(orjson.dumps(ev))
-    producer = Producer({"bootstrap.servers": fast.kafka_bootstrap})
-    for p, ls in lines.items():
+        envelopes.append((partition_for(session, settings.raw_partitions), orjson.dumps(ev)))
+    return truth, envelopes
+
+
+def _publish(settings: Settings, lines: list[tuple[int, bytes]]) -> None:
+    by_partition: dict[int, list[bytes]] = {}
+    for p, line in lines:
+        by_partition.setdefault(p, []).append(line)
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    for p, ls in by_partition.items():
         for k in range(0, len(ls), 50):
-            producer.produce(fast.topics.raw, value=join_envelope(ls[k:k + 50]), partition=p)
+            producer.produce(settings.topics.raw, value=join_envelope(ls[k:k + 50]), partition=p)
     assert producer.flush(30) == 0
+
+
+def _check(records: list[dict], truth: dict[tuple[str, str], list[tuple[float, bool]]]) -> None:  # type: ignore[type-arg]
+    tools = [r for r in records if r["type"] == "tool"]
+    assert sorted((r["tool"], r["window_start"]) for r in tools) == sorted(truth)  # one per key
+    for r in tools:
+        seen = truth[(r["tool"], r["window_start"])]
+        exact = sorted(ms for ms, _ in seen)
+        assert r["calls"] == len(seen)
+        assert r["errors"] == sum(e for _, e in seen)
+        assert r["latency_ms"]["p95"] == pytest.approx(exact[int(0.95 * (len(exact) - 1))], rel=0.0101)
+        assert r["latency_ms"]["max"] == pytest.approx(exact[-1])
+
+
+@pytest.mark.timeout(300)
+def test_a_kill_9_mid_window_and_a_restart_still_give_one_correct_record_per_window(
+        settings: Settings, tmp_path: Path) -> None:
+    """SIGKILL of the stream after half the events; restart; the rest: records exact, none twice."""
+    fast = dataclasses.replace(settings, window_s=60, window_grace_s=2)
+    truth, lines = _generate(fast, 1500)
+    _publish(fast, lines[:700])
+    with running_workers(fast.to_env(), tmp_path, names=("stream",)) as workers:
+        read_topic(fast, fast.topics.events, expected=700, timeout=60)
+        workers.kill("stream")
+        _publish(fast, lines[700:])
+        workers.start("stream", {**os.environ, **fast.to_env()})
+        read_topic(fast, fast.topics.metrics, expected=len(truth) + 3, timeout=90)
+        time.sleep(4)
+        records = [orjson.loads(m.value()) for m in read_topic(fast, fast.topics.metrics, 10_000, timeout=5)]
+    by_id: dict[str, list[dict]] = {}  # type: ignore[type-arg]
+    for r in records:
+        by_id.setdefault(r["metric_id"], []).append(r)
+    # A record may be re-sent after the kill (at-least-once), but every copy is the same record.
+    assert all(len({orjson.dumps(c) for c in copies}) == 1 for copies in by_id.values())
+    _check([copies[0] for copies in by_id.values()], truth)
+
+
+@pytest.mark.timeout(300)
+def test_metric_records_equal_an_exact_computation(settings: Settings, es: Elasticsearch,
+                                                   tmp_path: Path) -> None:
+    """Tool calls over 3 windows on 3 partitions -> per (tool, window): calls, errors exact; p95 ~1%.
+
+    The sink indexes each record once into the metrics indices (id = metric_id).
+    """
+    fast = dataclasses.replace(settings, window_s=60, window_grace_s=2)
+    truth, lines = _generate(fast, 1500)
+    _publish(fast, lines)
 
     volume_records = 3  # one per window: 1500 events, 0.12 s apart, from a minute boundary
     with running_workers(fast.to_env(), tmp_path) as workers:
@@ -59,13 +109,4 @@ def test_metric_records_equal_an_exact_computation(settings: Settings, es: Elast
         stored = wait_for_count(es, metrics_alias(fast.index_prefix), len(records), workers)
     assert len(records) == len(truth) + volume_records
     assert stored == len(records)
-    tools = [orjson.loads(m.value()) for m in records]
-    tools = [r for r in tools if r["type"] == "tool"]
-    assert sorted((r["tool"], r["window_start"]) for r in tools) == sorted(truth)  # one per key
-    for r in tools:
-        seen = truth[(r["tool"], r["window_start"])]
-        exact = sorted(ms for ms, _ in seen)
-        assert r["calls"] == len(seen)
-        assert r["errors"] == sum(e for _, e in seen)
-        assert r["latency_ms"]["p95"] == pytest.approx(exact[int(0.95 * (len(exact) - 1))], rel=0.0101)
-        assert r["latency_ms"]["max"] == pytest.approx(exact[-1])
+    _check([orjson.loads(m.value()) for m in records], truth)
