@@ -12,12 +12,13 @@ import hashlib
 import hmac
 import re
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
+
+from core.redaction.detectors import DETECTORS, Detector
 
 __all__ = ["POLICY_VERSION", "Redactor"]
 
-POLICY_VERSION = "2026.11-1"
+POLICY_VERSION = "2026.11-2"
 
 # Fields of the envelope that are structure, not content.
 STRUCTURAL = frozenset({"schema_version", "event_id", "kind", "level", "timestamp", "seq", "trace_id",
@@ -26,24 +27,6 @@ SECRET_WORDS = frozenset({"password", "passwd", "pwd", "secret", "token", "apike
                           "auth", "credential", "credentials", "cookie", "privatekey"})
 MAX_DEPTH = 32
 MAX_TEXT = 1_000_000  # longer strings are cut: bounded work per value
-
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
-                    r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
-_DIGITS = re.compile(r"\d\d")
-_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
-_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?"
-                    r"\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?!\w)")
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
 
 @functools.lru_cache(maxsize=4096)  # keys repeat across events: split each one once
 def _is_secret_key(key: str) -> bool:
@@ -72,23 +55,24 @@ class Redactor:
     def redact_text(self, text: str) -> tuple[str, dict[str, int]]:
         counts: Counter[str] = Counter()
         text = text[:MAX_TEXT]
-        if "@" in text:
-            text = self._sub(_EMAIL, "EMAIL", text, counts)
-        if _DIGITS.search(text):  # every digit-based detector needs a run of digits
-            text = self._sub(_CARD, "CARD", text, counts, lambda m: _luhn(re.sub(r"\D", "", m)))
-            text = self._sub(_PHONE, "PHONE", text, counts, _phone_like)
+        for detector in DETECTORS:
+            if detector.gate(text):
+                text = self._sub(detector, text, counts)
         return text, dict(counts)
 
-    def _sub(self, pattern: re.Pattern[str], kind: str, text: str, counts: Counter[str],
-             accept: Callable[[str], bool] | None = None) -> str:
+    def _sub(self, d: Detector, text: str, counts: Counter[str]) -> str:
         def repl(m: re.Match[str]) -> str:
-            found = m.group(0)
-            if accept is not None and not accept(found):
-                return found
-            counts[kind] += 1
-            return self._token(kind, found)
+            found = m.group(d.group)
+            if not d.accept(found):
+                return m.group(0)
+            counts[d.kind] += 1
+            whole = m.group(0)
+            if d.group == 0:
+                return self._token(d.kind, found)
+            start, end = m.start(d.group) - m.start(0), m.end(d.group) - m.start(0)
+            return whole[:start] + self._token(d.kind, found) + whole[end:]
 
-        return pattern.sub(repl, text)
+        return d.pattern.sub(repl, text)
 
     def redact_value(self, value: Any, depth: int = 0) -> tuple[Any, dict[str, int]]:
         counts: Counter[str] = Counter()
@@ -121,11 +105,3 @@ class Redactor:
         if self.key_version:
             out["redaction"]["key_version"] = self.key_version
         return out, dict(counts)
-
-
-def _phone_like(found: str) -> bool:
-    digits = re.sub(r"\D", "", found)
-    # A phone number has 7-15 digits and a separator or a leading +; bare digit runs are ids.
-    has_format = found.startswith("+") or "(" in found or bool(re.search(r"\d[ .-]\d", found))
-    looks_like_date = bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", found))
-    return 7 <= len(digits) <= 15 and has_format and not looks_like_date

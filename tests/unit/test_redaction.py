@@ -17,6 +17,18 @@ R = Redactor()
     ("call (415) 555-0132", "call [PHONE]"),
     ("card 4111 1111 1111 1111.", "card [CARD]."),
     ("card 5500-0000-0000-0004", "card [CARD]"),
+    ("iban DE89 3704 0044 0532 0130 00 ok", "iban [IBAN] ok"),
+    ("iban GB82WEST12345698765432", "iban [IBAN]"),
+    ("ssn 123-45-6789", "ssn [SSN]"),
+    ("from 192.168.10.24 to", "from [IP] to"),
+    ("v6 2001:db8::8a2e:370:7334 here", "v6 [IP] here"),
+    ("key AKIAIOSFODNN7EXAMPLE", "key [SECRET]"),
+    ("ghp_" + "a" * 36, "[SECRET]"),
+    ("use sk-ant-api03-abcdefghijklmnopqrstuv", "use [SECRET]"),
+    ("Authorization: Bearer abc.def-ghi_jkl123", "Authorization: [SECRET]"),
+    ("t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "t=[JWT]"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow==\n-----END RSA PRIVATE KEY-----", "[PRIVATE_KEY]"),
+    ("db postgres://admin:hunter2@db.internal:5432/x", "db postgres://[CREDENTIALS]@db.internal:5432/x"),
 ])
 def test_pii_is_replaced_by_a_typed_placeholder(text: str, expected: str) -> None:
     """Each detector replaces what it finds by [TYPE]."""
@@ -26,6 +38,8 @@ def test_pii_is_replaced_by_a_typed_placeholder(text: str, expected: str) -> Non
 @pytest.mark.parametrize("text", [
     "order 12345 shipped", "released v1.2.3 on 2026-11-25", "uuid 0b7c6c1e-8d4a-4f7e-9a59-3c1d2e4f5a6b",
     "card-like 4111 1111 1111 1112 fails Luhn", "tokens_used=812",
+    "at 10:30:00 on 2026-11-25T10:30:00Z", "sha 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+    "iban-like DE89 3704 0044 0532 0130 01 fails mod-97", "https://example.com/path?q=1",
 ])
 def test_hard_negatives_are_left_alone(text: str) -> None:
     """Order numbers, versions, dates, UUIDs and Luhn failures are not PII."""
