@@ -51,6 +51,24 @@ def _schema(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _redact(_args: argparse.Namespace) -> int:
+    from core.redaction import Redactor  # noqa: PLC0415
+    from core.redaction.ndjson import LineError, redact_ndjson_lines  # noqa: PLC0415
+    from core.settings import Settings  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    key = settings.redaction_key.encode() if settings.redaction_key else None
+    redactor = Redactor(key=key, key_version=settings.redaction_key_version if key else None)
+    failed = 0
+    for out in redact_ndjson_lines(sys.stdin.buffer, redactor):
+        if isinstance(out, LineError):
+            failed += 1
+            print(f"agent-audit redact: {out}", file=sys.stderr)
+        else:
+            sys.stdout.write(out + "\n")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agent-audit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     topics.set_defaults(func=_topics)
     schema = sub.add_parser("schema", help="print the JSON Schema of the v1 event contract")
     schema.set_defaults(func=_schema)
+    redact = sub.add_parser("redact", help="redact NDJSON objects from stdin to stdout (same rules "
+                            "as the stream; AUDIT_REDACTION_KEY gives keyed tokens)")
+    redact.set_defaults(func=_redact)
     demo = sub.add_parser("demo", help="run the pipeline end to end with simulated agents")
     demo.add_argument("--sessions", type=int, default=2000, help="sessions to simulate (default 2000)")
     demo.add_argument("--seed", type=int, default=7)
