@@ -27,6 +27,7 @@ AUDIT_METRICS_PORT         0 (off)                          Prometheus endpoint 
 AUDIT_WINDOW_S             60                               tumbling window of tool metrics (seconds)
 AUDIT_WINDOW_GRACE_S       10                               event-time grace before a window closes
 AUDIT_WINDOW_MAX_TOOLS     200                              distinct tools per window, then __overflow__
+AUDIT_ALERT_RULES          (built-in defaults)              TOML file of alert rules (core/alerts.py)
 =========================  ===============================  ===========================================
 
 Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY) come from here
@@ -96,6 +97,7 @@ class Settings:
     window_s: int = 60
     window_grace_s: int = 10
     window_max_tools: int = 200
+    alert_rules_path: str = ""
 
     @property
     def topics(self) -> Topics:
@@ -131,6 +133,7 @@ class Settings:
             window_s=_int(env, "AUDIT_WINDOW_S", d.window_s),
             window_grace_s=_int(env, "AUDIT_WINDOW_GRACE_S", d.window_grace_s, allow_zero=True),
             window_max_tools=_int(env, "AUDIT_WINDOW_MAX_TOOLS", d.window_max_tools),
+            alert_rules_path=env.get("AUDIT_ALERT_RULES", ""),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -157,6 +160,7 @@ class Settings:
             "AUDIT_WINDOW_S": str(self.window_s),
             "AUDIT_WINDOW_GRACE_S": str(self.window_grace_s),
             "AUDIT_WINDOW_MAX_TOOLS": str(self.window_max_tools),
+            "AUDIT_ALERT_RULES": self.alert_rules_path,
         }
         if self.es_api_key:
             env["ES_API_KEY"] = self.es_api_key

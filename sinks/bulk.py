@@ -41,6 +41,8 @@ def item_from_record(value: bytes, headers: Sequence[tuple[str, str | bytes | No
                      index_for_day: Callable[[str, str], str]) -> BulkItem:
     """Take id and day from headers; fall back to decoding the document if a producer omitted them."""
     meta = {k: v.decode() if isinstance(v, bytes) else (v or "") for k, v in headers or ()}
+    if meta.get("alert_id") and meta.get("day"):
+        return BulkItem(meta["alert_id"], index_for_day(meta["day"], "alerts"), value)
     if meta.get("metric_id") and meta.get("day"):
         return BulkItem(meta["metric_id"], index_for_day(meta["day"], "metrics"), value,
                         int(meta.get("revision") or 0))

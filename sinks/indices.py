@@ -12,8 +12,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-__all__ = ["event_index", "events_alias", "events_template", "install_templates", "metrics_alias",
-           "metrics_template"]
+__all__ = ["alerts_template", "event_index", "events_alias", "events_template", "install_templates",
+           "metrics_alias", "metrics_template"]
 
 _KW = {"type": "keyword", "ignore_above": 1024}
 _FLAT = {"type": "flattened", "ignore_above": 1024}
@@ -105,7 +105,25 @@ def _payload_properties() -> dict[str, Any]:
     }
 
 
+def alerts_template(prefix: str, replicas: int = 0) -> dict[str, Any]:
+    return {
+        "index_patterns": [f"{prefix}-alerts-*"],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": 1, "number_of_replicas": replicas},
+            "aliases": {f"{prefix}-alerts": {}},
+            "mappings": {"dynamic": "strict", "properties": {
+                "alert_id": _KW, "episode_id": _KW, "rule": _KW, "kind": _KW, "subject": _KW,
+                "status": _KW, "since": {"type": "date"}, "window_start": {"type": "date"},
+                "window_end": {"type": "date"}, "value": {"type": "double"},
+                "threshold": {"type": "double"},
+            }},
+        },
+    }
+
+
 def install_templates(es: Elasticsearch, prefix: str, replicas: int = 0) -> None:
     """Create or update the templates (idempotent: a PUT of the same body changes nothing)."""
     es.indices.put_index_template(name=f"{prefix}-events", **events_template(prefix, replicas))
     es.indices.put_index_template(name=f"{prefix}-metrics", **metrics_template(prefix, replicas))
+    es.indices.put_index_template(name=f"{prefix}-alerts", **alerts_template(prefix, replicas))

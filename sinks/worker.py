@@ -67,7 +67,8 @@ class EventSink:
     def run(self) -> None:
         install_templates(self.es, self.settings.index_prefix)
         self.telemetry.serve(self.settings.metrics_port)
-        self.consumer.subscribe([self.settings.topics.events, self.settings.topics.metrics])
+        topics = self.settings.topics
+        self.consumer.subscribe([topics.events, topics.metrics, topics.alerts])
         log.info("sink.started topic=%s group=%s", self.settings.topics.events, self.settings.sink_group)
         try:
             while not self.stopping.is_set():

@@ -15,6 +15,8 @@ from typing import Any
 
 import faust
 
+from core.alerts import Rule, default_rules, load_rules
+from core.errors import ConfigError
 from core.integrity import ChainHasher, ChainState, SessionChains
 from core.processing import EnvelopeProcessor, ProcessedEnvelope
 from core.redaction import Redactor
@@ -32,6 +34,16 @@ log = logging.getLogger(__name__)
 def build_redactor(settings: Settings) -> Redactor:
     key = settings.redaction_key.encode() if settings.redaction_key else None
     return Redactor(key=key, key_version=settings.redaction_key_version if key else None)
+
+
+def alert_rules(settings: Settings) -> list[Rule]:
+    """Rules from the TOML file named by AUDIT_ALERT_RULES, else the built-in defaults."""
+    if not settings.alert_rules_path:
+        return default_rules()
+    try:
+        return load_rules(Path(settings.alert_rules_path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"AUDIT_ALERT_RULES: cannot read {settings.alert_rules_path}: {exc}") from None
 
 
 def build_app(settings: Settings) -> faust.App:  # noqa: PLR0915 - the wiring reads best in one place
@@ -103,7 +115,7 @@ def build_app(settings: Settings) -> faust.App:  # noqa: PLR0915 - the wiring re
 
     partials = app.topic(settings.topics.partials, value_type=bytes, value_serializer="raw")
     merge_state = PartitionState(settings)
-    merge = MergeStage(settings, merge_state)
+    merge = MergeStage(settings, merge_state, alert_rules(settings))
 
     @app.agent(partials, name="merge")
     async def merge_partials(stream: Any) -> None:

@@ -8,11 +8,13 @@ turns partials and watermarks into metric records for ``agent.metrics``.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import orjson
 
+from core.alerts import AlertEvaluator, Rule
 from core.metrics import PartialMerger, WindowAggregator
 from core.processing import ProcessedEnvelope
 from core.settings import Settings
@@ -67,8 +69,9 @@ class PartitionWindows:
               ) -> tuple[list[OutRecord], tuple[bytes, bytes, int]]:
         topic = self.settings.topics.partials
         out = [OutRecord(topic, orjson.dumps({"type": "partial", **p})) for p in partials]
-        out.append(OutRecord(topic, orjson.dumps(
-            {"type": "watermark", "partition": partition, "watermark": watermark})))
+        if math.isfinite(watermark):  # no event and no idle tick yet: nothing to say
+            out.append(OutRecord(topic, orjson.dumps(
+                {"type": "watermark", "partition": partition, "watermark": watermark})))
         snap = {"agg": self.aggregators[partition].to_json(), "offset": self.offsets[partition]}
         return out, self.state.put(partition, WINDOWS_KEY, snap)
 
@@ -78,17 +81,24 @@ class PartitionWindows:
 
 
 class MergeStage:
-    def __init__(self, settings: Settings, state: PartitionState) -> None:
+    def __init__(self, settings: Settings, state: PartitionState, rules: list[Rule]) -> None:
         self.settings = settings
         self.state = state
+        self.rules = rules
         self.merger: PartialMerger | None = None
+        self.alerts = AlertEvaluator(rules)
 
     def handle(self, message: bytes) -> tuple[list[OutRecord], list[tuple[bytes, bytes, int]]]:
         if self.merger is None:
             snap = self.state.get(0, MERGER_KEY)
-            self.merger = PartialMerger.from_json(snap) if snap else PartialMerger(
+            self.merger = PartialMerger.from_json(snap["merger"]) if snap else PartialMerger(
                 self.settings.raw_partitions)
+            self.alerts = AlertEvaluator(self.rules)
+            if snap:
+                self.alerts.restore(snap["alerts"])
         data = orjson.loads(message)
+        if data["type"] == "watermark" and data.get("watermark") is None:
+            return [], []
         if data["type"] == "partial":
             records = self.merger.add_partial(data)
             changed = True
@@ -100,5 +110,12 @@ class MergeStage:
                          (("metric_id", r["metric_id"].encode()), ("revision", str(r["revision"]).encode()),
                           ("day", r["window_start"][:10].replace("-", ".").encode())))
                for r in records]
-        state = [self.state.put(0, MERGER_KEY, self.merger.to_json())] if changed else []
+        for record in records:
+            for alert in self.alerts.evaluate(record):
+                headers = (("alert_id", alert["alert_id"].encode()),
+                           ("day", alert["window_start"][:10].replace("-", ".").encode()))
+                out.append(OutRecord(self.settings.topics.alerts, orjson.dumps(alert),
+                                     alert["subject"].encode(), headers))
+        snap = {"merger": self.merger.to_json(), "alerts": self.alerts.to_json()}
+        state = [self.state.put(0, MERGER_KEY, snap)] if changed else []
         return out, state

@@ -110,3 +110,25 @@ def test_metric_records_equal_an_exact_computation(settings: Settings, es: Elast
     assert len(records) == len(truth) + volume_records
     assert stored == len(records)
     _check([orjson.loads(m.value()) for m in records], truth)
+
+
+@pytest.mark.timeout(300)
+def test_a_failing_tool_fires_one_alert_that_is_published_and_indexed(
+        settings: Settings, es: Elasticsearch, tmp_path: Path) -> None:
+    """Half the calls of one tool fail in a window: one firing alert on agent.alerts and in ES."""
+    rules = tmp_path / "alerts.toml"
+    rules.write_text('[[rule]]\nname = "err"\nkind = "error_rate"\nthreshold = 0.2\nmin_calls = 20\n')
+    fast = dataclasses.replace(settings, window_s=60, window_grace_s=2, alert_rules_path=str(rules))
+    t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    lines = []
+    for i in range(60):
+        ev = event("tool_call", i, session="alerting", at=t0 + timedelta(seconds=i))
+        ev["payload"] = {"tool_name": "pay", "duration_ms": 10.0, "status": "error" if i % 2 else "success"}
+        lines.append((partition_for("alerting", fast.raw_partitions), orjson.dumps(ev)))
+    _publish(fast, lines)
+    with running_workers(fast.to_env(), tmp_path) as workers:
+        alerts = [orjson.loads(m.value()) for m in read_topic(fast, fast.topics.alerts, 1, timeout=90)]
+        stored = wait_for_count(es, f"{fast.index_prefix}-alerts", 1, workers)
+    assert [(a["rule"], a["subject"], a["status"]) for a in alerts] == [("err", "pay", "firing")]
+    assert alerts[0]["value"] == pytest.approx(0.5)
+    assert stored == 1
