@@ -56,9 +56,7 @@ def _redact(_args: argparse.Namespace) -> int:
     from core.redaction.ndjson import LineError, redact_ndjson_lines  # noqa: PLC0415
     from core.settings import Settings  # noqa: PLC0415
 
-    settings = Settings.from_env()
-    key = settings.redaction_key.encode() if settings.redaction_key else None
-    redactor = Redactor(key=key, key_version=settings.redaction_key_version if key else None)
+    redactor = Redactor.from_settings(Settings.from_env())
     failed = 0
     for out in redact_ndjson_lines(sys.stdin.buffer, redactor):
         if isinstance(out, LineError):
@@ -67,6 +65,22 @@ def _redact(_args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(out + "\n")
     return 1 if failed else 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from core.integrity import ChainHasher, verify_chain  # noqa: PLC0415
+    from core.redaction import Redactor  # noqa: PLC0415
+    from core.settings import Settings  # noqa: PLC0415
+    from sinks.queries import session_timeline  # noqa: PLC0415
+    from sinks.worker import build_es  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    # Stored session ids are redacted like any string: look up the id as the stream stored it.
+    session, _ = Redactor.from_settings(settings).redact_text(args.session_id)
+    hasher = ChainHasher(settings.integrity_key.encode() if settings.integrity_key else None)
+    verdict = verify_chain(session_timeline(build_es(settings), settings.index_prefix, session), hasher)
+    print(f"{args.session_id}: {verdict}")
+    return 0 if verdict.status == "intact" else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     redact = sub.add_parser("redact", help="redact NDJSON objects from stdin to stdout (same rules "
                             "as the stream; AUDIT_REDACTION_KEY gives keyed tokens)")
     redact.set_defaults(func=_redact)
+    verify = sub.add_parser("verify", help="check a session's hash chain: intact, or broken / "
+                            "missing at seq N (exit 1)")
+    verify.add_argument("session_id")
+    verify.set_defaults(func=_verify)
     demo = sub.add_parser("demo", help="run the pipeline end to end with simulated agents")
     demo.add_argument("--sessions", type=int, default=2000, help="sessions to simulate (default 2000)")
     demo.add_argument("--seed", type=int, default=7)

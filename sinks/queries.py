@@ -24,11 +24,18 @@ def count_searchable(es: Elasticsearch, index: str, query: dict[str, Any] | None
 
 
 def session_timeline(es: Elasticsearch, prefix: str, session_id: str,
-                     size: int = 1000) -> list[dict[str, Any]]:
-    """A session's events in ``seq`` order (the order the agent recorded them)."""
-    resp = es.search(index=events_alias(prefix), size=size, sort=[{"seq": "asc"}],
-                     query={"term": {"session_id": session_id}})
-    return [hit["_source"] for hit in resp["hits"]["hits"]]
+                     page: int = 1000) -> list[dict[str, Any]]:
+    """A session's events in ``seq`` order (the order the agent recorded them), all of them."""
+    events: list[dict[str, Any]] = []
+    after: list[Any] | None = None
+    while True:
+        resp = es.search(index=events_alias(prefix), size=page, sort=[{"seq": "asc"}, {"event_id": "asc"}],
+                         query={"term": {"session_id": session_id}}, search_after=after)
+        hits = resp["hits"]["hits"]
+        events += [hit["_source"] for hit in hits]
+        if len(hits) < page:
+            return events
+        after = hits[-1]["sort"]
 
 
 def counts_by_kind(es: Elasticsearch, prefix: str, query: dict[str, Any] | None = None) -> dict[str, int]:

@@ -26,14 +26,9 @@ from stream.output import OutputProducer
 from stream.state import PartitionState
 from stream.telemetry import StreamTelemetry
 
-__all__ = ["build_app", "build_redactor"]
+__all__ = ["alert_rules", "build_app"]
 
 log = logging.getLogger(__name__)
-
-
-def build_redactor(settings: Settings) -> Redactor:
-    key = settings.redaction_key.encode() if settings.redaction_key else None
-    return Redactor(key=key, key_version=settings.redaction_key_version if key else None)
 
 
 def alert_rules(settings: Settings) -> list[Rule]:
@@ -73,7 +68,7 @@ def build_app(settings: Settings) -> faust.App:  # noqa: PLR0915 - the wiring re
 
     hasher = ChainHasher(settings.integrity_key.encode() if settings.integrity_key else None)
     chains = SessionChains(hasher, load=load_chain)
-    processor = EnvelopeProcessor(build_redactor(settings), chains)
+    processor = EnvelopeProcessor(Redactor.from_settings(settings), chains)
     output = OutputProducer(settings)
     telemetry = StreamTelemetry()
     windows = PartitionWindows(settings, state)

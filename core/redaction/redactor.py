@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 from core.redaction.detectors import DETECTORS, Detector
+from core.settings import Settings
 
 __all__ = ["POLICY_VERSION", "Redactor"]
 
@@ -45,6 +46,12 @@ class Redactor:
         self._key = key
         self.key_version = key_version if key else None
         self.policy_version = POLICY_VERSION
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Redactor:
+        """The redactor the stream uses: keyed tokens when AUDIT_REDACTION_KEY is set."""
+        key = settings.redaction_key.encode() if settings.redaction_key else None
+        return cls(key=key, key_version=settings.redaction_key_version if key else None)
 
     def _token(self, kind: str, value: str) -> str:
         if self._key is None:
