@@ -1,0 +1,14 @@
+"""Compliance over the stored audit trail: erasure, retention with legal holds, sealing, verification.
+
+Every operation works on a plain Elasticsearch (no ``_delete_by_query``, ILM or scripts): deletions
+are a point-in-time search for ids followed by bulk deletes, retention drops whole daily indices.
+The access log of reads lives in ``sinks.access_log``.
+"""
+
+from sinks.compliance.erasure import Receipt, forget
+from sinks.compliance.holds import Hold, HoldStore, held_query
+from sinks.compliance.retention import RetentionAction, RetentionPolicy, apply_retention, seal
+from sinks.compliance.verification import verify_session
+
+__all__ = ["Hold", "HoldStore", "Receipt", "RetentionAction", "RetentionPolicy", "apply_retention",
+           "forget", "held_query", "seal", "verify_session"]

@@ -1,0 +1,63 @@
+"""How an identifier given by a person looks in the stored events.
+
+The stream redacts ``user_id`` and ``session_id`` like any other string: an email used as a user id
+is stored as ``[EMAIL:3f9a1c2b0d4e]`` with a redaction key (the same token every time), or as the
+bare placeholder ``[EMAIL]`` without one. A bare placeholder is shared by every such subject, so it
+can be held (over-holding is safe) but never erased by (that would erase other people's events).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from core.redaction import Redactor
+from core.settings import Settings
+
+__all__ = ["StoredForm", "redactor_for", "stored_form", "subject_digest"]
+
+_PLACEHOLDER = re.compile(r"\[[A-Z][A-Z0-9_]*\]")  # keyless form; keyed tokens carry ":<hex>"
+
+
+def redactor_for(settings: Settings) -> Redactor:
+    """The redactor the stream uses, so lookups produce the same tokens."""
+    key = settings.redaction_key.encode() if settings.redaction_key else None
+    return Redactor(key=key, key_version=settings.redaction_key_version if key else None)
+
+
+@dataclass(frozen=True)
+class StoredForm:
+    given: str
+    stored: str  # as the stream stores it
+    specific: bool  # False when the stored form is a placeholder shared with other subjects
+
+    @property
+    def redacted(self) -> bool:
+        return self.stored != self.given
+
+    def lookup_values(self) -> list[str]:
+        """Values to match in stored documents: the stored form if it names this subject only,
+        and the given one (documents written under an older redaction policy may hold it)."""
+        return [self.given, self.stored] if self.specific and self.redacted else [self.given]
+
+    def to_json(self) -> dict[str, Any]:
+        """Safe to store: never the given value when redaction changed it."""
+        return {"stored_form": self.stored, "specific": self.specific}
+
+
+def stored_form(value: str, redactor: Redactor) -> StoredForm:
+    stored, _ = redactor.redact_text(value)
+    generic = stored != value and bool(_PLACEHOLDER.search(stored)) and not _PLACEHOLDER.search(value)
+    return StoredForm(value, stored, not generic)
+
+
+def subject_digest(value: str, settings: Settings) -> str:
+    """A stable, non-reversible reference to a subject (keyed when a redaction key is set), so a
+    receipt can later be matched to a request without storing the identifier itself."""
+    if settings.redaction_key:
+        mac = hmac.new(settings.redaction_key.encode(), value.encode(), hashlib.sha256).hexdigest()
+        return f"hmac-sha256:{mac}"
+    return f"sha256:{hashlib.sha256(value.encode()).hexdigest()}"
