@@ -26,6 +26,7 @@ __all__ = [
     "scan",
     "search_text",
     "seq_completeness",
+    "session_events",
     "session_seqs",
     "session_timeline",
     "time_range",
@@ -95,12 +96,18 @@ def count_searchable(es: Elasticsearch, index: str, query: dict[str, Any] | None
         raise
 
 
-def session_timeline(es: Elasticsearch, prefix: str, session_id: Ids,
-                     limit: int | None = None) -> list[dict[str, Any]]:
-    """A session's events in ``seq`` order (the order the agent recorded them), all of them."""
+def session_events(es: Elasticsearch, prefix: str, session_id: Ids,
+                   limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """A session's events in ``seq`` order (the order the agent recorded them), lazily."""
     hits = scan(es, events_alias(prefix), {"bool": {"filter": [_terms("session_id", session_id)]}},
                 [{"seq": "asc"}], limit=limit)
-    return [hit["_source"] for hit in hits]
+    return (hit["_source"] for hit in hits)
+
+
+def session_timeline(es: Elasticsearch, prefix: str, session_id: Ids,
+                     limit: int | None = None) -> list[dict[str, Any]]:
+    """A session's events in ``seq`` order, all of them (or ``limit``) in one list."""
+    return list(session_events(es, prefix, session_id, limit))
 
 
 def session_seqs(es: Elasticsearch, prefix: str, session_id: Ids) -> Iterator[int]:

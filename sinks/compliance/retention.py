@@ -23,8 +23,10 @@ from core.errors import ConfigError
 from sinks.compliance.deletion import count_by_index, delete_matching
 from sinks.compliance.families import DailyIndex, daily_indices, sealed_indices
 from sinks.compliance.holds import Hold, held_query
+from sinks.compliance.receipts import Receipt, now, per_index, store_receipt
 
-__all__ = ["RetentionAction", "RetentionPolicy", "apply_retention", "due_for_seal", "expired", "seal"]
+__all__ = ["RetentionAction", "RetentionPolicy", "RetentionRun", "apply_retention", "due_for_seal",
+           "expired", "seal"]
 
 
 @dataclass(frozen=True)
@@ -77,17 +79,39 @@ def due_for_seal(indices: Iterable[DailyIndex], after_days: int, today: date,
     return [d for d in indices if d.age_days(today) > after_days and d.name not in done]
 
 
+@dataclass(frozen=True)
+class RetentionRun:
+    actions: list[RetentionAction]
+    receipt: Receipt | None  # stored when something was removed (never on a dry run)
+
+    def to_json(self) -> dict[str, object]:
+        return {"actions": [a.to_json() for a in self.actions],
+                "receipt_id": self.receipt.receipt_id if self.receipt else None}
+
+
 def apply_retention(es: Elasticsearch, prefix: str, policy: RetentionPolicy, holds: Sequence[Hold],
-                    today: date | None = None, dry_run: bool = False) -> list[RetentionAction]:
-    """Delete (or prune, under a hold) every expired daily index; returns what was (or would be) done."""
-    today = today or _today()
-    old = expired(daily_indices(es, prefix), policy, today)
+                    actor: str, today: date | None = None, dry_run: bool = False) -> RetentionRun:
+    """Delete (or prune, under a hold) every expired daily index; what was done goes into a receipt."""
+    started, today = now(), today or _today()
+    indices = daily_indices(es, prefix)
+    old = expired(indices, policy, today)
     if not old:
-        return []
+        return RetentionRun([], None)
     held_q = held_query(holds)
     held = count_by_index(es, prefix, held_q, (d.name for d in old)) if held_q else {}
     sealed = sealed_indices(es, prefix)
-    return [_retire(es, d, held.get(d.name, 0), held_q, today, dry_run, d.name in sealed) for d in old]
+    actions = [_retire(es, d, held.get(d.name, 0), held_q, today, dry_run, d.name in sealed) for d in old]
+    if dry_run:
+        return RetentionRun(actions, None)
+    receipt = Receipt(
+        action="retention", requested_by=actor, started_at=started, finished_at=now(),
+        families_checked=sorted({d.family for d in indices}), indices_checked=len(indices),
+        removed=per_index({a.index: a.documents_removed for a in actions}),
+        kept_under_hold=per_index({a.index: a.documents_held for a in actions}),
+        indices_deleted=[a.index for a in actions if a.action == "deleted"],
+        notes=[f"limits in days: default {policy.default_days}, per family {dict(policy.family_days)}"])
+    store_receipt(es, prefix, receipt)
+    return RetentionRun(actions, receipt)
 
 
 def _retire(es: Elasticsearch, d: DailyIndex, held: int, held_q: dict[str, object] | None, today: date,

@@ -1,0 +1,90 @@
+"""What every command of these groups shares: settings read once, a client, the actor, JSON output.
+
+Heavy imports (the Elasticsearch client) happen when a command runs, not when the parser is built,
+so ``agent-audit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property, wraps
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+    from core.redaction import Redactor
+    from core.settings import Settings
+
+__all__ = ["Context", "Handler", "actor_parent", "emit", "reports_errors"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def actor_parent() -> argparse.ArgumentParser:
+    """``--actor`` for every command that reads or changes the trail (recorded with what it did)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--actor", help="who is asking (default: $AUDIT_ACTOR, else the OS user)")
+    return parent
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    settings: Settings = field(init=False)
+
+    def __post_init__(self) -> None:
+        from core.settings import Settings  # noqa: PLC0415 - keep parser construction light
+
+        self.settings = Settings.from_env()
+
+    @property
+    def prefix(self) -> str:
+        return self.settings.index_prefix
+
+    @property
+    def actor(self) -> str:
+        from sinks.access_log import resolve_actor  # noqa: PLC0415
+
+        return resolve_actor(getattr(self.args, "actor", None))
+
+    @cached_property
+    def es(self) -> Elasticsearch:
+        from sinks.worker import build_es  # noqa: PLC0415
+
+        return build_es(self.settings)
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        from sinks.compliance.identifiers import redactor_for  # noqa: PLC0415
+
+        return redactor_for(self.settings)
+
+
+def emit(value: Any) -> None:
+    """One JSON document per line on stdout (NDJSON: pipes into jq, files, other tools)."""
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode() + "\n")
+
+
+def reports_errors(handler: Handler) -> Handler:
+    """Turn the failures a user can act on into one line on stderr and exit code 2."""
+
+    @wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        from elastic_transport import TransportError  # noqa: PLC0415
+        from elasticsearch import ApiError  # noqa: PLC0415
+
+        from core.errors import AuditError  # noqa: PLC0415
+
+        try:
+            return handler(args)
+        except (AuditError, ApiError, TransportError, ValueError) as exc:
+            print(f"agent-audit {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
+
+    return run
