@@ -8,6 +8,7 @@ fails the tests: it is never a silent skip.
 from __future__ import annotations
 
 import os
+import urllib.request
 import uuid
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from core.settings import Settings
+from stack.process import log_tail, port_open
 from stream.topics import create_topics
 
 
@@ -31,6 +33,27 @@ def stack_env() -> Iterator[dict[str, str]]:
     yield local.env()
     if not was_running and os.environ.get("AUDIT_KEEP_STACK") != "1":
         local.down()
+
+
+@pytest.fixture(autouse=True)
+def _services_alive(stack_env: dict[str, str]) -> None:
+    """Fail fast, with the services' own last words, if Kafka or Elasticsearch died mid-run."""
+    host, port = stack_env["KAFKA_BOOTSTRAP"].rsplit(":", 1)
+    es_up = False
+    try:
+        with urllib.request.urlopen(f"{stack_env['ES_URL']}/_cluster/health", timeout=10) as resp:  # noqa: S310
+            es_up = resp.status == 200
+    except OSError:
+        pass
+    if es_up and port_open(host, int(port)):
+        return
+    from stack import LocalStack  # noqa: PLC0415
+
+    local = LocalStack.from_env()
+    es_log = local.elasticsearch.dir / "logs" / "agent-audit.log"
+    pytest.fail(f"a service of the stack is down (kafka port open: {port_open(host, int(port))}, "
+                f"elasticsearch healthy: {es_up})\n--- kafka log ---\n{log_tail(local.kafka.log)}\n"
+                f"--- elasticsearch log ---\n{log_tail(es_log)}")
 
 
 @pytest.fixture
