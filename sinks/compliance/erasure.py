@@ -14,7 +14,7 @@ from core.settings import Settings
 from sinks.compliance.deletion import count_by_index, delete_matching
 from sinks.compliance.families import daily_indices, indices_with_field, sealed_indices
 from sinks.compliance.holds import HoldStore, held_query
-from sinks.compliance.identifiers import redactor_for, stored_form, subject_digest
+from sinks.compliance.identifiers import identifier_query, redactor_for, stored_form, subject_digest
 from sinks.compliance.receipts import Receipt, now, per_index, store_receipt
 
 __all__ = ["forget"]
@@ -32,7 +32,7 @@ def forget(es: Elasticsearch, settings: Settings, user_id: str, actor: str) -> R
                      "left alone (set AUDIT_REDACTION_KEY so ids are stored as keyed tokens)")
     daily = daily_indices(es, prefix)
     candidates = {d.name for d in daily} & indices_with_field(es, prefix, "user_id")
-    user_q = {"terms": {"user_id": form.lookup_values()}}
+    user_q = identifier_query("user_id", form.lookup_values())
     held = held_query(HoldStore(es, prefix, redactor_for(settings)).list())
     erase_q = {"bool": {"filter": [user_q], "must_not": [held] if held else []}}
     kept = count_by_index(es, prefix, {"bool": {"filter": [user_q, held]}}, candidates) if held else {}

@@ -16,7 +16,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 
 from core.redaction import Redactor
-from sinks.compliance.identifiers import stored_form
+from sinks.compliance.identifiers import identifier_query, stored_form
 from sinks.compliance.store import KW, ensure_index, holds_index
 from sinks.queries import scan
 
@@ -55,7 +55,7 @@ def held_query(holds: Sequence[Hold]) -> dict[str, Any] | None:
     for scope, field in FIELD_OF_SCOPE.items():
         values = sorted({h.value for h in holds if h.scope == scope and h.status == "active"})
         if values:
-            should.append({"terms": {field: values}})
+            should.append(identifier_query(field, values))
     return {"bool": {"should": should, "minimum_should_match": 1}} if should else None
 
 
@@ -77,7 +77,7 @@ class HoldStore:
         clean_reason, _ = self.redactor.redact_text(reason)  # a reason may quote a person
         hold = Hold(uuid.uuid4().hex, scope, form.stored, form.specific, clean_reason, _now(), actor)
         self.es.index(index=self.index, id=hold.hold_id, document=hold.to_json(), op_type="create",
-                      refresh="wait_for")
+                      refresh=True)  # rare writes: visible at once
         return hold
 
     def list(self, include_released: bool = False) -> list[Hold]:
@@ -96,5 +96,5 @@ class HoldStore:
         if current["status"] == "released":
             return Hold(**current)
         change = {"status": "released", "released_at": _now(), "released_by": actor}
-        self.es.update(index=self.index, id=hold_id, doc=change, refresh="wait_for")
+        self.es.update(index=self.index, id=hold_id, doc=change, refresh=True)  # rare writes: visible at once
         return Hold(**{**current, **change})

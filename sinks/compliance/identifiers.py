@@ -17,7 +17,7 @@ from typing import Any
 from core.redaction import Redactor
 from core.settings import Settings
 
-__all__ = ["StoredForm", "redactor_for", "stored_form", "subject_digest"]
+__all__ = ["StoredForm", "identifier_query", "redactor_for", "stored_form", "subject_digest"]
 
 _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z0-9_]*\]")  # keyless form; keyed tokens carry ":<hex>"
 
@@ -52,6 +52,13 @@ def stored_form(value: str, redactor: Redactor) -> StoredForm:
     stored, _ = redactor.redact_text(value)
     generic = stored != value and bool(_PLACEHOLDER.search(stored)) and not _PLACEHOLDER.search(value)
     return StoredForm(value, stored, not generic)
+
+
+def identifier_query(field: str, values: list[str]) -> dict[str, Any]:
+    """Exact match on ``field``, also where a family without a template mapped it dynamically
+    (``text`` plus a ``.keyword`` sub-field): erasure and holds must reach every family."""
+    return {"bool": {"should": [{"terms": {field: values}}, {"terms": {f"{field}.keyword": values}}],
+                     "minimum_should_match": 1}}
 
 
 def subject_digest(value: str, settings: Settings) -> str:

@@ -74,4 +74,4 @@ class Receipt:
 def store_receipt(es: Elasticsearch, prefix: str, receipt: Receipt) -> None:
     ensure_index(es, receipts_index(prefix), _MAPPING)
     es.index(index=receipts_index(prefix), id=receipt.receipt_id, document=receipt.to_json(),
-             op_type="create", refresh="wait_for")
+             op_type="create", refresh=True)  # rare writes: visible at once

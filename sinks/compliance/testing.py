@@ -30,7 +30,7 @@ def store_events(es: Elasticsearch, prefix: str, events: Iterable[dict[str, Any]
         index = event_index(prefix, day or doc["timestamp"][:10].replace("-", "."), family)
         operations += [{"create": {"_index": index, "_id": doc["event_id"]}}, doc]
     if operations:
-        resp = es.bulk(operations=operations, refresh="wait_for")
+        resp = es.bulk(operations=operations, refresh=True)
         if resp["errors"]:
             failed = next(i for i in resp["items"] if i["create"].get("error"))
             raise AssertionError(f"bulk create failed: {failed}")
