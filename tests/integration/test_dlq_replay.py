@@ -16,7 +16,7 @@ from tests.integration.waiting import read_topic
 def _dead_letters(settings: Settings) -> None:
     """Three of the stream's rejects (two reasons) and one of the sink's, as they publish them."""
     raw, producer = settings.topics.raw, Producer({"bootstrap.servers": settings.kafka_bootstrap})
-    letters: list[tuple[bytes, list[tuple[str, bytes]]]] = [
+    letters: list[tuple[bytes, list[tuple[str, str | bytes | None]]]] = [
         (b'{"kind": "input", "user_id": "[EMAIL]"', [("reason", b"json: unexpected end"),
                                                      ("source", f"{raw}/1/5".encode())]),
         (b'not json at all', [("reason", b"json: expected value"), ("source", f"{raw}/2/9".encode())]),
