@@ -44,6 +44,16 @@ SEARCH_FIELDS = ("payload.content", "payload.thought", "payload.plan", "payload.
                  "payload.recovery_action", "payload.parameters", "payload.result")
 
 
+def _search_events(es: Elasticsearch, prefix: str, **body: Any) -> dict[str, Any]:
+    """Search the events alias; before the first event is stored it answers empty, not 404."""
+    resp = es.search(index=events_alias(prefix), ignore_unavailable=True, allow_no_indices=True, **body)
+    return dict(resp.body)
+
+
+def _buckets(resp: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    return list(resp.get("aggregations", {}).get(name, {}).get("buckets", []))
+
+
 def _terms(field: str, ids: Ids) -> dict[str, Any]:
     values = [ids] if isinstance(ids, str) else list(dict.fromkeys(ids))
     return {"terms": {field: values}}
@@ -167,16 +177,16 @@ def user_events(es: Elasticsearch, prefix: str, user_id: Ids, since: str | None 
 
 
 def counts_by_kind(es: Elasticsearch, prefix: str, query: dict[str, Any] | None = None) -> dict[str, int]:
-    resp = es.search(index=events_alias(prefix), size=0, query=query or {"match_all": {}},
-                     aggs={"kinds": {"terms": {"field": "kind", "size": 10}}})
-    return {b["key"]: b["doc_count"] for b in resp["aggregations"]["kinds"]["buckets"]}
+    resp = _search_events(es, prefix, size=0, query=query or {"match_all": {}},
+                          aggs={"kinds": {"terms": {"field": "kind", "size": 10}}})
+    return {b["key"]: b["doc_count"] for b in _buckets(resp, "kinds")}
 
 
 def tool_usage(es: Elasticsearch, prefix: str, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Per tool: calls, errors, average and p95 duration (ms)."""
     base = {"term": {"kind": "tool_call"}}
     filters = [base, query] if query else [base]
-    resp = es.search(index=events_alias(prefix), size=0, query={"bool": {"filter": filters}}, aggs={
+    resp = _search_events(es, prefix, size=0, query={"bool": {"filter": filters}}, aggs={
         "tools": {"terms": {"field": "payload.tool_name", "size": 100}, "aggs": {
             "avg_ms": {"avg": {"field": "payload.duration_ms"}},
             "p95_ms": {"percentiles": {"field": "payload.duration_ms", "percents": [95]}},
@@ -189,14 +199,13 @@ def tool_usage(es: Elasticsearch, prefix: str, query: dict[str, Any] | None = No
         "errors": b["errors"]["doc_count"],
         "avg_ms": b["avg_ms"]["value"],
         "p95_ms": next(iter(b["p95_ms"]["values"].values())),
-    } for b in resp["aggregations"]["tools"]["buckets"]]
+    } for b in _buckets(resp, "tools")]
 
 
 def errors_per_day(es: Elasticsearch, prefix: str, since: str | None = None,
                    until: str | None = None) -> list[dict[str, Any]]:
     """Per UTC day: events, errors (``ERROR_QUERY``) and their ratio; days without events omitted."""
-    resp = es.search(index=events_alias(prefix), size=0,
-                     query={"bool": {"filter": time_range(since, until)}}, aggs={
+    resp = _search_events(es, prefix, size=0, query={"bool": {"filter": time_range(since, until)}}, aggs={
         "days": {"date_histogram": {"field": "timestamp", "calendar_interval": "day",
                                     "format": "yyyy-MM-dd", "min_doc_count": 1},
                  "aggs": {"errors": {"filter": ERROR_QUERY}}},
@@ -206,7 +215,7 @@ def errors_per_day(es: Elasticsearch, prefix: str, since: str | None = None,
         "events": b["doc_count"],
         "errors": b["errors"]["doc_count"],
         "error_rate": b["errors"]["doc_count"] / b["doc_count"],
-    } for b in resp["aggregations"]["days"]["buckets"]]
+    } for b in _buckets(resp, "days")]
 
 
 def search_text(es: Elasticsearch, prefix: str, text: str, size: int = 20,
@@ -214,6 +223,5 @@ def search_text(es: Elasticsearch, prefix: str, text: str, size: int = 20,
     """Events whose free text matches ``text``, best first; each with its ``_score``."""
     match = {"multi_match": {"query": text, "fields": list(SEARCH_FIELDS), "lenient": True}}
     filters = [query] if query else []
-    resp = es.search(index=events_alias(prefix), size=size,
-                     query={"bool": {"must": [match], "filter": filters}})
+    resp = _search_events(es, prefix, size=size, query={"bool": {"must": [match], "filter": filters}})
     return [{"_score": hit["_score"], **hit["_source"]} for hit in resp["hits"]["hits"]]

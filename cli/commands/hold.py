@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from cli.commands.context import Context, actor_parent, emit, reports_errors
 
@@ -16,6 +17,10 @@ def _add(args: argparse.Namespace) -> int:
     ctx = Context(args)
     scope, identifier = ("session", args.session) if args.session else ("user", args.user)
     hold = HoldStore(ctx.es, ctx.prefix, ctx.redactor).add(scope, identifier, args.reason, ctx.actor)
+    if not hold.specific:
+        print(f"agent-audit hold add: this id is stored as the shared placeholder {hold.value}; the hold "
+              "covers every subject stored that way (set AUDIT_REDACTION_KEY for keyed tokens)",
+              file=sys.stderr)
     emit(hold.to_json())
     return 0
 

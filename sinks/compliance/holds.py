@@ -96,5 +96,5 @@ class HoldStore:
         if current["status"] == "released":
             return Hold(**current)
         change = {"status": "released", "released_at": _now(), "released_by": actor}
-        self.es.update(index=self.index, id=hold_id, doc=change, refresh=True)  # rare writes: visible at once
+        self.es.update(index=self.index, id=hold_id, doc=change, refresh=True)
         return Hold(**{**current, **change})

@@ -101,6 +101,14 @@ def test_the_access_log_keeps_parameters_redacted(cli_env: Settings, es: Elastic
     assert next(iter(mapping.values()))["mappings"]["dynamic"] == "strict"
 
 
+def test_queries_on_a_deployment_with_no_events_yet_answer_empty(
+        cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before the sink stored anything, a query is an empty answer (exit 0), not a 404."""
+    for query in (["tools"], ["errors-per-day"], ["search", "x"], ["timeline", "s-1"], ["user", "u-1"]):
+        assert _run(capsys, "query", *query, "--actor", "a") == (0, [])
+    assert _run(capsys, "query", "gaps", "s-1", "--actor", "a")[1][0]["events"] == 0
+
+
 def test_the_actor_defaults_to_the_environment_then_the_os_user() -> None:
     """--actor beats AUDIT_ACTOR, which beats the operating-system user."""
     assert resolve_actor("cli", {"AUDIT_ACTOR": "env"}) == "cli"
