@@ -12,13 +12,12 @@ import getpass
 import os
 import time
 from collections.abc import Callable, Mapping, Sized
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from elasticsearch import Elasticsearch
 
 from core.redaction import Redactor
-from sinks.compliance.store import KW, ensure_index
+from sinks.compliance.store import KW, ensure_index, utc_now
 from sinks.queries import scan
 
 __all__ = ["AccessLog", "access_log_index", "resolve_actor"]
@@ -66,8 +65,8 @@ class AccessLog:
                error: str | None = None, duration_ms: int | None = None) -> dict[str, Any]:
         self.ensure()
         clean, _ = self.redactor.redact_value({k: v for k, v in params.items() if v is not None})
-        entry = {"timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                 "actor": actor, "query": query, "params": clean, "results": results, "status": status}
+        entry = {"timestamp": utc_now(), "actor": actor, "query": query, "params": clean,
+                 "results": results, "status": status}
         if error:
             entry["error"] = error
         if duration_ms is not None:

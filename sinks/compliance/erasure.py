@@ -15,14 +15,15 @@ from sinks.compliance.deletion import count_by_index, delete_matching
 from sinks.compliance.families import daily_indices, indices_with_field, sealed_indices
 from sinks.compliance.holds import HoldStore, held_query
 from sinks.compliance.identifiers import identifier_query, redactor_for, stored_form, subject_digest
-from sinks.compliance.receipts import Receipt, now, per_index, store_receipt
+from sinks.compliance.receipts import Receipt, per_index, store_receipt
+from sinks.compliance.store import utc_now
 
 __all__ = ["forget"]
 
 
 def forget(es: Elasticsearch, settings: Settings, user_id: str, actor: str) -> Receipt:
     """Delete ``user_id``'s documents everywhere erasure may reach; store and return the receipt."""
-    started = now()
+    started = utc_now()
     prefix = settings.index_prefix
     form = stored_form(user_id, redactor_for(settings))
     notes = []
@@ -42,7 +43,7 @@ def forget(es: Elasticsearch, settings: Settings, user_id: str, actor: str) -> R
     if kept:
         notes.append("documents under an active legal hold were kept; run forget again once it is released")
     receipt = Receipt(
-        action="erasure", requested_by=actor, started_at=started, finished_at=now(),
+        action="erasure", requested_by=actor, started_at=started, finished_at=utc_now(),
         families_checked=sorted({d.family for d in daily}), indices_checked=len(candidates),
         removed=per_index(removed), kept_under_hold=per_index(kept),
         subject_digest=subject_digest(user_id, settings),

@@ -10,14 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
 from core.redaction import Redactor
 from sinks.compliance.identifiers import identifier_query, stored_form
-from sinks.compliance.store import KW, ensure_index, holds_index
+from sinks.compliance.store import KW, ensure_index, holds_index, utc_now
 from sinks.queries import scan
 
 __all__ = ["FIELD_OF_SCOPE", "Hold", "HoldStore", "held_query"]
@@ -59,10 +58,6 @@ def held_query(holds: Sequence[Hold]) -> dict[str, Any] | None:
     return {"bool": {"should": should, "minimum_should_match": 1}} if should else None
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class HoldStore:
     def __init__(self, es: Elasticsearch, prefix: str, redactor: Redactor) -> None:
         self.es = es
@@ -75,7 +70,7 @@ class HoldStore:
         ensure_index(self.es, self.index, _MAPPING)
         form = stored_form(identifier, self.redactor)
         clean_reason, _ = self.redactor.redact_text(reason)  # a reason may quote a person
-        hold = Hold(uuid.uuid4().hex, scope, form.stored, form.specific, clean_reason, _now(), actor)
+        hold = Hold(uuid.uuid4().hex, scope, form.stored, form.specific, clean_reason, utc_now(), actor)
         self.es.index(index=self.index, id=hold.hold_id, document=hold.to_json(), op_type="create",
                       refresh=True)  # rare writes: visible at once
         return hold
@@ -95,6 +90,6 @@ class HoldStore:
             return None
         if current["status"] == "released":
             return Hold(**current)
-        change = {"status": "released", "released_at": _now(), "released_by": actor}
+        change = {"status": "released", "released_at": utc_now(), "released_by": actor}
         self.es.update(index=self.index, id=hold_id, doc=change, refresh=True)
         return Hold(**{**current, **change})

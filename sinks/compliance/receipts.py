@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from sinks.compliance.store import KW, ensure_index, receipts_index
 
-__all__ = ["Receipt", "now", "per_index", "store_receipt"]
+__all__ = ["Receipt", "per_index", "store_receipt"]
 
 _PER_INDEX = {"properties": {"index": KW, "documents": {"type": "long"}}}
 _MAPPING: dict[str, Any] = {
@@ -27,10 +26,6 @@ _MAPPING: dict[str, Any] = {
     "kept_under_hold": _PER_INDEX, "total_kept_under_hold": {"type": "long"},
     "notes": {"type": "text"},
 }
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def per_index(counts: dict[str, int]) -> list[dict[str, Any]]:

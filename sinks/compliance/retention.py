@@ -23,7 +23,8 @@ from core.errors import ConfigError
 from sinks.compliance.deletion import count_by_index, delete_matching
 from sinks.compliance.families import DailyIndex, daily_indices, sealed_indices
 from sinks.compliance.holds import Hold, held_query
-from sinks.compliance.receipts import Receipt, now, per_index, store_receipt
+from sinks.compliance.receipts import Receipt, per_index, store_receipt
+from sinks.compliance.store import utc_now
 
 __all__ = ["RetentionAction", "RetentionPolicy", "RetentionRun", "apply_retention", "due_for_seal",
            "expired", "seal"]
@@ -92,7 +93,7 @@ class RetentionRun:
 def apply_retention(es: Elasticsearch, prefix: str, policy: RetentionPolicy, holds: Sequence[Hold],
                     actor: str, today: date | None = None, dry_run: bool = False) -> RetentionRun:
     """Delete (or prune, under a hold) every expired daily index; what was done goes into a receipt."""
-    started, today = now(), today or _today()
+    started, today = utc_now(), today or _today()
     indices = daily_indices(es, prefix)
     old = expired(indices, policy, today)
     if not old:
@@ -104,7 +105,7 @@ def apply_retention(es: Elasticsearch, prefix: str, policy: RetentionPolicy, hol
     if dry_run:
         return RetentionRun(actions, None)
     receipt = Receipt(
-        action="retention", requested_by=actor, started_at=started, finished_at=now(),
+        action="retention", requested_by=actor, started_at=started, finished_at=utc_now(),
         families_checked=sorted({d.family for d in indices}), indices_checked=len(indices),
         removed=per_index({a.index: a.documents_removed for a in actions}),
         kept_under_hold=per_index({a.index: a.documents_held for a in actions}),

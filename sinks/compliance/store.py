@@ -6,13 +6,19 @@ them: receipts, holds and the access log are the evidence those operations leave
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch
 
-__all__ = ["KW", "ensure_index", "holds_index", "receipts_index"]
+__all__ = ["KW", "ensure_index", "holds_index", "receipts_index", "utc_now"]
 
 KW: dict[str, Any] = {"type": "keyword", "ignore_above": 1024}
+
+
+def utc_now() -> str:
+    """RFC 3339 UTC with milliseconds, the timestamp of every compliance record."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def receipts_index(prefix: str) -> str:
