@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from cli.commands import register_all
+
 __all__ = ["main"]
 
 
@@ -67,41 +69,6 @@ def _redact(_args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _verify(args: argparse.Namespace) -> int:
-    from core.integrity import ChainHasher, verify_chain  # noqa: PLC0415
-    from core.redaction import Redactor  # noqa: PLC0415
-    from core.settings import Settings  # noqa: PLC0415
-    from sinks.queries import session_timeline  # noqa: PLC0415
-    from sinks.worker import build_es  # noqa: PLC0415
-
-    settings = Settings.from_env()
-    # Stored session ids are redacted like any string: look up the id as the stream stored it.
-    session, _ = Redactor.from_settings(settings).redact_text(args.session_id)
-    hasher = ChainHasher(settings.integrity_key.encode() if settings.integrity_key else None)
-    verdict = verify_chain(session_timeline(build_es(settings), settings.index_prefix, session), hasher)
-    print(f"{args.session_id}: {verdict}")
-    return 0 if verdict.status == "intact" else 1
-
-
-def _forget(args: argparse.Namespace) -> int:
-    import getpass  # noqa: PLC0415
-    import json  # noqa: PLC0415
-    import os  # noqa: PLC0415
-
-    from core.redaction import Redactor  # noqa: PLC0415
-    from core.settings import Settings  # noqa: PLC0415
-    from sinks.erasure import forget_user  # noqa: PLC0415
-    from sinks.worker import build_es  # noqa: PLC0415
-
-    settings = Settings.from_env()
-    stored_as, _ = Redactor.from_settings(settings).redact_text(args.user_id)
-    actor = args.actor or os.environ.get("AUDIT_ACTOR") or getpass.getuser()
-    receipt = forget_user(build_es(settings), settings.index_prefix,
-                          sorted({args.user_id, stored_as}), actor)
-    print(json.dumps(receipt, indent=2))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agent-audit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,19 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     redact = sub.add_parser("redact", help="redact NDJSON objects from stdin to stdout (same rules "
                             "as the stream; AUDIT_REDACTION_KEY gives keyed tokens)")
     redact.set_defaults(func=_redact)
-    verify = sub.add_parser("verify", help="check a session's hash chain: intact, or broken / "
-                            "missing at seq N (exit 1)")
-    verify.add_argument("session_id")
-    verify.set_defaults(func=_verify)
-    forget = sub.add_parser("forget", help="erase a user's documents from every index; prints and "
-                            "stores a receipt (idempotent)")
-    forget.add_argument("user_id")
-    forget.add_argument("--actor", help="who asked (default: AUDIT_ACTOR or the OS user)")
-    forget.set_defaults(func=_forget)
     demo = sub.add_parser("demo", help="run the pipeline end to end with simulated agents")
     demo.add_argument("--sessions", type=int, default=2000, help="sessions to simulate (default 2000)")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=_demo)
+    register_all(sub)  # query, verify, forget, retention, hold, dlq: one module each in cli/commands
     return parser
 
 
