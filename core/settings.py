@@ -28,6 +28,7 @@ AUDIT_WINDOW_S             60                               tumbling window of t
 AUDIT_WINDOW_GRACE_S       10                               event-time grace before a window closes
 AUDIT_WINDOW_MAX_TOOLS     200                              distinct tools per window, then __overflow__
 AUDIT_ALERT_RULES          (built-in defaults)              TOML file of alert rules (core/alerts.py)
+AUDIT_ALERT_WEBHOOK        (none)                           URL that receives each alert as a JSON POST
 =========================  ===============================  ===========================================
 
 Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY) come from here
@@ -98,6 +99,7 @@ class Settings:
     window_grace_s: int = 10
     window_max_tools: int = 200
     alert_rules_path: str = ""
+    alert_webhook: str = field(default="", repr=False)  # may carry a token in its path
 
     @property
     def topics(self) -> Topics:
@@ -134,6 +136,7 @@ class Settings:
             window_grace_s=_int(env, "AUDIT_WINDOW_GRACE_S", d.window_grace_s, allow_zero=True),
             window_max_tools=_int(env, "AUDIT_WINDOW_MAX_TOOLS", d.window_max_tools),
             alert_rules_path=env.get("AUDIT_ALERT_RULES", ""),
+            alert_webhook=env.get("AUDIT_ALERT_WEBHOOK", ""),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -161,6 +164,7 @@ class Settings:
             "AUDIT_WINDOW_GRACE_S": str(self.window_grace_s),
             "AUDIT_WINDOW_MAX_TOOLS": str(self.window_max_tools),
             "AUDIT_ALERT_RULES": self.alert_rules_path,
+            "AUDIT_ALERT_WEBHOOK": self.alert_webhook,
         }
         if self.es_api_key:
             env["ES_API_KEY"] = self.es_api_key

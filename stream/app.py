@@ -25,6 +25,7 @@ from stream.metrics import MergeStage, PartitionWindows
 from stream.output import OutputProducer
 from stream.state import PartitionState
 from stream.telemetry import StreamTelemetry
+from stream.webhook import WebhookNotifier
 
 __all__ = ["alert_rules", "build_app"]
 
@@ -111,6 +112,7 @@ def build_app(settings: Settings) -> faust.App:  # noqa: PLR0915 - the wiring re
     partials = app.topic(settings.topics.partials, value_type=bytes, value_serializer="raw")
     merge_state = PartitionState(settings)
     merge = MergeStage(settings, merge_state, alert_rules(settings))
+    notifier = WebhookNotifier(settings.alert_webhook) if settings.alert_webhook else None
 
     @app.agent(partials, name="merge")
     async def merge_partials(stream: Any) -> None:
@@ -120,6 +122,8 @@ def build_app(settings: Settings) -> faust.App:  # noqa: PLR0915 - the wiring re
             metric_out, merge_records = merge.handle(message)
             if metric_out or merge_records:
                 await output.send_async(ProcessedEnvelope(), None, merge_records, metric_out)
+            if notifier is not None and merge.fired:  # after the alerts are safely on the topic
+                await asyncio.get_running_loop().run_in_executor(None, notifier.notify, merge.fired)
 
     @app.task  # type: ignore[untyped-decorator]
     async def _serve_metrics() -> None:

@@ -87,6 +87,7 @@ class MergeStage:
         self.rules = rules
         self.merger: PartialMerger | None = None
         self.alerts = AlertEvaluator(rules)
+        self.fired: list[dict[str, Any]] = []  # alerts of the last message, for the notifier
 
     def handle(self, message: bytes) -> tuple[list[OutRecord], list[tuple[bytes, bytes, int]]]:
         if self.merger is None:
@@ -116,6 +117,7 @@ class MergeStage:
                            ("day", alert["window_start"][:10].replace("-", ".").encode()))
                 out.append(OutRecord(self.settings.topics.alerts, orjson.dumps(alert),
                                      alert["subject"].encode(), headers))
+        self.fired = [orjson.loads(r.value) for r in out if r.topic == self.settings.topics.alerts]
         snap = {"merger": self.merger.to_json(), "alerts": self.alerts.to_json()}
         state = [self.state.put(0, MERGER_KEY, snap)] if changed else []
         return out, state

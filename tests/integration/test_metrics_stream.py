@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import threading
 import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import orjson
@@ -113,12 +115,33 @@ def test_metric_records_equal_an_exact_computation(settings: Settings, es: Elast
 
 
 @pytest.mark.timeout(300)
-def test_a_failing_tool_fires_one_alert_that_is_published_and_indexed(
+def test_a_failing_tool_fires_one_alert_that_is_published_indexed_and_posted(
         settings: Settings, es: Elasticsearch, tmp_path: Path) -> None:
-    """Half the calls of one tool fail in a window: one firing alert on agent.alerts and in ES."""
+    """Half the calls of one tool fail in a window: one firing alert on agent.alerts, in ES, and
+    POSTed to the webhook (a local receiver that fails its first request, to exercise the retry)."""
+    received: list[dict] = []  # type: ignore[type-arg]
+    calls = {"n": 0}
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            calls["n"] += 1
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if calls["n"] == 1:
+                self.send_response(503)
+            else:
+                received.append(orjson.loads(body))
+                self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     rules = tmp_path / "alerts.toml"
     rules.write_text('[[rule]]\nname = "err"\nkind = "error_rate"\nthreshold = 0.2\nmin_calls = 20\n')
-    fast = dataclasses.replace(settings, window_s=60, window_grace_s=2, alert_rules_path=str(rules))
+    fast = dataclasses.replace(settings, window_s=60, window_grace_s=2, alert_rules_path=str(rules),
+                               alert_webhook=f"http://127.0.0.1:{server.server_port}/hook")
     t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
     lines = []
     for i in range(60):
@@ -129,6 +152,12 @@ def test_a_failing_tool_fires_one_alert_that_is_published_and_indexed(
     with running_workers(fast.to_env(), tmp_path) as workers:
         alerts = [orjson.loads(m.value()) for m in read_topic(fast, fast.topics.alerts, 1, timeout=90)]
         stored = wait_for_count(es, f"{fast.index_prefix}-alerts", 1, workers)
+        deadline = time.monotonic() + 30
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.2)
+    server.shutdown()
     assert [(a["rule"], a["subject"], a["status"]) for a in alerts] == [("err", "pay", "firing")]
     assert alerts[0]["value"] == pytest.approx(0.5)
     assert stored == 1
+    assert received == alerts
+    assert calls["n"] == 2
