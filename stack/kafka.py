@@ -109,4 +109,8 @@ class KafkaNode:
 
 def _random_cluster_id() -> str:
     # Kafka cluster ids are 16 random bytes, URL-safe base64 without padding (what random-uuid prints).
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # One starting with "-" would be read as an option by the storage tool: draw again.
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
