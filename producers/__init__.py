@@ -1,6 +1,36 @@
-"""The client agents import: ``AuditTrail`` records events, a transport carries them to Kafka."""
+"""The client agents import: ``AuditTrail`` records events, a transport carries them to Kafka.
 
-from producers.trail import AuditTrail, ToolCall
-from producers.transport import Counters, KafkaTransport, MemoryTransport, Transport
+    trail = AuditTrail(session_id="s-1", user_id="u-7", agent="support-bot", agent_version="1.2")
+    trail.input("text", content="...")
+    with trail.tool_call("search_kb", parameters={"q": "..."}) as call:   # also `async with`
+        call.result = {...}
+    trail.flush(timeout=5.0)
 
-__all__ = ["AuditTrail", "Counters", "KafkaTransport", "MemoryTransport", "ToolCall", "Transport"]
+Modules: ``trail`` (the API), ``tool_call`` (with / async with / decorator), ``payloads`` (pure
+payload builders), ``queue`` (bounded in-memory queue), ``batching`` (envelopes per partition),
+``transport`` (background thread, spool detour), ``replay``, ``spool`` (disk), ``publisher`` (the
+broker port and its confluent-kafka adapter), ``kafka_transport``, ``memory`` (in-memory stand-ins
+for tests), ``options`` (environment variables), bridges: ``logging_bridge``, ``structlog_bridge``,
+``otel_bridge``.
+"""
+
+from producers.kafka_transport import KafkaTransport, default_transport
+from producers.memory import MemoryPublisher, MemoryTransport
+from producers.options import ClientOptions
+from producers.tool_call import ToolCall
+from producers.trail import LEVELS, AuditTrail
+from producers.transport import BatchTransport, Counters, Transport
+
+__all__ = [
+    "LEVELS",
+    "AuditTrail",
+    "BatchTransport",
+    "ClientOptions",
+    "Counters",
+    "KafkaTransport",
+    "MemoryPublisher",
+    "MemoryTransport",
+    "ToolCall",
+    "Transport",
+    "default_transport",
+]

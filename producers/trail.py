@@ -1,163 +1,216 @@
 """``AuditTrail``: what an agent calls to record its inputs, reasoning, tool calls, outputs and errors.
 
-Each call builds one v1 event, serializes it once (orjson) and hands the bytes to a transport; it
-never blocks on the network and never raises into the agent (failures are counted and logged once).
+Each call builds one v1 event, serializes it once (orjson) and hands the bytes to a transport's
+bounded queue: a few microseconds, no I/O, no waiting. It never raises into the agent: a failure is
+counted (``failures``) and logged once, without the payload. Events below the trail's ``level`` are
+not recorded and take no ``seq``. Trails of one session in one process share its ``seq`` counter,
+so the session's events are numbered from 0 with no gaps, in the order they reach the transport.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-import itertools
 import logging
 import threading
-import time
-import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import orjson
 
+from core.errors import ConfigError
 from core.wire import new_event_id
-from producers.transport import Transport, default_factory
+from producers.kafka_transport import default_transport, shutdown_default_transport
+from producers.payloads import (
+    error_payload,
+    input_payload,
+    output_payload,
+    reasoning_payload,
+    tool_call_payload,
+)
+from producers.reports import OnceLog
+from producers.tool_call import ToolCall
+from producers.transport import Counters, Transport
 
-__all__ = ["AuditTrail", "ToolCall"]
+__all__ = ["LEVELS", "AuditTrail"]
 
 log = logging.getLogger(__name__)
-LEVELS = {"trace": 0, "debug": 10, "info": 20, "warning": 30, "error": 40}
-_default_transport = default_factory()
+LEVELS: dict[str, int] = {"trace": 0, "debug": 10, "info": 20, "warning": 30, "error": 40}
+_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ToolCall:
-    """Filled in by the caller inside ``with trail.tool_call(...) as call``."""
+class _Session:
+    """The seq counter of one session, shared by every trail of it in this process."""
 
-    def __init__(self) -> None:
-        self.result: Any = None
-        self.status: str | None = None
+    __slots__ = ("lock", "next_seq")
+
+    def __init__(self, start: int) -> None:
+        self.lock = threading.Lock()
+        self.next_seq = start
+
+
+class _Sessions:
+    """Counters of the most recent sessions: a new trail object for a known session continues its
+    numbering (one trail per request in a chat service is common). Bounded, least recent first out."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._by_id: OrderedDict[str, _Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session_id: str, start: int) -> _Session:
+        with self._lock:
+            found = self._by_id.get(session_id)
+            if found is None:
+                found = self._by_id[session_id] = _Session(start)
+                if len(self._by_id) > self.limit:
+                    self._by_id.popitem(last=False)
+            else:
+                self._by_id.move_to_end(session_id)
+                found.next_seq = max(found.next_seq, start)  # an explicit resume point wins
+            return found
+
+
+_sessions = _Sessions()
 
 
 class AuditTrail:
     def __init__(self, session_id: str, user_id: str, agent: str, agent_version: str = "0",
-                 level: str = "info", transport: Transport | None = None) -> None:
+                 level: str = "info", transport: Transport | None = None, *, seq_start: int = 0) -> None:
+        """``transport=None``: the process's shared Kafka transport. ``seq_start``: resuming a session."""
+        if level not in LEVELS:
+            raise ConfigError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
         self.session_id = session_id
         self.user_id = user_id
         self.agent = {"name": agent, "version": agent_version}
-        self.min_level = LEVELS[level]
-        self.transport = transport if transport is not None else _default_transport()
-        self._seq = itertools.count()
-        self._seq_lock = threading.Lock()
-        self.errors = 0
+        self.level = level
+        self._min = LEVELS[level]
+        self.transport: Transport = transport if transport is not None else default_transport()
+        self._send = self.transport.send
+        self._session = _sessions.get(session_id, seq_start)
+        self.failures = 0  # events that could not be built or handed over (never raised)
+        self._report = OnceLog(log)
 
     # --- the five kinds -------------------------------------------------------------------
-    def input(self, type: str = "text", content: str = "", metadata: dict[str, Any] | None = None,
-              level: str = "info") -> None:
-        self._record("input", level, {"type": type, "content": content, "metadata": metadata or {}})
+    def input(self, type: str = "text", content: Any = "", metadata: dict[str, Any] | None = None,
+              *, level: str = "info") -> bool:
+        return self._record("input", level, input_payload(type, content, metadata))
 
-    def reasoning(self, thought: str, plan: list[str] | None = None, confidence: float | None = None,
-                  level: str = "info") -> None:
-        payload: dict[str, Any] = {"thought": thought, "plan": plan or []}
-        if confidence is not None:
-            payload["confidence"] = confidence
-        self._record("reasoning", level, payload)
+    def reasoning(self, thought: Any, plan: list[Any] | None = None, confidence: float | None = None,
+                  *, level: str = "info") -> bool:
+        return self._record("reasoning", level, reasoning_payload(thought, plan, confidence))
 
-    def output(self, type: str = "text", content: str = "", tokens_used: int | None = None,
-               model: str | None = None, cost: float | None = None, level: str = "info",
-               trace: dict[str, str] | None = None) -> None:
-        meta = {k: v for k, v in (("tokens_used", tokens_used), ("model", model), ("cost", cost))
-                if v is not None}
-        self._record("output", level, {"type": type, "content": content, "metadata": meta}, trace)
+    def output(self, type: str = "text", content: Any = "", *, tokens_used: int | None = None,
+               model: str | None = None, cost: float | None = None,
+               metadata: dict[str, Any] | None = None, level: str = "info",
+               trace: dict[str, str] | None = None) -> bool:
+        payload = output_payload(type, content, tokens_used, model, cost, metadata)
+        return self._record("output", level, payload, trace)
 
-    def error(self, exc: BaseException | None = None, *, type: str | None = None, message: str = "",
-              tool_name: str | None = None, recovery_action: str | None = None) -> None:
-        payload: dict[str, Any] = {"type": type or (exc.__class__.__name__ if exc else "Error"),
-                                   "message": message or (str(exc) if exc else "")}
-        if exc is not None:
-            payload["stack_trace"] = "".join(traceback.format_exception(exc))[-8000:]
-        if tool_name:
-            payload["tool_name"] = tool_name
-        if recovery_action:
-            payload["recovery_action"] = recovery_action
-        self._record("error", "error", payload)
-
-    def record_tool_call(self, tool_name: str, *, parameters: dict[str, Any] | None = None,
-                         result: Any = None, status: str = "success", duration_ms: float = 0.0,
-                         trace: dict[str, str] | None = None) -> None:
-        """A tool call measured elsewhere (an OpenTelemetry span, a framework callback)."""
-        payload: dict[str, Any] = {"tool_name": tool_name, "parameters": parameters or {},
-                                   "status": status, "duration_ms": max(0.0, float(duration_ms))}
-        if result is not None:
-            payload["result"] = result if isinstance(result, dict) else {"value": result}
-        self._record("tool_call", "error" if status == "error" else "info", payload, trace)
-
-    @contextmanager
-    def tool_call(self, tool_name: str, parameters: dict[str, Any] | None = None) -> Iterator[ToolCall]:
-        """Times the block; an exception marks the call failed, is recorded, and propagates."""
-        call = ToolCall()
-        start = time.perf_counter()
+    def error(self, exc: BaseException | None = None, *, type: str | None = None,
+              message: str | None = None, tool_name: str | None = None,
+              recovery_action: str | None = None, trace: dict[str, str] | None = None) -> bool:
+        """From an exception (type, message, stack trace) or from ``type=`` and ``message=``."""
         try:
-            yield call
-        except BaseException as exc:
-            self.record_tool_call(tool_name, parameters=parameters, status="error",
-                                  result={"error": f"{exc.__class__.__name__}: {exc}"},
-                                  duration_ms=(time.perf_counter() - start) * 1000)
-            raise
-        self.record_tool_call(tool_name, parameters=parameters, result=call.result,
-                              status=call.status or "success",
-                              duration_ms=(time.perf_counter() - start) * 1000)
+            payload = error_payload(exc, type, message, tool_name, recovery_action)
+        except Exception:  # a broken __str__ on the agent's exception must not reach the agent
+            payload = {"type": type or "Error", "message": message or ""}
+        return self._record("error", "error", payload, trace)
 
-    def tool(self, name: str | None = None) -> Callable[[F], F]:
-        """Decorator for sync or async functions: each call becomes a tool_call event."""
-        def wrap(fn: F) -> F:
-            tool_name = name or fn.__name__
-            if inspect.iscoroutinefunction(fn):
-                @functools.wraps(fn)
-                async def run_async(*args: Any, **kwargs: Any) -> Any:
-                    with self.tool_call(tool_name, {"args": repr(args)[:500], **_params(kwargs)}) as c:
-                        c.result = await fn(*args, **kwargs)
-                    return c.result
-                return run_async  # type: ignore[return-value]
+    def record_tool_call(self, tool_name: str, *, parameters: Any = None, result: Any = None,
+                         status: str = "success", duration_ms: float = 0.0, level: str | None = None,
+                         trace: dict[str, str] | None = None) -> bool:
+        """A tool call measured elsewhere (an OpenTelemetry span, a framework callback)."""
+        payload = tool_call_payload(tool_name, parameters, result, status, duration_ms)
+        return self._record("tool_call", level or ("error" if status == "error" else "info"), payload, trace)
 
-            @functools.wraps(fn)
-            def run(*args: Any, **kwargs: Any) -> Any:
-                with self.tool_call(tool_name, {"args": repr(args)[:500], **_params(kwargs)}) as c:
-                    c.result = fn(*args, **kwargs)
-                return c.result
-            return run  # type: ignore[return-value]
-        return wrap
+    # --- tool calls: with, async with, decorator --------------------------------------------
+    def tool_call(self, tool_name: str | None = None, parameters: dict[str, Any] | None = None,
+                  *, level: str = "info") -> ToolCall:
+        """``with``/``async with trail.tool_call(name, params) as call: call.result = ...``, or
+        ``@trail.tool_call(name)`` on a sync or async function."""
+        return ToolCall(self, tool_name, parameters, level)
+
+    @overload
+    def tool(self, name: F, /) -> F: ...
+
+    @overload
+    def tool(self, name: str | None = None, /, *, level: str = "info") -> Callable[[F], F]: ...
+
+    def tool(self, name: Any = None, /, *, level: str = "info") -> Any:
+        """Decorator: ``@trail.tool``, ``@trail.tool()`` or ``@trail.tool("name")``."""
+        if callable(name):
+            return ToolCall(self, None, None, level)(name)
+        return ToolCall(self, name, None, level)
+
+    def _record_finished_call(self, call: ToolCall, duration_ms: float, exc: BaseException | None) -> None:
+        name = call.tool_name or "tool"
+        if exc is None:
+            self.record_tool_call(name, parameters=call.parameters, result=call.result,
+                                  status=call.status or "success", duration_ms=duration_ms,
+                                  level="error" if call.status == "error" else call.level)
+            return
+        failure = {"error": {"type": exc.__class__.__name__, "message": _safe_str(exc)}}
+        self.record_tool_call(name, parameters=call.parameters, result=failure, status="error",
+                              duration_ms=duration_ms)
+        self.error(exc, tool_name=name)
+
+    # --- delivery ---------------------------------------------------------------------------
+    @property
+    def counters(self) -> Counters:
+        """The transport's counters: sent, spooled, replayed, dropped, failed (shared by its trails)."""
+        return self.transport.counters
 
     def flush(self, timeout: float = 10.0) -> bool:
-        return self.transport.flush(timeout)
+        """True once everything recorded so far (by any trail on this transport) was delivered."""
+        try:
+            return self.transport.flush(timeout)
+        except Exception:
+            self._failed("flush")
+            return False
 
     @staticmethod
     def flush_all(timeout: float = 10.0) -> bool:
-        """Flush the process-wide default transport (what an exit hook calls)."""
-        return _default_transport().flush(timeout)
+        """Flush the process-wide default transport (builds it if needed)."""
+        return default_transport().flush(timeout)
 
-    # --- internals ------------------------------------------------------------------------
+    @staticmethod
+    def shutdown(timeout: float = 5.0) -> bool:
+        """Flush the default transport, keep what is left on disk, release it (also run at exit)."""
+        return shutdown_default_transport(timeout)
+
+    # --- internals ----------------------------------------------------------------------------
     def _record(self, kind: str, level: str, payload: dict[str, Any],
-                trace: dict[str, str] | None = None) -> None:
-        if LEVELS.get(level, 20) < self.min_level:
-            return
+                trace: dict[str, str] | None = None) -> bool:
         try:
-            with self._seq_lock:  # seq order is send order: a session's events stay ordered
-                event = {
-                    "schema_version": 1, "event_id": new_event_id(), "kind": kind, "level": level,
-                    "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-                    "session_id": self.session_id, "user_id": self.user_id, "agent": self.agent,
-                    "seq": next(self._seq), "payload": payload,
-                }
-                if trace:  # OpenTelemetry ids: trace_id, span_id, parent_span_id
-                    event.update(trace)
-                self.transport.send(self.session_id, orjson.dumps(event, default=str))
+            if LEVELS[level] < self._min:
+                return False
+            event: dict[str, Any] = {
+                "schema_version": 1, "event_id": new_event_id(), "kind": kind, "level": level,
+                "timestamp": datetime.now(UTC), "session_id": self.session_id, "user_id": self.user_id,
+                "agent": self.agent, "seq": 0, "payload": payload,
+            }
+            if trace:  # OpenTelemetry ids: trace_id, span_id, parent_span_id
+                event.update(trace)
+            session = self._session
+            with session.lock:  # seq order is queue order: a session's events stay ordered
+                event["seq"] = session.next_seq
+                encoded = orjson.dumps(event, default=str, option=_OPTIONS)
+                session.next_seq += 1
+                return self._send(self.session_id, encoded)
         except Exception:  # never raise into the agent
-            self.errors += 1
-            if self.errors == 1:
-                log.exception("audit.record_failed kind=%s (reported once per trail)", kind)
+            self._failed(kind)
+            return False
+
+    def _failed(self, what: str) -> None:
+        self.failures += 1
+        self._report("record_failed", "could not record a %s event (failures are counted on the trail)",
+                     what, level=logging.ERROR, exc_info=True)
 
 
-def _params(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, str | int | float | bool | type(None)) else repr(v)[:500]
-            for k, v in kwargs.items()}
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return "<unprintable>"

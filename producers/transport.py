@@ -1,232 +1,265 @@
-"""Transports carry encoded events away from the agent. The agent's thread only appends bytes.
+"""Transports carry encoded events away from the agent; the agent's thread only appends to a queue.
 
-``KafkaTransport`` batches events per partition into NDJSON envelopes and publishes them from a
-background thread (linger, bounded in events and bytes); delivery reports are handled there too.
-``MemoryTransport`` keeps them in memory, for tests and for users testing their own agents.
+Shaped like OpenTelemetry's BatchSpanProcessor: a bounded queue (``producers.queue``), one background
+thread that cuts envelopes per partition every linger and publishes them, counted drops,
+``flush(timeout)`` (force_flush) and ``shutdown(timeout)``. Unlike an SDK it does not swallow export
+failures: what the broker cannot take goes to the disk spool and is replayed, in order, later.
+
+Order: every envelope gets a ticket when it is produced. When the broker goes away (all brokers
+down, a failed delivery, or librdkafka's queue full), the transport purges what is in flight, spools
+the failures in ticket order, and from then on spools every new envelope behind them until the
+spool is replayed and empty. So a session's envelopes reach the topic in the order recorded;
+a replay may repeat an envelope, which the downstream ids (``event_id``) make harmless.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import itertools
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from core.errors import InvalidEvent
+from producers.batching import Envelope, build_envelopes
+from producers.options import ClientOptions
+from producers.publisher import Outcome, Publisher
+from producers.queue import EventQueue
+from producers.replay import Replayer
+from producers.reports import OnceLog
+from producers.spool import DiskSpool, own_spool_dir
 
-from core.settings import Settings
-from core.wire import join_envelope, partition_for
-from producers.spool import DiskSpool
-
-__all__ = ["Counters", "KafkaTransport", "MemoryTransport", "Transport"]
+__all__ = ["BatchTransport", "Counters", "Transport"]
 
 log = logging.getLogger(__name__)
 
 
 class Transport(Protocol):
-    def send(self, session_id: str, encoded: bytes) -> None: ...
-
-    def flush(self, timeout: float) -> bool: ...
-
-
-@dataclass
-class Counters:
-    recorded: int = 0
-    sent: int = 0  # acknowledged by the broker (first try or replayed from the spool)
-    spooled: int = 0  # written to the disk spool because the broker could not take them
-    replayed: int = 0  # delivered from the spool once the broker was back
-    failed: int = 0  # delivery attempts that failed (each then went to the spool)
-    dropped: int = 0  # refused by a full spool: the only way an event is lost, and it is counted
-
-
-@dataclass
-class MemoryTransport:
-    """Keeps every encoded event, in order: ``events`` for assertions in tests."""
-
-    events: list[bytes] = field(default_factory=list)
-
-    def send(self, session_id: str, encoded: bytes) -> None:
-        self.events.append(encoded)
+    def send(self, session_id: str, encoded: bytes) -> bool:
+        """Hand over one encoded event; never blocks, never raises; False if refused (counted)."""
 
     def flush(self, timeout: float) -> bool:
-        return True
+        """True once everything handed over before the call was delivered (or dropped and counted)."""
+
+    def shutdown(self, timeout: float) -> bool:
+        """flush(timeout), then keep what is left on disk and release the client."""
+
+    @property
+    def counters(self) -> Counters: ...
 
 
-class KafkaTransport:
-    MAX_EVENTS = 500
-    MAX_BYTES = 512 * 1024  # below the raw topic's 2 MiB message bound, with room for compression
-    LINGER_S = 0.02
+@dataclass(frozen=True)
+class Counters:
+    recorded: int = 0  # handed to the transport
+    sent: int = 0  # acknowledged by the broker, first try or replayed
+    spooled: int = 0  # written to the disk spool because the broker could not take them
+    replayed: int = 0  # delivered from the spool (this process's or a dead one's)
+    dropped: int = 0  # lost on purpose and counted: queue full, spool full, refused by the broker
+    failed: int = 0  # delivery attempts that failed; each such envelope then went to the spool
+    recovered: int = 0  # of ``replayed``: events spooled by an earlier process that died
 
-    REPLAY_EVERY_S = 1.0
 
-    def __init__(self, settings: Settings, config: dict[str, object] | None = None,
-                 spool: DiskSpool | None = None) -> None:
-        self.topic = settings.topics.raw
-        self.producer = Producer({
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "enable.idempotence": True,
-            "compression.type": "lz4",
-            "linger.ms": 5,
-            "queue.buffering.max.kbytes": 64 * 1024,  # bounded memory; past it, the disk spool
-            "message.max.bytes": 2 * 1024 * 1024,
-            "message.timeout.ms": 15_000,  # an outage longer than this moves envelopes to disk
-            **(config or {}),
-        })
-        self.spool = spool if spool is not None else DiskSpool(_spool_dir(settings))
-        self._spooling = not self.spool.empty()  # a previous run left envelopes: replay them first
-        self._next_replay = 0.0
-        self.partitions = self._partition_count(settings.raw_partitions)
-        self.counters = Counters()
-        self._lock = threading.Lock()
-        self._batches: dict[int, list[bytes]] = {}
-        self._sizes: dict[int, int] = {}
+class BatchTransport:
+    """The engine: bounded queue -> envelopes -> publisher, with the spool as the detour."""
+
+    def __init__(self, publisher: Publisher, options: ClientOptions, partitions: int,
+                 spool_dir: Path | None = None, exit_hook: bool = True) -> None:
+        self.options = options
+        self.publisher = publisher
+        self.partitions = partitions
+        self.report = OnceLog(log)
         self._wake = threading.Event()
-        self._closed = threading.Event()
-        self._inflight = 0
+        self.queue = EventQueue(options.queue_events, options.queue_bytes,
+                                wake_at=options.envelope_events, wake=self._wake)
+        self.spool_dir = spool_dir
+        self.spool = self._open_spool()
+        self.replayer = Replayer(self)
+        self._tickets = itertools.count()
+        self._inflight: dict[int, Envelope] = {}
+        self._failed: list[tuple[int, Envelope]] = []
+        self.spooling = False
+        self.tally = {"sent": 0, "spooled": 0, "replayed": 0, "dropped": 0, "failed": 0, "recovered": 0}
+        self._settled = threading.Condition()
+        self._stop = threading.Event()
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="audit-transport", daemon=True)
         self._thread.start()
-        atexit.register(self.close, 5.0)
+        self._exit_hook = exit_hook
+        if exit_hook:
+            atexit.register(self.shutdown, options.exit_timeout_s)
 
-    def _partition_count(self, default: int) -> int:
-        try:
-            meta = self.producer.list_topics(self.topic, timeout=5)
-            found = len(meta.topics[self.topic].partitions)
-        except (KafkaException, KeyError):
-            return default
-        return found or default
-
-    def send(self, session_id: str, encoded: bytes) -> None:
-        p = partition_for(session_id, self.partitions)
-        with self._lock:
-            batch = self._batches.setdefault(p, [])
-            batch.append(encoded)
-            self._sizes[p] = self._sizes.get(p, 0) + len(encoded) + 1
-            self.counters.recorded += 1
-            full = len(batch) >= self.MAX_EVENTS or self._sizes[p] >= self.MAX_BYTES
-        if full:
-            self._wake.set()
-
-    def _run(self) -> None:
-        while not self._closed.is_set():
-            self._wake.wait(self.LINGER_S)
-            self._wake.clear()
-            self._drain()
-            self.producer.poll(0)  # delivery reports run here, never on the agent's thread
-            if self._spooling and time.monotonic() >= self._next_replay:
-                self._replay()
-
-    def _drain(self) -> None:
-        with self._lock:
-            batches, self._batches, self._sizes = self._batches, {}, {}
-        for partition, events in batches.items():
-            for start in range(0, len(events), self.MAX_EVENTS):
-                chunk = events[start:start + self.MAX_EVENTS]
-                self._produce(partition, join_envelope(chunk), len(chunk))
-
-    def _produce(self, partition: int, envelope: bytes, n: int) -> None:
-        if self._spooling:  # while older envelopes wait on disk, newer ones queue behind them
-            self._to_spool(partition, envelope, n)
-            return
-
-        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            self._inflight -= n
-            if err is None:
-                self.counters.sent += n
-                return
-            self.counters.failed += n
-            if not self._spooling:
-                log.warning("audit.transport.broker_unavailable code=%s: spooling to %s",
-                            err.name(), self.spool.dir)
-            self._spooling = True
-            self._to_spool(partition, envelope, n)
-
-        try:
-            self.producer.produce(self.topic, value=envelope, partition=partition, on_delivery=on_delivery)
-            self._inflight += n
-        except BufferError:  # the local queue is full: the broker is slow or away
-            self._spooling = True
-            self._to_spool(partition, envelope, n)
-
-    def _to_spool(self, partition: int, envelope: bytes, n: int) -> None:
-        if self.spool.append(partition, envelope):
-            self.counters.spooled += n
-        else:
-            self.counters.dropped += n
-            if self.counters.dropped == n:
-                log.error("audit.transport.spool_full dir=%s: new events are dropped and counted",
-                          self.spool.dir)
-
-    def _replay(self, batch: int = 200) -> None:
-        """Send spooled envelopes in order; commit the spool only past what the broker acknowledged."""
-        self._next_replay = time.monotonic() + self.REPLAY_EVERY_S
-        results: list[bool] = []
-        sent: list[tuple[tuple[int, int], int]] = []
-        for position, partition, envelope in itertools.islice(self.spool.pending(), batch):
-            try:
-                self.producer.produce(self.topic, value=envelope, partition=partition,
-                                      on_delivery=lambda err, _m: results.append(err is None))
-            except BufferError:
-                break
-            sent.append((position, envelope.count(b"\n") + 1))
-        if not sent:
-            if self.spool.empty():  # nothing left on disk: back to the direct path
-                self._spooling = False
-                log.warning("audit.transport.spool_drained replayed=%d", self.counters.replayed)
-            return
-        self.producer.flush(5.0)
-        if len(results) == len(sent) and all(results):
-            self.spool.commit(sent[-1][0])
-            events = sum(n for _, n in sent)
-            self.counters.replayed += events
-            self.counters.sent += events
-            self._next_replay = 0.0  # the broker is back: keep going
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Publish everything recorded so far; True if all of it was acknowledged in time."""
-        deadline = time.monotonic() + timeout
-        self._wake.set()
-        while time.monotonic() < deadline:
-            with self._lock:
-                pending = sum(len(b) for b in self._batches.values())
-            if not pending and self._inflight <= 0 and not self._spooling:
-                return True
-            self._wake.set()
-            time.sleep(0.005)
+    # --- the agent's side ----------------------------------------------------------------
+    def send(self, session_id: str, encoded: bytes) -> bool:
+        if self.queue.put(session_id, encoded):
+            return True
+        self.report("queue_full", "in-memory queue full (%d events): new events are dropped and counted",
+                    self.options.queue_events, level=logging.ERROR)
         return False
 
-    def close(self, timeout: float = 5.0) -> None:
-        if self._closed.is_set():
+    @property
+    def counters(self) -> Counters:
+        t = self.tally
+        return Counters(recorded=self.queue.accepted + self.queue.refused, sent=t["sent"],
+                        spooled=t["spooled"], replayed=t["replayed"],
+                        dropped=t["dropped"] + self.queue.refused, failed=t["failed"],
+                        recovered=t["recovered"])
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        target = self.queue.accepted
+        deadline = time.monotonic() + timeout
+        with self._settled:
+            while self._own_settled() < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._thread.is_alive():
+                    return False
+                self._wake.set()  # skip the linger: publish now
+                self._settled.wait(min(remaining, 0.05))
+        return True
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """flush(timeout); then what is still unsent is purged to the spool and the client closed."""
+        if self._closed:
+            return self._own_settled() >= self.queue.accepted
+        self._closed = True
+        delivered = self.flush(timeout)
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(max(2.0, timeout))
+        if not self._thread.is_alive():
+            self.publisher.close(0.0)
+            self.replayer.close()
+            if self.spool is not None:
+                self.spool.close()
+        if self._exit_hook:
+            atexit.unregister(self.shutdown)
+        return delivered
+
+    close = shutdown  # the name confluent-kafka users reach for
+
+    def _own_settled(self) -> int:
+        t = self.tally
+        return t["sent"] - t["recovered"] + t["dropped"]
+
+    # --- the background thread -------------------------------------------------------------
+    def _run(self) -> None:
+        self._guarded(self.replayer.start)
+        while not self._stop.is_set():
+            self._wake.wait(self.options.linger_ms / 1000)
+            self._wake.clear()
+            self._guarded(self._tick)
+        self._guarded(self._spill)
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except Exception:  # the thread must outlive any bug: count, report once, go on
+            self.report("transport_error", "unexpected error in the background thread",
+                        level=logging.ERROR, exc_info=True)
+        with self._settled:
+            self._settled.notify_all()
+
+    def _tick(self) -> None:
+        envelopes = self._cut(self.queue.take())
+        if self.spooling:
+            self.to_spool(envelopes)
+        else:
+            self._produce(envelopes)
+        self.publisher.poll(0)
+        if self._failed or (self._inflight and not self.publisher.reachable):
+            self.enter_spooling("delivery failed")
+        if self.spooling:
+            self.replayer.step()
+
+    def _cut(self, items: list[tuple[str, bytes]]) -> list[Envelope]:
+        o = self.options
+        return build_envelopes(items, self.partitions, o.envelope_events, o.envelope_bytes) if items else []
+
+    def _produce(self, envelopes: list[Envelope]) -> None:
+        for i, env in enumerate(envelopes):
+            if not self.publisher.reachable:  # all brokers down: to disk now, not after the timeout
+                self.enter_spooling("all brokers down")
+                self.to_spool(envelopes[i:])
+                return
+            ticket = next(self._tickets)
+            try:
+                self.publisher.produce(env, functools.partial(self._on_delivery, ticket))
+            except BufferError:
+                self.enter_spooling("local queue full")
+                self.to_spool(envelopes[i:])
+                return
+            except InvalidEvent as exc:
+                self.drop(env.events, "rejected", exc.reason)
+                continue
+            self._inflight[ticket] = env
+
+    def _on_delivery(self, ticket: int, outcome: Outcome) -> None:
+        env = self._inflight.pop(ticket, None)
+        if env is None:
             return
-        self.flush(timeout)
-        self._closed.set()
-        self._thread.join(1.0)
-        # close() alone would wait message.timeout.ms with the broker away: bound it.
-        self.producer.flush(0.5)
-        self.producer.purge()
-        self.producer.flush(0)
+        if outcome == "ok":
+            self.tally["sent"] += env.events
+        elif outcome == "reject":
+            self.drop(env.events, "rejected", "the broker refused an envelope")
+        else:
+            self.tally["failed"] += env.events
+            self._failed.append((ticket, env))
 
+    def enter_spooling(self, reason: str) -> None:
+        """Purge what is in flight and spool the failures in order; new envelopes queue behind them."""
+        if not self.spooling:
+            self.spooling = True
+            self.report("broker_unavailable", "%s: spooling to %s", reason,
+                        self.spool.dir if self.spool else "(no spool)")
+        if self._inflight:
+            self.publisher.purge()
+            deadline = time.monotonic() + 1.0
+            while self._inflight and time.monotonic() < deadline:
+                self.publisher.poll(0.01)
+        failed = sorted(self._failed, key=lambda item: item[0])
+        self._failed.clear()
+        self.to_spool([env for _, env in failed])
 
-def _spool_dir(settings: Settings) -> Path:
-    # One spool per topic and process: two processes never interleave appends in one file.
-    base = os.environ.get("AUDIT_SPOOL_DIR") or str(Path(tempfile.gettempdir()) / "agent-audit-spool")
-    return Path(base) / settings.topics.raw / str(os.getpid())
+    def to_spool(self, envelopes: list[Envelope]) -> None:
+        if not envelopes:
+            return
+        written = 0
+        if self.spool is not None:
+            try:
+                written = self.spool.append(envelopes)
+            except OSError as exc:
+                self.report("spool_error", "cannot write the spool (%s)", exc.strerror, level=logging.ERROR)
+        self.tally["spooled"] += sum(env.events for env in envelopes[:written])
+        for env in envelopes[written:]:
+            self.drop(env.events, "spool_full", "spool full or unavailable: new events are dropped")
 
+    def drop(self, events: int, kind: str, why: str) -> None:
+        self.tally["dropped"] += events
+        self.report(kind, "%s (events dropped so far: %d)", why, self.tally["dropped"], level=logging.ERROR)
 
-def default_factory() -> Callable[[], KafkaTransport]:
-    lock = threading.Lock()
-    holder: list[KafkaTransport] = []
+    def _spill(self) -> None:
+        """At shutdown: whatever is not acknowledged yet goes to the spool for the next process."""
+        envelopes = self._cut(self.queue.take())
+        if self._inflight or self.replayer.busy:
+            self.publisher.purge()
+            deadline = time.monotonic() + 1.0
+            while (self._inflight or self.replayer.busy) and time.monotonic() < deadline:
+                self.publisher.poll(0.01)
+        failed = sorted(self._failed, key=lambda item: item[0])
+        self._failed.clear()
+        self.to_spool([env for _, env in failed] + envelopes)
 
-    def get() -> KafkaTransport:
-        with lock:
-            if not holder:
-                holder.append(KafkaTransport(Settings.from_env()))
-            return holder[0]
-
-    return get
+    def _open_spool(self) -> DiskSpool | None:
+        if self.spool_dir is None:
+            return None
+        o = self.options
+        try:
+            return DiskSpool(own_spool_dir(self.spool_dir), max_bytes=o.spool_max_bytes, fsync=o.spool_fsync)
+        except OSError as exc:
+            self.report("spool_error", "cannot open a spool under %s (%s): an outage will drop events",
+                        self.spool_dir, exc.strerror, level=logging.ERROR)
+            return None

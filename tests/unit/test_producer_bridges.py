@@ -57,7 +57,7 @@ def test_structlog_events_are_recorded_and_passed_on_unchanged() -> None:
         captured.append(dict(ev))
         raise structlog.DropEvent
 
-    logger = structlog.wrap_logger(None, processors=[AuditProcessor(trail), keep])
+    logger = structlog.wrap_logger(None, processors=[AuditProcessor(trail), keep])  # type: ignore[list-item]
     logger.info("tool chosen", tool="search")
     logger.error("gave up")
     assert captured[0]["tool"] == "search"

@@ -1,0 +1,90 @@
+"""Every option of the agent client, read once from the environment (beside ``core.settings``).
+
+==========================  ===============================  ==========================================
+variable                    default                          meaning
+==========================  ===============================  ==========================================
+AUDIT_SPOOL_DIR             <tmp>/agent-audit-spool          disk spools: one folder per topic, one
+                                                             sub-folder per process (locked while alive)
+AUDIT_SPOOL_MAX_BYTES       1073741824 (1 GiB)               bound of one process's spool; past it new
+                                                             envelopes are dropped and counted
+AUDIT_SPOOL_FSYNC           batch                            always (per envelope) | batch (once per
+                                                             background tick) | never
+AUDIT_QUEUE_EVENTS          100000                           bound of the in-memory queue, in events
+AUDIT_QUEUE_BYTES           67108864 (64 MiB)                bound of the in-memory queue, in bytes
+AUDIT_LINGER_MS             20                               how long events gather into envelopes
+AUDIT_ENVELOPE_EVENTS       500                              events per envelope at most
+AUDIT_ENVELOPE_BYTES        524288 (512 KiB)                 bytes per envelope at most (Kafka's
+                                                             default message bound is 1 MB)
+AUDIT_COMPRESSION           lz4                              lz4 | zstd | gzip | snappy | none (the
+                                                             stream reads lz4/zstd through cramjam)
+AUDIT_EXIT_TIMEOUT_S        5                                how long the exit hook waits for delivery
+                                                             before it moves the rest to the spool
+==========================  ===============================  ==========================================
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from core.errors import ConfigError
+
+__all__ = ["ClientOptions", "FsyncPolicy"]
+
+FsyncPolicy = Literal["always", "batch", "never"]
+_COMPRESSIONS = ("lz4", "zstd", "gzip", "snappy", "none")
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    spool_dir: Path = Path(tempfile.gettempdir()) / "agent-audit-spool"
+    spool_max_bytes: int = 1024**3
+    spool_fsync: FsyncPolicy = "batch"
+    queue_events: int = 100_000
+    queue_bytes: int = 64 * 1024 * 1024
+    linger_ms: int = 20
+    envelope_events: int = 500
+    envelope_bytes: int = 512 * 1024
+    compression: str = "lz4"
+    exit_timeout_s: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ClientOptions:
+        """Read the variables above; a malformed value is a ``ConfigError`` naming the variable."""
+        env = os.environ if env is None else env
+        d = cls()
+        fsync = env.get("AUDIT_SPOOL_FSYNC", d.spool_fsync)
+        if fsync not in ("always", "batch", "never"):
+            raise ConfigError(f"AUDIT_SPOOL_FSYNC must be always, batch or never, got {fsync!r}")
+        compression = env.get("AUDIT_COMPRESSION", d.compression)
+        if compression not in _COMPRESSIONS:
+            raise ConfigError(f"AUDIT_COMPRESSION must be one of {', '.join(_COMPRESSIONS)}")
+        return cls(
+            spool_dir=Path(env.get("AUDIT_SPOOL_DIR") or d.spool_dir),
+            spool_max_bytes=_positive(env, "AUDIT_SPOOL_MAX_BYTES", d.spool_max_bytes),
+            spool_fsync=fsync,  # type: ignore[arg-type]  # checked just above
+            queue_events=_positive(env, "AUDIT_QUEUE_EVENTS", d.queue_events),
+            queue_bytes=_positive(env, "AUDIT_QUEUE_BYTES", d.queue_bytes),
+            linger_ms=_positive(env, "AUDIT_LINGER_MS", d.linger_ms),
+            envelope_events=_positive(env, "AUDIT_ENVELOPE_EVENTS", d.envelope_events),
+            envelope_bytes=_positive(env, "AUDIT_ENVELOPE_BYTES", d.envelope_bytes),
+            compression=compression,
+            exit_timeout_s=float(_positive(env, "AUDIT_EXIT_TIMEOUT_S", int(d.exit_timeout_s))),
+        )
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value

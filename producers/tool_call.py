@@ -1,0 +1,93 @@
+"""``ToolCall``: one timed tool call, as ``with``, ``async with``, or a decorator of sync/async functions.
+
+The block's (or the call's) duration is measured with ``perf_counter``. Leaving normally records a
+``tool_call`` with ``status`` success (or what the caller set) and ``result``; leaving by an
+exception records ``status=error`` with the exception's type and message as the result, then an
+``error`` event with the stack trace, and lets the exception propagate unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from producers.payloads import call_parameters
+
+if TYPE_CHECKING:
+    from producers.trail import AuditTrail
+
+__all__ = ["ToolCall"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ToolCall:
+    __slots__ = ("_started", "_trail", "level", "parameters", "result", "status", "tool_name")
+
+    def __init__(self, trail: AuditTrail, tool_name: str | None, parameters: dict[str, Any] | None = None,
+                 level: str = "info") -> None:
+        self._trail = trail
+        self.tool_name = tool_name
+        self.parameters = parameters
+        self.level = level
+        self.result: Any = None
+        self.status: str | None = None  # set "error" for a tool that failed without raising
+        self._started = 0.0
+
+    # --- context manager, sync and async -------------------------------------------------
+    def __enter__(self) -> ToolCall:
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._finish(exc)
+
+    async def __aenter__(self) -> ToolCall:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self._finish(exc)
+
+    def _finish(self, exc: BaseException | None) -> None:
+        duration_ms = (time.perf_counter() - self._started) * 1000
+        self._trail._record_finished_call(self, duration_ms, exc)  # a friend class
+
+    # --- decorator -------------------------------------------------------------------------
+    def __call__(self, fn: F) -> F:
+        """Each call of ``fn`` becomes a tool call named after this one (or after ``fn``)."""
+        trail, level, fixed = self._trail, self.level, self.parameters or {}
+        name = self.tool_name or getattr(fn, "__name__", "tool")
+        try:
+            signature: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):
+            signature = None
+
+        def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ToolCall:
+            try:
+                params = {**fixed, **call_parameters(signature, args, kwargs)}
+            except Exception:  # a hostile __repr__ in the arguments must not break the agent's call
+                params = dict(fixed)
+            return ToolCall(trail, name, params, level)
+
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                async with begin(args, kwargs) as call:
+                    call.result = await fn(*args, **kwargs)
+                return call.result
+
+            return run_async  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with begin(args, kwargs) as call:
+                call.result = fn(*args, **kwargs)
+            return call.result
+
+        return run  # type: ignore[return-value]
