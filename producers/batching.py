@@ -31,26 +31,40 @@ def build_envelopes(items: Iterable[tuple[str, bytes]], partitions: int, max_eve
 
     An event larger than ``max_bytes`` travels alone (the broker then decides; it is never split).
     """
-    open_batches: dict[int, tuple[str, list[bytes], int]] = {}
-    out: list[Envelope] = []
-
-    def close(partition: int) -> None:
-        key, lines, _ = open_batches.pop(partition)
-        out.append(Envelope(partition, partitions, key, join_envelope(lines), len(lines)))
-
-    for session_id, encoded in items:
-        p = partition_for(session_id, partitions)
-        batch = open_batches.get(p)
-        if batch is not None and (len(batch[1]) >= max_events or batch[2] + len(encoded) + 1 > max_bytes):
-            close(p)
-            batch = None
-        if batch is None:
-            open_batches[p] = (session_id, [encoded], len(encoded))
+    # This runs on the background thread, which shares the GIL with the agent: keep it lean.
+    partition_of: dict[str, int] = {}
+    grouped: dict[int, list[tuple[str, bytes]]] = {}
+    for item in items:
+        p = partition_of.get(item[0])
+        if p is None:
+            p = partition_of[item[0]] = partition_for(item[0], partitions)
+        group = grouped.get(p)
+        if group is None:
+            grouped[p] = [item]
         else:
-            batch[1].append(encoded)
-            open_batches[p] = (batch[0], batch[1], batch[2] + len(encoded) + 1)
-    for p in list(open_batches):
-        close(p)
+            group.append(item)
+    out: list[Envelope] = []
+    for p, group in grouped.items():
+        out.extend(_cut(p, partitions, group, max_events, max_bytes))
+    return out
+
+
+def _cut(partition: int, partitions: int, group: list[tuple[str, bytes]], max_events: int,
+         max_bytes: int) -> list[Envelope]:
+    lines = [encoded for _, encoded in group]
+    total = sum(map(len, lines)) + len(lines) - 1
+    if len(lines) <= max_events and total <= max_bytes:  # the common case: one envelope
+        return [Envelope(partition, partitions, group[0][0], join_envelope(lines), len(lines))]
+    out: list[Envelope] = []
+    start, size = 0, -1
+    for i, line in enumerate(lines):
+        if i > start and (i - start >= max_events or size + len(line) + 1 > max_bytes):
+            chunk = lines[start:i]
+            out.append(Envelope(partition, partitions, group[start][0], join_envelope(chunk), len(chunk)))
+            start, size = i, -1
+        size += len(line) + 1
+    out.append(Envelope(partition, partitions, group[start][0], join_envelope(lines[start:]),
+                        len(lines) - start))
     return out
 
 

@@ -8,17 +8,19 @@ events are refused and counted, never buffered without limit and never waited fo
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 __all__ = ["EventQueue"]
 
 
 class EventQueue:
     def __init__(self, max_events: int, max_bytes: int, wake_at: int,
-                 wake: threading.Event | None = None) -> None:
+                 wake: threading.Event | None = None, on_refusal: Callable[[], None] | None = None) -> None:
         self.max_events = max_events
         self.max_bytes = max_bytes
         self.wake_at = wake_at  # a full envelope's worth: start publishing before the linger ends
         self.wake = wake or threading.Event()
+        self.on_refusal = on_refusal  # called on the first refusal only: report once, count always
         self.accepted = 0
         self.refused = 0
         self._items: list[tuple[str, bytes]] = []
@@ -29,16 +31,22 @@ class EventQueue:
         """Append one event; False (and counted) when the queue is at its bound."""
         with self._lock:
             items = self._items
-            if len(items) >= self.max_events or self._bytes + len(encoded) > self.max_bytes:
+            if len(items) < self.max_events and self._bytes + len(encoded) <= self.max_bytes:
+                items.append((session_id, encoded))
+                self._bytes += len(encoded)
+                self.accepted += 1
+                if len(items) != self.wake_at:
+                    return True
+                refused = False
+            else:
                 self.refused += 1
-                return False
-            items.append((session_id, encoded))
-            self._bytes += len(encoded)
-            self.accepted += 1
-            wake = len(items) == self.wake_at
-        if wake:
-            self.wake.set()
-        return True
+                refused = True
+        if not refused:
+            self.wake.set()  # a full envelope's worth is waiting
+            return True
+        if self.refused == 1 and self.on_refusal is not None:
+            self.on_refusal()
+        return False
 
     def take(self) -> list[tuple[str, bytes]]:
         """Everything queued so far, in order; the queue starts empty again."""

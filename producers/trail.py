@@ -22,6 +22,7 @@ from core.errors import ConfigError
 from core.wire import new_event_id
 from producers.kafka_transport import default_transport, shutdown_default_transport
 from producers.payloads import (
+    as_object,
     error_payload,
     input_payload,
     output_payload,
@@ -89,6 +90,9 @@ class AuditTrail:
         self.transport: Transport = transport if transport is not None else default_transport()
         self._send = self.transport.send
         self._session = _sessions.get(session_id, seq_start)
+        # The fields that never change within a trail are encoded once; each event adds the rest.
+        self._prefix = orjson.dumps({"schema_version": 1, "session_id": session_id, "user_id": user_id,
+                                     "agent": self.agent})[:-1] + b","
         self.failures = 0  # events that could not be built or handed over (never raised)
         self._report = OnceLog(log)
 
@@ -146,13 +150,18 @@ class AuditTrail:
 
     def _record_finished_call(self, call: ToolCall, duration_ms: float, exc: BaseException | None) -> None:
         name = call.tool_name or "tool"
-        if exc is None:
-            self.record_tool_call(name, parameters=call.parameters, result=call.result,
-                                  status=call.status or "success", duration_ms=duration_ms,
-                                  level="error" if call.status == "error" else call.level)
+        params = call.parameters
+        if exc is None:  # the hot path, flattened: no helper calls beyond the payload itself
+            status = call.status or "success"
+            payload = {"tool_name": name,
+                       "parameters": params if type(params) is dict else as_object(params or {}),
+                       "status": status, "duration_ms": duration_ms}
+            if call.result is not None:
+                payload["result"] = as_object(call.result)
+            self._record("tool_call", "error" if status == "error" else call.level, payload)
             return
         failure = {"error": {"type": exc.__class__.__name__, "message": _safe_str(exc)}}
-        self.record_tool_call(name, parameters=call.parameters, result=failure, status="error",
+        self.record_tool_call(name, parameters=params, result=failure, status="error",
                               duration_ms=duration_ms)
         self.error(exc, tool_name=name)
 
@@ -187,16 +196,15 @@ class AuditTrail:
             if LEVELS[level] < self._min:
                 return False
             event: dict[str, Any] = {
-                "schema_version": 1, "event_id": new_event_id(), "kind": kind, "level": level,
-                "timestamp": datetime.now(UTC), "session_id": self.session_id, "user_id": self.user_id,
-                "agent": self.agent, "seq": 0, "payload": payload,
+                "event_id": new_event_id(), "kind": kind, "level": level,
+                "timestamp": datetime.now(UTC), "seq": 0, "payload": payload,
             }
             if trace:  # OpenTelemetry ids: trace_id, span_id, parent_span_id
                 event.update(trace)
             session = self._session
             with session.lock:  # seq order is queue order: a session's events stay ordered
                 event["seq"] = session.next_seq
-                encoded = orjson.dumps(event, default=str, option=_OPTIONS)
+                encoded = self._prefix + orjson.dumps(event, default=str, option=_OPTIONS)[1:]
                 session.next_seq += 1
                 return self._send(self.session_id, encoded)
         except Exception:  # never raise into the agent

@@ -74,8 +74,12 @@ class BatchTransport:
         self.partitions = partitions
         self.report = OnceLog(log)
         self._wake = threading.Event()
-        self.queue = EventQueue(options.queue_events, options.queue_bytes,
-                                wake_at=options.envelope_events, wake=self._wake)
+        # Wake early only when a flood fills a quarter of the queue: fewer, larger ticks steal the GIL
+        # from the agent less often than one tick per envelope would.
+        self.queue = EventQueue(options.queue_events, options.queue_bytes, wake_at=options.queue_events // 4,
+                                wake=self._wake, on_refusal=self._report_queue_full)
+        # The hot path: the agent's call goes straight to the queue, one Python call fewer.
+        self.send = self.queue.put  # type: ignore[method-assign]
         self.spool_dir = spool_dir
         self.spool = self._open_spool()
         self.replayer = Replayer(self)
@@ -95,11 +99,11 @@ class BatchTransport:
 
     # --- the agent's side ----------------------------------------------------------------
     def send(self, session_id: str, encoded: bytes) -> bool:
-        if self.queue.put(session_id, encoded):
-            return True
-        self.report("queue_full", "in-memory queue full (%d events): new events are dropped and counted",
-                    self.options.queue_events, level=logging.ERROR)
-        return False
+        return self.queue.put(session_id, encoded)
+
+    def _report_queue_full(self) -> None:
+        self.report("queue_full", "in-memory queue full (%d events or %d bytes): new events are dropped "
+                    "and counted", self.options.queue_events, self.options.queue_bytes, level=logging.ERROR)
 
     @property
     def counters(self) -> Counters:
