@@ -3,6 +3,7 @@
 A record with exception info becomes an ``error`` event (type, message, stack trace); any other
 record a ``reasoning`` event whose thought is the formatted message. Levels map one to one
 (DEBUG -> debug, WARNING -> warning, CRITICAL -> error), and the trail's level filter applies.
+The client's own log lines (loggers under ``producers``) are never recorded: no feedback loop.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class AuditLogHandler(logging.Handler):
         self.trail = trail
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("producers"):  # the client's own reports: no feedback loop
+            return
         try:
             if record.exc_info and record.exc_info[1] is not None:
                 self.trail.error(record.exc_info[1], message=record.getMessage())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import orjson
 import structlog
@@ -13,13 +14,14 @@ from opentelemetry.trace import Status, StatusCode
 from core.contract import validate_event
 from producers import AuditTrail, MemoryTransport
 from producers.logging_bridge import AuditLogHandler
-from producers.otel_bridge import AuditSpanExporter
+from producers.otel_bridge import AuditSpanExporter, TrailPerSession
 from producers.structlog_bridge import AuditProcessor
 
 
 def _trail() -> tuple[AuditTrail, MemoryTransport]:
     t = MemoryTransport()
-    return AuditTrail(session_id="s", user_id="u", agent="a", transport=t, level="debug"), t
+    trail = AuditTrail(session_id=f"s-{uuid.uuid4().hex}", user_id="u", agent="a", transport=t, level="debug")
+    return trail, t
 
 
 def _events(t: MemoryTransport) -> list[dict]:  # type: ignore[type-arg]
@@ -86,3 +88,38 @@ def test_tool_and_llm_spans_become_tool_calls_and_outputs_with_trace_ids() -> No
         ("tool_call", "search_kb", "success"), ("tool_call", "pay", "error"), ("output", None, None)]
     assert events[2]["payload"]["metadata"] == {"tokens_used": 15, "model": "m-1"}
     assert all(e["trace_id"] == trace_id and "parent_span_id" in e for e in events)
+
+
+def test_the_log_handler_ignores_the_clients_own_loggers() -> None:
+    """A handler on the root logger never records the client's reports: no feedback loop."""
+    trail, t = _trail()
+    handler = AuditLogHandler(trail)
+    handler.emit(logging.LogRecord("producers.transport", logging.WARNING, __file__, 1, "spooling", (), None))
+    handler.emit(logging.LogRecord("agent", logging.WARNING, __file__, 1, "retrying", (), None))
+    assert [e["payload"]["thought"] for e in _events(t)] == ["retrying"]
+
+
+def test_spans_go_to_one_trail_per_session_and_an_odd_span_is_skipped_not_fatal() -> None:
+    """session.id/user.id pick the trail; a span with a non-numeric token count is counted and skipped;
+    force_flush flushes the transport."""
+    t = MemoryTransport()
+    trails = TrailPerSession(agent="bot", transport=t)
+    exporter = AuditSpanExporter(trails, transport=t)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    session = f"otel-{uuid.uuid4().hex[:6]}"
+    with tracer.start_as_current_span("s", attributes={"gen_ai.tool.name": "a", "session.id": session,
+                                                       "user.id": "u-9"}):
+        pass
+    with tracer.start_as_current_span("bad", attributes={"gen_ai.request.model": "m",
+                                                         "gen_ai.usage.input_tokens": "many"}):
+        pass
+    with tracer.start_as_current_span("s2", attributes={"gen_ai.tool.name": "b", "session.id": session,
+                                                        "user.id": "u-9"}):
+        pass
+    events = _events(t)
+    assert [(e["session_id"], e["user_id"], e["seq"]) for e in events] == [(session, "u-9", 0),
+                                                                            (session, "u-9", 1)]
+    assert exporter.skipped == 1
+    assert exporter.force_flush(1000)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from producers import AuditTrail, BatchTransport, ClientOptions, MemoryPublisher
 from producers.batching import Envelope
@@ -219,3 +222,22 @@ def test_envelopes_spooled_under_another_partition_count_are_recut_on_replay(tmp
     for env in publisher.delivered:
         assert {partition_for(e, 5) for e in sessions if e.encode() in env.value} == {env.partition}
     transport.shutdown(1)
+
+
+def test_failures_are_logged_once_per_kind_and_never_with_the_payload(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A long outage with a full spool: one 'broker_unavailable' and one 'spool_full' line, no content."""
+    publisher = MemoryPublisher()
+    publisher.up = False
+    transport = _transport(tmp_path, publisher, spool_max_bytes=5_000, envelope_events=5)
+    trail = AuditTrail(session_id=_sessions(1)[0], user_id="u", agent="a", transport=transport)
+    with caplog.at_level(logging.INFO, logger="producers"):
+        for i in range(500):
+            trail.input(content=f"jane.doe@example.com secret-{i}")
+            if i % 100 == 0:
+                time.sleep(0.01)  # several ticks, several refusals
+        assert _wait(lambda: transport.counters.spooled + transport.counters.dropped == 500)
+    kinds = [r.getMessage().split()[0] for r in caplog.records]
+    assert kinds.count("audit.broker_unavailable") == 1 and kinds.count("audit.spool_full") == 1
+    assert not any("example.com" in r.getMessage() or "secret" in r.getMessage() for r in caplog.records)
+    transport.shutdown(0.1)
