@@ -39,7 +39,7 @@ class _Round:
 
 
 class Replayer:
-    BATCH = 100  # envelopes per round: up to 50k events, a few MB
+    BATCH = 32  # envelopes per round: bounded memory (at most 16 MiB at 512 KiB each), ~16k events
     ROUND_TIMEOUT_S = 35.0  # a little over message.timeout.ms: librdkafka reports first
 
     def __init__(self, transport: BatchTransport) -> None:
