@@ -1,14 +1,55 @@
 """Windowed tool metrics: a mergeable latency sketch, per-partition windows, and their merge.
 
-Flow inside the stream: each partition's ``WindowAggregator`` observes redacted events and, when
-its event-time watermark passes a window's end (plus grace), emits a *partial* for that window.
-``PartialMerger`` combines the partials of all partitions and finalizes one ``metric record`` per
-(tool, window) once every partition's watermark has passed the window; a partial arriving after
-that revises the record (same ``metric_id``, higher ``revision``).
+Pure: no Kafka, Faust, Elasticsearch or clock; wall time is passed in. Every stateful object has a
+JSON-able ``to_json()`` and a ``from_json()`` that restores it.
+
+Stage 1, in the envelope agent — one ``WindowAggregator`` per raw partition::
+
+    agg = WindowAggregator(partition=p, size_s=60, grace_s=10, max_tools=200)
+    agg = WindowAggregator.from_json(snapshot)     # instead, when the state table has one
+    for event in envelope_events:                  # decoded v1 dicts (the contract's JSON mode)
+        agg.observe(event, wall_now=time.time())   # False: late, counted in agg.counts["late"]
+    partials = agg.close_due()                     # the idle timer calls close_due(time.time())
+    mark = agg.watermark()                         # -inf while the partition knows nothing
+
+Publish the partials, then ``{"partition": p, "watermark": mark}`` (skip a non-finite mark), and
+snapshot ``agg.to_json()`` in the same flush as the envelope's outputs, with the envelope's offset
+so a replayed envelope is skipped. Every window is emitted once: the snapshot carries the
+watermark, and a restored aggregator never reopens a closed window. If a crash lost the snapshot
+but not the partial, replaying the same envelopes closes the window again with the same partial,
+which the merger ignores — unless the idle timer closed it first, which a restored aggregator
+allows only after ``idle_s`` of quiet (default ``grace_s``) from its first call.
+
+Stage 2, one merge agent for all partitions (low volume)::
+
+    merger = PartialMerger(partitions=N)            # or PartialMerger.from_json(snapshot, partitions=N)
+    records = merger.add_partial(partial)           # or merger.update_watermark(p, mark)
+
+Publish each record on ``agent.metrics`` (key: tool or model; document id ``metric_id``, version
+``revision``), feed it to ``core.alerts.AlertEvaluator``, and snapshot ``merger.to_json()`` after
+each message or batch.
+
+A partial: ``{"partition", "window_start", "window_end"`` (epoch s) ``, "tools": {name: {"calls",
+"errors", "latency": sketch}}, "models": {name: {"outputs", "tokens", "cost"}}, "kinds": {kind: n},
+"overflowed", "bad_durations"}``; other keys (a message "type") are ignored. Record shapes are in
+``core.metrics.records``. Monitoring counters, cumulative and carried through snapshots:
+``WindowAggregator.counts`` (late, future, windows_closed, overflowed, bad_durations) and
+``PartialMerger.counts`` (partials, replayed, revisions, dropped, records).
 """
 
-from core.metrics.merge import PartialMerger, metric_id
+from core.metrics.merge import PartialMerger
+from core.metrics.records import metric_id, window_records
 from core.metrics.sketch import LogSketch
-from core.metrics.windows import WindowAggregator
+from core.metrics.tally import OVERFLOW, WindowTally
+from core.metrics.windows import WindowAggregator, event_time
 
-__all__ = ["LogSketch", "PartialMerger", "WindowAggregator", "metric_id"]
+__all__ = [
+    "OVERFLOW",
+    "LogSketch",
+    "PartialMerger",
+    "WindowAggregator",
+    "WindowTally",
+    "event_time",
+    "metric_id",
+    "window_records",
+]

@@ -1,113 +1,150 @@
-"""Merge per-partition partials into one record per (tool, window), final once all partitions agree.
+"""Merge per-partition partials into metric records, final once every partition's watermark agrees.
 
-A window is finalized when every partition's watermark has passed its end. A partial that
-arrives for a finalized window (a late partition) revises its records: same ``metric_id``, higher
-``revision``; sinks keep the highest revision. Partials are keyed by (window, partition), so a
-replayed partial (at-least-once delivery) replaces itself instead of counting twice.
+A window is finalized when a watermark has been heard from every partition ``0..partitions-1``
+and the lowest of them (any extra partitions included) is at or past the window's end: then each
+of its records goes out once, with ``revision`` 0. Partials are keyed by (window, partition), so a
+replayed partial (at-least-once delivery) replaces itself instead of counting twice; an identical
+one after finalization changes nothing. A *different* partial for a finalized window (a late
+partition, or a replay that saw more) revises it: only the records whose content changed go out
+again, same ``metric_id``, ``revision`` + 1 (the sink keeps the highest revision).
+
+Finalized windows are remembered for revisions while they are among the last ``keep_windows``;
+a partial for a window older than that is dropped and counted in ``counts["dropped"]`` — it can no
+longer be merged with its siblings, and re-emitting it alone would overwrite a correct record.
+Parts are merged in partition order, so float sums do not move and cause spurious revisions.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
-from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from core.metrics.sketch import LogSketch
+from core.metrics.records import window_records
+from core.metrics.tally import WindowTally
 
-__all__ = ["PartialMerger", "metric_id"]
+__all__ = ["PartialMerger"]
 
-KEEP_FINALIZED = 60  # windows remembered for revisions (an hour of 60 s windows)
+SNAPSHOT_VERSION = 2
+_COUNTERS = ("partials", "replayed", "revisions", "dropped", "records")
 
 
-def metric_id(kind: str, name: str, window_start: int) -> str:
-    return hashlib.sha256(f"{kind}|{name}|{window_start}".encode()).hexdigest()[:24]
+@dataclass
+class _Window:
+    end: int
+    parts: dict[int, dict[str, Any]] = field(default_factory=dict)  # partition -> tally JSON
+    emitted: dict[str, list[Any]] = field(default_factory=dict)  # metric_id -> [revision, digest]
 
 
 @dataclass
 class PartialMerger:
     partitions: int
+    keep_windows: int = 30
     watermarks: dict[int, float] = field(default_factory=dict)
-    pending: dict[int, dict[int, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
-    finalized: dict[int, dict[str, Any]] = field(default_factory=dict)  # start -> {"rev", "parts"}
+    pending: dict[int, _Window] = field(default_factory=dict)
+    finalized: dict[int, _Window] = field(default_factory=dict)
+    forgotten_until: float = -math.inf  # windows ending at or before this are beyond revision
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTERS, 0))
 
     def add_partial(self, partial: dict[str, Any]) -> list[dict[str, Any]]:
-        start, partition = int(partial["window_start"]), int(partial["partition"])
+        """Take one partial (as ``WindowAggregator.close_due`` made it); return records now due."""
+        start, end, partition = int(partial["window_start"]), int(partial["window_end"]), \
+            int(partial["partition"])
+        tally = WindowTally.from_json(partial).to_json()  # canonical: foreign keys dropped
+        self.counts["partials"] += 1
+        if end <= self.forgotten_until:
+            self.counts["dropped"] += 1
+            return []
         done = self.finalized.get(start)
         if done is not None:
-            if done["parts"].get(str(partition)) == partial:
-                return []  # a replay of what was already counted
-            done["parts"][str(partition)] = partial
-            done["rev"] += 1
-            return self._records(start, partial["window_end"], list(done["parts"].values()), done["rev"])
-        self.pending[start][partition] = partial
+            if done.parts.get(partition) == tally:
+                self.counts["replayed"] += 1
+                return []
+            done.parts[partition] = tally
+            return self._emit(start, done)
+        if self.pending.setdefault(start, _Window(end)).parts.get(partition) == tally:
+            self.counts["replayed"] += 1
+        self.pending[start].parts[partition] = tally
         return self._finalize_due()
 
-    def update_watermark(self, partition: int, watermark: float) -> list[dict[str, Any]]:
+    def update_watermark(self, partition: int, watermark: float | None) -> list[dict[str, Any]]:
+        """Record a partition's watermark (it never goes back); return records now due."""
+        if watermark is None or not math.isfinite(watermark):
+            return []  # a partition that knows nothing yet promises nothing
         self.watermarks[partition] = max(self.watermarks.get(partition, -math.inf), watermark)
         return self._finalize_due()
 
+    def low_watermark(self) -> float:
+        """Every window ending at or before this is final; -inf until all partitions spoke."""
+        if not self.watermarks or any(p not in self.watermarks for p in range(self.partitions)):
+            return -math.inf
+        return min(self.watermarks.values())
+
     def _finalize_due(self) -> list[dict[str, Any]]:
-        if len(self.watermarks) < self.partitions:
-            return []  # a partition never heard from could still hold events of any window
-        low = min(self.watermarks.values())
+        low = self.low_watermark()
         out: list[dict[str, Any]] = []
-        for start in sorted(self.pending):
-            parts = self.pending[start]
-            end = next(iter(parts.values()))["window_end"]
-            if end > low:
-                break
-            del self.pending[start]
-            self.finalized[start] = {"rev": 0, "parts": {str(p): v for p, v in parts.items()}}
-            out += self._records(start, end, list(parts.values()), 0)
-        for old in sorted(self.finalized)[:-KEEP_FINALIZED]:
-            del self.finalized[old]
+        for start in sorted(s for s, w in self.pending.items() if w.end <= low):
+            window = self.finalized[start] = self.pending.pop(start)
+            out += self._emit(start, window)
+        while len(self.finalized) > self.keep_windows:
+            oldest = min(self.finalized)
+            self.forgotten_until = max(self.forgotten_until, self.finalized.pop(oldest).end)
         return out
 
-    def _records(self, start: int, end: int, parts: list[dict[str, Any]], rev: int) -> list[dict[str, Any]]:
-        tools: dict[str, list[Any]] = {}
-        models: dict[str, dict[str, float]] = {}
-        kinds: dict[str, int] = defaultdict(int)
-        for part in parts:
-            for name, t in part["tools"].items():
-                acc = tools.setdefault(name, [0, 0, LogSketch()])
-                acc[0] += t["calls"]
-                acc[1] += t["errors"]
-                acc[2] = acc[2].merge(LogSketch.from_json(t["sketch"]))
-            for name, m in part["models"].items():
-                acc_m = models.setdefault(name, {"outputs": 0, "tokens": 0, "cost": 0.0})
-                for k in acc_m:
-                    acc_m[k] += m[k]
-            for kind, n in part["kinds"].items():
-                kinds[kind] += n
-        base = {"window_start": _iso(start), "window_end": _iso(end), "revision": rev}
-        records = [{**base, "type": "tool", "metric_id": metric_id("tool", name, start), "tool": name,
-                    "calls": calls, "errors": errors, "error_rate": errors / calls if calls else 0.0,
-                    "latency_ms": sketch.summarize()}
-                   for name, (calls, errors, sketch) in sorted(tools.items())]
-        records += [{**base, "type": "model", "metric_id": metric_id("model", name, start), "model": name,
-                     **values} for name, values in sorted(models.items())]
-        records.append({**base, "type": "volume", "metric_id": metric_id("volume", "all", start),
-                        "kinds": dict(kinds), "events": sum(kinds.values())})
-        return records
+    def _emit(self, start: int, window: _Window) -> list[dict[str, Any]]:
+        merged = WindowTally()
+        for partition in sorted(window.parts):
+            merged = merged.merge(WindowTally.from_json(window.parts[partition]))
+        out = []
+        for record in window_records(start, window.end, merged):
+            digest = _digest(record)
+            previous = window.emitted.get(record["metric_id"])
+            if previous is not None and previous[1] == digest:
+                continue
+            revision = 0 if previous is None else int(previous[0]) + 1
+            window.emitted[record["metric_id"]] = [revision, digest]
+            self.counts["revisions"] += revision > 0
+            out.append({**record, "revision": revision})
+        self.counts["records"] += len(out)
+        return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"partitions": self.partitions,
-                "watermarks": {str(p): w for p, w in self.watermarks.items()},
-                "pending": {str(s): {str(p): v for p, v in parts.items()}
-                            for s, parts in self.pending.items()},
-                "finalized": {str(s): v for s, v in self.finalized.items()}}
+        def window(w: _Window) -> dict[str, Any]:
+            return {"end": w.end, "parts": {str(p): t for p, t in sorted(w.parts.items())},
+                    "emitted": w.emitted}
+
+        return {"v": SNAPSHOT_VERSION, "partitions": self.partitions, "keep_windows": self.keep_windows,
+                "watermarks": {str(p): w for p, w in sorted(self.watermarks.items())},
+                "pending": {str(s): window(w) for s, w in sorted(self.pending.items())},
+                "finalized": {str(s): window(w) for s, w in sorted(self.finalized.items())},
+                "forgotten_until": None if math.isinf(self.forgotten_until) else self.forgotten_until,
+                "counts": dict(self.counts)}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PartialMerger:
-        merger = cls(int(data["partitions"]), {int(p): float(w) for p, w in data["watermarks"].items()})
-        for s, parts in data["pending"].items():
-            merger.pending[int(s)] = {int(p): v for p, v in parts.items()}
-        merger.finalized = {int(s): v for s, v in data["finalized"].items()}
-        return merger
+    def from_json(cls, data: dict[str, Any], partitions: int | None = None) -> PartialMerger:
+        """Restore; ``partitions`` overrides the saved count (the raw topic may have grown)."""
+        if data.get("v") != SNAPSHOT_VERSION:
+            raise ValueError(f"merger snapshot version {data.get('v')!r}, expected {SNAPSHOT_VERSION}")
+
+        def window(d: dict[str, Any]) -> _Window:
+            return _Window(int(d["end"]), {int(p): t for p, t in d["parts"].items()},
+                           {k: list(v) for k, v in d["emitted"].items()})
+
+        forgotten = data["forgotten_until"]
+        return cls(
+            partitions=int(data["partitions"]) if partitions is None else partitions,
+            keep_windows=int(data["keep_windows"]),
+            watermarks={int(p): float(w) for p, w in data["watermarks"].items()},
+            pending={int(s): window(w) for s, w in data["pending"].items()},
+            finalized={int(s): window(w) for s, w in data["finalized"].items()},
+            forgotten_until=-math.inf if forgotten is None else float(forgotten),
+            counts={**dict.fromkeys(_COUNTERS, 0), **{k: int(n) for k, n in data["counts"].items()}},
+        )
 
 
-def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+def _digest(record: dict[str, Any]) -> str:
+    body = json.dumps({k: v for k, v in record.items() if k != "revision"}, sort_keys=True,
+                      separators=(",", ":"))
+    return hashlib.blake2b(body.encode(), digest_size=8).hexdigest()

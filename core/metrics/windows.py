@@ -1,39 +1,36 @@
 """Per-partition tumbling windows on event time, closed by a watermark, emitted as partials.
 
-The watermark is the highest event time seen minus the grace period; when a partition has been
-idle for longer than the grace period (wall clock), ``close_due(now)`` lets wall-clock time stand
-in, so an idle stream still closes its windows. Events for a window already closed are counted
-as late (never silently lost). Dimensions are tools, models and kinds only — never users or
-sessions — and distinct tools per window are capped, the rest counted under ``__overflow__``.
+Windows are ``[k * size_s, (k + 1) * size_s)`` in epoch seconds. The watermark is the highest event
+time seen minus ``grace_s``; a window closes (its partial is emitted, once) when its end is at or
+below the watermark, and the watermark never goes back. An event whose window has closed is
+*late*: counted in ``counts["late"]``, never silently lost, never reopening a window.
+
+Idle partitions: after ``idle_s`` (default: ``grace_s``) of wall-clock quiet, event time is taken
+to have moved on with the wall clock since the last event (max event time + quiet - grace), which
+closes windows when a steady stream would have, whatever the skew between the producers' clocks
+and the worker's. A partition that has never seen an event falls back to ``wall_now - grace_s``.
+The quiet clock starts at the first call with a wall time after creation or restore — never from
+a restored value — so a restarted worker has ``idle_s`` to get its backlog redelivered before
+idleness can close the windows that backlog belongs to (raise ``idle_s`` if that takes longer).
+
+Clock skew: an event more than ``max_skew_s`` ahead of the wall clock is counted in
+``counts["future"]`` and placed at the wall time, so one bad producer clock cannot close every
+window of its partition ahead of time.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from core.metrics.sketch import LogSketch
+from core.metrics.tally import WindowTally
 
-__all__ = ["OVERFLOW", "WindowAggregator"]
+__all__ = ["SNAPSHOT_VERSION", "WindowAggregator", "event_time"]
 
-OVERFLOW = "__overflow__"
-
-
-@dataclass
-class _Tool:
-    calls: int = 0
-    errors: int = 0
-    sketch: LogSketch = field(default_factory=LogSketch)
-
-
-@dataclass
-class _Window:
-    tools: dict[str, _Tool] = field(default_factory=dict)
-    models: dict[str, dict[str, float]] = field(default_factory=dict)
-    kinds: Counter[str] = field(default_factory=Counter)
+SNAPSHOT_VERSION = 2
+_COUNTERS = ("late", "future", "windows_closed", "overflowed", "bad_durations")
 
 
 @dataclass
@@ -42,94 +39,104 @@ class WindowAggregator:
     size_s: int = 60
     grace_s: float = 10.0
     max_tools: int = 200
-    windows: dict[int, _Window] = field(default_factory=dict)
+    max_models: int = 50
+    max_skew_s: float | None = 300.0
+    idle_s: float | None = None  # quiet before the wall clock moves the watermark; None: grace_s
+    windows: dict[int, WindowTally] = field(default_factory=dict)
     max_event_time: float = -math.inf
-    closed_until: float = -math.inf  # every window ending at or before this was emitted
-    last_event_wall: float = -math.inf
-    late: int = 0
-    overflowed: int = 0
+    mark: float = -math.inf  # the watermark; windows ending at or before it are closed
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTERS, 0))
+    # Wall time the partition went quiet; None until the first call after creation or restore.
+    quiet_since: float | None = field(default=None, compare=False)
 
-    def observe(self, event: dict[str, Any], wall_now: float) -> None:
-        t = _epoch(event["timestamp"])
-        start = math.floor(t / self.size_s) * self.size_s
-        if start + self.size_s <= self.closed_until:
-            self.late += 1
-            return
-        self.max_event_time = max(self.max_event_time, t)
-        self.last_event_wall = wall_now
-        window = self.windows.setdefault(start, _Window())
-        window.kinds[event["kind"]] += 1
-        payload = event.get("payload", {})
-        if event["kind"] == "tool_call":
-            name = str(payload.get("tool_name", "unknown"))
-            if name not in window.tools and len(window.tools) >= self.max_tools:
-                name = OVERFLOW
-                self.overflowed += 1
-            tool = window.tools.setdefault(name, _Tool())
-            tool.calls += 1
-            tool.errors += payload.get("status") == "error"
-            tool.sketch.observe(float(payload.get("duration_ms", 0.0)))
-        elif event["kind"] == "output":
-            meta = payload.get("metadata") or {}
-            model = window.models.setdefault(str(meta.get("model") or "unknown"),
-                                             {"outputs": 0, "tokens": 0, "cost": 0.0})
-            model["outputs"] += 1
-            model["tokens"] += int(meta.get("tokens_used") or 0)
-            model["cost"] += float(meta.get("cost") or 0.0)
+    def observe(self, event: dict[str, Any], wall_now: float | None = None) -> bool:
+        """Count one decoded event; False when it was late (its window already closed)."""
+        t = event_time(event["timestamp"])
+        if self.max_skew_s is not None and wall_now is not None and t > wall_now + self.max_skew_s:
+            self.counts["future"] += 1
+            t = wall_now
+        start = int(t // self.size_s) * self.size_s
+        if start + self.size_s <= self.mark:
+            self.counts["late"] += 1
+            return False
+        if t > self.max_event_time:  # noqa: PLR1730 - per event: max() costs ~80 ns more
+            self.max_event_time = t
+        if wall_now is not None:
+            self.quiet_since = wall_now
+        window = self.windows.get(start)
+        if window is None:
+            window = self.windows[start] = WindowTally()
+        window.add_event(event, self.max_tools, self.max_models)
+        return True
 
-    def watermark(self, wall_now: float | None = None) -> float:
+    def advance(self, wall_now: float | None = None) -> float:
+        """Move the watermark (by event time, and by the wall clock if idle); return it."""
         mark = self.max_event_time - self.grace_s
-        if wall_now is not None and wall_now - self.last_event_wall > self.grace_s:
-            mark = max(mark, wall_now - self.grace_s)  # idle: let the clock close the windows
-        return mark
+        if wall_now is not None:
+            if self.quiet_since is None:
+                self.quiet_since = wall_now
+            quiet = wall_now - self.quiet_since
+            if quiet > (self.grace_s if self.idle_s is None else self.idle_s):
+                known = math.isfinite(self.max_event_time)
+                mark = max(mark, self.max_event_time + quiet - self.grace_s if known
+                           else wall_now - self.grace_s)
+        self.mark = max(self.mark, mark)
+        return self.mark
+
+    watermark = advance  # the name the stream glue uses
 
     def close_due(self, wall_now: float | None = None) -> list[dict[str, Any]]:
-        """Partials of every window whose end the watermark has passed, oldest first."""
-        mark = self.watermark(wall_now)
+        """Advance, then pop the partial of every window the watermark has passed, oldest first."""
+        mark = self.advance(wall_now)
+        due = sorted(s for s in self.windows if s + self.size_s <= mark)
         partials = []
-        for start in sorted(s for s in self.windows if s + self.size_s <= mark):
-            partials.append(self._partial(start, self.windows.pop(start)))
-        if mark > self.closed_until:
-            # Windows end on multiples of size: everything up to the watermark's floor is closed.
-            self.closed_until = max(self.closed_until, math.floor(mark / self.size_s) * self.size_s)
+        for start in due:
+            tally = self.windows.pop(start)
+            self.counts["windows_closed"] += 1
+            self.counts["overflowed"] += tally.overflowed
+            self.counts["bad_durations"] += tally.bad_durations
+            partials.append({"partition": self.partition, "window_start": start,
+                             "window_end": start + self.size_s, **tally.to_json()})
         return partials
 
-    def _partial(self, start: int, window: _Window) -> dict[str, Any]:
-        return {
-            "partition": self.partition, "window_start": start, "window_end": start + self.size_s,
-            "tools": {n: {"calls": t.calls, "errors": t.errors, "sketch": t.sketch.to_json()}
-                      for n, t in window.tools.items()},
-            "models": window.models, "kinds": dict(window.kinds),
-        }
-
     def to_json(self) -> dict[str, Any]:
-        """A compact snapshot: open windows and counters (restoring never re-emits closed ones)."""
+        """A compact snapshot: settings, open windows, watermark, counters."""
         return {
-            "p": self.partition, "size": self.size_s, "grace": self.grace_s, "max_tools": self.max_tools,
-            "open": [self._partial(s, w) for s, w in self.windows.items()],
-            "max_t": _finite(self.max_event_time), "closed": _finite(self.closed_until),
-            "late": self.late, "overflowed": self.overflowed,
+            "v": SNAPSHOT_VERSION, "partition": self.partition, "size_s": self.size_s,
+            "grace_s": self.grace_s, "max_tools": self.max_tools, "max_models": self.max_models,
+            "max_skew_s": self.max_skew_s, "idle_s": self.idle_s, "mark": _finite(self.mark),
+            "max_t": _finite(self.max_event_time), "counts": dict(self.counts),
+            "open": {str(s): w.to_json() for s, w in sorted(self.windows.items())},
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WindowAggregator:
-        agg = cls(partition=int(data["p"]), size_s=int(data["size"]), grace_s=float(data["grace"]),
-                  max_tools=int(data["max_tools"]), late=int(data["late"]),
-                  overflowed=int(data["overflowed"]))
-        agg.max_event_time = -math.inf if data["max_t"] is None else float(data["max_t"])
-        agg.closed_until = -math.inf if data["closed"] is None else float(data["closed"])
-        for part in data["open"]:
-            agg.windows[int(part["window_start"])] = _Window(
-                tools={n: _Tool(t["calls"], t["errors"], LogSketch.from_json(t["sketch"]))
-                       for n, t in part["tools"].items()},
-                models={m: dict(v) for m, v in part["models"].items()},
-                kinds=Counter(part["kinds"]))
-        return agg
+        if data.get("v") != SNAPSHOT_VERSION:
+            raise ValueError(f"window snapshot version {data.get('v')!r}, expected {SNAPSHOT_VERSION}")
+        skew, idle = data["max_skew_s"], data.get("idle_s")
+        return cls(
+            partition=int(data["partition"]), size_s=int(data["size_s"]), grace_s=float(data["grace_s"]),
+            max_tools=int(data["max_tools"]), max_models=int(data["max_models"]),
+            max_skew_s=None if skew is None else float(skew), idle_s=None if idle is None else float(idle),
+            windows={int(s): WindowTally.from_json(w) for s, w in data["open"].items()},
+            max_event_time=_infinite(data["max_t"]), mark=_infinite(data["mark"]),
+            counts={**dict.fromkeys(_COUNTERS, 0), **{k: int(n) for k, n in data["counts"].items()}},
+        )
 
 
-def _epoch(ts: str) -> float:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+def event_time(ts: str | datetime | float) -> float:
+    """Epoch seconds of an event timestamp (RFC 3339 text as the contract dumps it, or a datetime)."""
+    if isinstance(ts, str):
+        ts = datetime.fromisoformat(ts)  # 3.11 reads the trailing "Z"
+    if isinstance(ts, datetime):
+        # A naive time is taken as UTC, never as the worker's local time.
+        return (ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)).timestamp()
+    return float(ts)
 
 
 def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
+
+
+def _infinite(x: float | None) -> float:
+    return -math.inf if x is None else float(x)
