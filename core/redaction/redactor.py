@@ -1,51 +1,57 @@
-"""The redactor: detectors over every string of an event, typed placeholders or keyed tokens.
+"""The redactor: detectors over every string of a value, typed placeholders or keyed tokens.
 
-Placeholders (``[EMAIL]``) or, with a key, HMAC tokens (``[EMAIL:3f9a1c2b]``): the same value
-always maps to the same token so joins survive, and nothing can be reversed without the key.
-Placeholders are never detected again, so redacting twice changes nothing.
+Placeholders (``[EMAIL]``) or, with a key, HMAC-SHA256 tokens (``[EMAIL:3f9a1c2b0d4e]``): the same
+value always maps to the same token, so joins survive, and nothing can be reversed without the
+key. Values are normalised before hashing (an email's case, a card's or phone's separators), so
+``Jane@Example.com`` and ``jane@example.com`` share a token. No detector matches a token, so
+redacting twice changes nothing.
+
+Bounded work on hostile input: a string longer than ``MAX_TEXT`` characters is cut at the last
+space before the limit and ends with ``[TRUNCATED]`` (the rest is dropped, never passed through);
+containers nested deeper than ``MAX_DEPTH`` become ``[TOO_DEEP]``. Both are counted. Input is
+never mutated: every container on the way is rebuilt.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import hmac
-import re
-from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
-from core.redaction.detectors import DETECTORS, Detector
+from core.redaction.detectors import BY_DIGITS, Finding, digit_made
+from core.redaction.keys import key_kind
+from core.redaction.patterns import TOKEN
 from core.settings import Settings
 
-__all__ = ["POLICY_VERSION", "Redactor"]
+__all__ = ["MAX_DEPTH", "MAX_TEXT", "POLICY_VERSION", "STRUCTURAL", "Redactor"]
 
-POLICY_VERSION = "2026.11-2"
+POLICY_VERSION = "2026.11-3"  # bump whenever a rule changes what is removed
+MAX_TEXT = 1_000_000
+MAX_DEPTH = 32
+MIN_TEXT = 5  # nothing we detect fits in fewer characters ("pwd=x")
+TRUNCATED = "[TRUNCATED]"
+TOO_DEEP = "[TOO_DEEP]"
 
-# Fields of the envelope that are structure, not content.
+# Fields of the envelope that are structure, not content (session_id and user_id are content).
 STRUCTURAL = frozenset({"schema_version", "event_id", "kind", "level", "timestamp", "seq", "trace_id",
                         "span_id", "parent_span_id", "agent", "redaction", "integrity"})
-SECRET_WORDS = frozenset({"password", "passwd", "pwd", "secret", "token", "apikey", "authorization",
-                          "auth", "credential", "credentials", "cookie", "privatekey"})
-MAX_DEPTH = 32
-MAX_TEXT = 1_000_000  # longer strings are cut: bounded work per value
-
-@functools.lru_cache(maxsize=4096)  # keys repeat across events: split each one once
-def _is_secret_key(key: str) -> bool:
-    return bool(_key_words(key) & SECRET_WORDS)
+_CACHE_SIZE = 10_000
 
 
-def _key_words(key: str) -> set[str]:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", key)
-    words = {w.lower() for w in re.split(r"[\s_.\-]+", spaced) if w}
-    joined = "".join(sorted(words))
-    return words | {joined, key.lower().replace("_", "").replace("-", "")}
+def _normalise(kind: str, value: str) -> str:
+    if kind == "EMAIL":
+        return value.lower()
+    if kind in ("CARD", "SSN", "PHONE", "IBAN"):
+        return "".join(c for c in value if c.isalnum() or c == "+").upper()
+    return value
 
 
 class Redactor:
     def __init__(self, key: bytes | None = None, key_version: str | None = None) -> None:
-        self._key = key
-        self.key_version = key_version if key else None
+        self._key = key or None
+        self.key_version = key_version if self._key else None
         self.policy_version = POLICY_VERSION
+        self._tokens: dict[tuple[str, str], str] = {}  # user ids repeat on every event: HMAC once
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Redactor:
@@ -53,62 +59,107 @@ class Redactor:
         key = settings.redaction_key.encode() if settings.redaction_key else None
         return cls(key=key, key_version=settings.redaction_key_version if key else None)
 
-    def _token(self, kind: str, value: str) -> str:
+    def token(self, kind: str, value: str) -> str:
+        """What replaces ``value`` found as ``kind``."""
         if self._key is None:
             return f"[{kind}]"
-        digest = hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:12]
-        return f"[{kind}:{digest}]"
+        cached = self._tokens.get((kind, value))
+        if cached is None:
+            if len(self._tokens) >= _CACHE_SIZE:
+                self._tokens.clear()
+            digest = hmac.digest(self._key, _normalise(kind, value).encode(), "sha256").hex()[:12]
+            cached = self._tokens[(kind, value)] = f"[{kind}:{digest}]"
+        return cached
 
     def redact_text(self, text: str) -> tuple[str, dict[str, int]]:
-        counts: Counter[str] = Counter()
-        text = text[:MAX_TEXT]
-        for detector in DETECTORS:
-            if detector.gate(text):
-                text = self._sub(detector, text, counts)
-        return text, dict(counts)
-
-    def _sub(self, d: Detector, text: str, counts: Counter[str]) -> str:
-        def repl(m: re.Match[str]) -> str:
-            found = m.group(d.group)
-            if not d.accept(found):
-                return m.group(0)
-            counts[d.kind] += 1
-            whole = m.group(0)
-            if d.group == 0:
-                return self._token(d.kind, found)
-            start, end = m.start(d.group) - m.start(0), m.end(d.group) - m.start(0)
-            return whole[:start] + self._token(d.kind, found) + whole[end:]
-
-        return d.pattern.sub(repl, text)
+        """``text`` with every finding replaced, and the number of findings per kind."""
+        counts: dict[str, int] = {}
+        return self._text(text, counts), counts
 
     def redact_value(self, value: Any, depth: int = 0) -> tuple[Any, dict[str, int]]:
-        counts: Counter[str] = Counter()
-        return self._value(value, depth, counts), dict(counts)
+        """Any JSON value, deep: strings redacted, dict keys kept, values under keys such as
+        ``password`` masked whatever they hold, other scalars untouched."""
+        counts: dict[str, int] = {}
+        return self._value(value, depth, counts), counts
 
-    def _value(self, value: Any, depth: int, counts: Counter[str]) -> Any:
+    def redact_event(self, event: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+        """One v1 event: every field but the structural ones, plus the ``redaction`` record. Counts
+        already recorded on the event are kept, so redacting a redacted event changes nothing."""
+        counts: dict[str, int] = {}
+        out = {k: v if k in STRUCTURAL else self._field(k, v, 1, counts) for k, v in event.items()}
+        total = dict(counts)
+        previous = event.get("redaction")
+        if isinstance(previous, Mapping) and isinstance(previous.get("counts"), Mapping):
+            for kind, n in previous["counts"].items():
+                if isinstance(n, int):
+                    total[kind] = total.get(kind, 0) + n
+        out["redaction"] = {"policy_version": self.policy_version, "key_version": self.key_version,
+                            "counts": total}
+        return out, counts
+
+    def _text(self, text: str, counts: dict[str, int]) -> str:
+        if len(text) < MIN_TEXT:
+            return text
+        if len(text) > MAX_TEXT:
+            text = _truncate(text)
+            counts["TRUNCATED"] = counts.get("TRUNCATED", 0) + 1
+        for d in BY_DIGITS[digit_made(text)]:
+            if ((d.marker is None or d.marker in text)
+                    and (d.probe is None or d.probe.search(text) is not None)
+                    and (d.gate is None or d.gate(text))):
+                found = list(d.find(text))
+                if found:
+                    text = self._splice(text, found, counts)
+        return text
+
+    def _splice(self, text: str, found: list[Finding], counts: dict[str, int]) -> str:
+        parts: list[str] = []
+        last = 0
+        for start, end, kind in found:
+            if start < last:
+                continue  # overlaps the previous finding, already replaced
+            parts += (text[last:start], self.token(kind, text[start:end]))
+            counts[kind] = counts.get(kind, 0) + 1
+            last = end
+        parts.append(text[last:])
+        return "".join(parts)
+
+    def _value(self, value: Any, depth: int, counts: dict[str, int]) -> Any:
         if isinstance(value, str):
-            out, c = self.redact_text(value)
-            counts.update(c)
-            return out
-        if depth >= MAX_DEPTH and isinstance(value, dict | list):
-            counts["DEPTH"] += 1
-            return "[TOO_DEEP]"
+            return self._text(value, counts)
+        if isinstance(value, dict | list | tuple) and depth >= MAX_DEPTH:
+            counts["TOO_DEEP"] = counts.get("TOO_DEEP", 0) + 1
+            return TOO_DEEP
         if isinstance(value, dict):
-            return {k: self._masked(k, v, depth, counts) for k, v in value.items()}
-        if isinstance(value, list):
+            return {k: self._field(k, v, depth + 1, counts) for k, v in value.items()}
+        if isinstance(value, list | tuple):
             return [self._value(v, depth + 1, counts) for v in value]
         return value
 
-    def _masked(self, key: str, value: Any, depth: int, counts: Counter[str]) -> Any:
-        if value is not None and not isinstance(value, bool) and _is_secret_key(str(key)):
-            counts["SECRET"] += 1
-            return self._token("SECRET", str(value))
-        return self._value(value, depth + 1, counts)
+    def _field(self, key: Any, value: Any, depth: int, counts: dict[str, int]) -> Any:
+        kind = key_kind(key) if isinstance(key, str) else None
+        if kind is None or value is None or isinstance(value, bool):
+            return self._value(value, depth, counts)
+        return self._mask(kind, value, depth, counts)
 
-    def redact_event(self, event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-        counts: Counter[str] = Counter()
-        out = {k: v if k in STRUCTURAL else self._value(v, 0, counts) for k, v in event.items()}
-        out["redaction"] = {"policy_version": self.policy_version, "counts": dict(counts)}
-        if self.key_version:
-            out["redaction"]["key_version"] = self.key_version
-        return out, dict(counts)
+    def _mask(self, kind: str, value: Any, depth: int, counts: dict[str, int]) -> Any:
+        """Everything under a secret-like key goes, whatever it is; containers keep their shape
+        (an object stays an object, so the index mapping does not change with the content)."""
+        if isinstance(value, dict | list | tuple) and depth >= MAX_DEPTH:
+            counts["TOO_DEEP"] = counts.get("TOO_DEEP", 0) + 1
+            return TOO_DEEP
+        if isinstance(value, dict):
+            return {k: self._mask(kind, v, depth + 1, counts) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._mask(kind, v, depth + 1, counts) for v in value]
+        if value is None or isinstance(value, bool) or value == "" or (
+                isinstance(value, str) and TOKEN.fullmatch(value)):
+            return value
+        counts[kind] = counts.get(kind, 0) + 1
+        return self.token(kind, str(value))
+
+
+def _truncate(text: str) -> str:
+    limit = MAX_TEXT - len(TRUNCATED) - 1
+    cut = max(text.rfind(" ", limit - 4096, limit), text.rfind("\n", limit - 4096, limit))
+    return text[:cut if cut > 0 else limit] + " " + TRUNCATED

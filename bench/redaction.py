@@ -1,0 +1,169 @@
+"""Redaction throughput and precision/recall, beside Presidio's recognizers on the same corpus.
+
+Both engines see the same thing: the decoded string values of corpus-made v1 events (never the
+serialized JSON, whose escapes hide values from patterns) for throughput, and the labelled corpus
+sentences for precision and recall, scored by the same function (``core.redaction.evaluation``).
+
+Presidio runs pattern-only, as the issue asks: a blank spaCy pipeline (no NER model), its
+predefined recognizers for the kinds both engines cover (email, phone, card, IBAN, US SSN, IP;
+Presidio has none for secrets), tldextract on its bundled suffix list (offline), and a score
+threshold of 0.3. It is an optional dependency: without it the bench says so and reports ours.
+
+Run: ``python -m bench.redaction`` (about a minute on 2 cores). The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import time
+import types
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from bench.harness import emit, table
+from core.redaction import Redactor
+from core.redaction.corpus import KINDS, generate
+from core.redaction.evaluation import Score, corpus_events, score, totals
+from core.redaction.redactor import STRUCTURAL
+
+Engine = Callable[[str], tuple[str, Mapping[str, int]]]
+
+PRESIDIO_KINDS = {"EMAIL_ADDRESS": "EMAIL", "PHONE_NUMBER": "PHONE", "CREDIT_CARD": "CARD",
+                  "IBAN_CODE": "IBAN", "US_SSN": "SSN", "IP_ADDRESS": "IP"}
+EVENTS, PRESIDIO_EVENTS, SAMPLES, PRESIDIO_SAMPLES = 20_000, 400, 6_000, 2_000
+
+
+def strings(value: Any) -> Iterable[str]:
+    """Every string an engine must look at: decoded values, deep, outside the structural fields."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings(v)
+
+
+def content(event: Mapping[str, Any]) -> list[str]:
+    return [s for k, v in event.items() if k not in STRUCTURAL for s in strings(v)]
+
+
+def presidio_engine() -> tuple[Engine | None, str]:
+    """Presidio's pattern recognizers behind our engine interface, or None and the reason."""
+    try:
+        import spacy  # noqa: PLC0415
+        import tldextract  # noqa: PLC0415
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry  # noqa: PLC0415
+        from presidio_analyzer.nlp_engine import SpacyNlpEngine  # noqa: PLC0415
+        from presidio_analyzer.predefined_recognizers import (  # noqa: PLC0415
+            CreditCardRecognizer,
+            EmailRecognizer,
+            IbanRecognizer,
+            IpRecognizer,
+            PhoneRecognizer,
+            UsSsnRecognizer,
+        )
+        from presidio_analyzer.predefined_recognizers.generic import email_recognizer  # noqa: PLC0415
+    except ImportError as exc:
+        return None, f"Presidio not installed ({exc.name}): pip install presidio-analyzer"
+
+    # Offline: the bundled public-suffix snapshot, never a download at first use.
+    email_recognizer.tldextract = types.SimpleNamespace(extract=tldextract.TLDExtract(suffix_list_urls=()))
+
+    class BlankSpacy(SpacyNlpEngine):  # type: ignore[misc]  # untyped third-party base
+        def load(self) -> None:
+            self.nlp = {"en": spacy.blank("en")}  # tokens only: no model to download
+
+    nlp = BlankSpacy()
+    nlp.load()
+    registry = RecognizerRegistry(supported_languages=["en"])
+    for recognizer in (EmailRecognizer(), PhoneRecognizer(), CreditCardRecognizer(), IbanRecognizer(),
+                       UsSsnRecognizer(), IpRecognizer()):
+        registry.add_recognizer(recognizer)
+    analyzer = AnalyzerEngine(registry=registry, nlp_engine=nlp, supported_languages=["en"],
+                              default_score_threshold=0.3)
+
+    def engine(text: str) -> tuple[str, Mapping[str, int]]:
+        counts: dict[str, int] = {}
+        parts, last = [], 0
+        for r in sorted(analyzer.analyze(text, language="en"), key=lambda r: (r.start, -r.end)):
+            if r.start < last:
+                continue  # overlapping results: the first, longest one wins, as the anonymizer does
+            kind = PRESIDIO_KINDS.get(r.entity_type, r.entity_type)
+            counts[kind] = counts.get(kind, 0) + 1
+            parts += (text[last:r.start], f"<{kind}>")
+            last = r.end
+        parts.append(text[last:])
+        return "".join(parts), counts
+
+    return engine, f"presidio-analyzer {_version('presidio-analyzer')}, spaCy {spacy.__version__} (blank)"
+
+
+def _version(name: str) -> str:
+    from importlib.metadata import version  # noqa: PLC0415
+
+    return version(name)
+
+
+def throughput(run: Callable[[], None], events: int, megabytes: float,
+               repeat: int = 3) -> tuple[float, float]:
+    """Best of ``repeat`` runs: events/s and MB/s."""
+    best = min(_timed(run) for _ in range(repeat))
+    return events / best, megabytes / best
+
+
+def _timed(run: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    events = list(corpus_events(EVENTS))
+    texts = [content(e) for e in events]
+    megabytes = sum(len(s.encode()) for t in texts for s in t) / 1e6
+    keyed, plain = Redactor(key=b"bench-key", key_version="b1"), Redactor()
+
+    ours_keyed = throughput(lambda: [keyed.redact_event(e) for e in events], len(events), megabytes)
+    ours_plain = throughput(lambda: [plain.redact_event(e) for e in events], len(events), megabytes)
+    ours = score(generate(SAMPLES), plain.redact_text)
+
+    presidio, label = presidio_engine()
+    theirs: dict[str, Score] = {}
+    theirs_speed = (0.0, 0.0)
+    if presidio is not None:
+        few = texts[:PRESIDIO_EVENTS]
+        few_mb = sum(len(s.encode()) for t in few for s in t) / 1e6
+        theirs_speed = throughput(lambda: [presidio(s) for t in few for s in t], len(few), few_mb, repeat=1)
+        theirs = score(generate(PRESIDIO_SAMPLES), presidio)
+
+    print(f"corpus: {EVENTS:,} events ({megabytes:.1f} MB of string values), {SAMPLES:,} labelled "
+          f"sentences; baseline: {label}")
+    table(["engine", "events/s", "MB/s"], [
+        ["agent-audit, keyed tokens", f"{ours_keyed[0]:,.0f}", f"{ours_keyed[1]:.2f}"],
+        ["agent-audit, placeholders", f"{ours_plain[0]:,.0f}", f"{ours_plain[1]:.2f}"],
+        ["presidio (pattern-only)", f"{theirs_speed[0]:,.0f}" if presidio else "n/a",
+         f"{theirs_speed[1]:.2f}" if presidio else "n/a"],
+    ])
+    print()
+    rows = []
+    for kind in KINDS:
+        mine, other = ours[kind], theirs.get(kind)
+        covered = presidio is not None and kind in PRESIDIO_KINDS.values()
+        rows.append([kind, f"{mine.recall:.4f}", f"{mine.precision:.4f}",
+                     f"{other.recall:.4f}" if other and covered else "n/a",
+                     f"{other.precision:.4f}" if other and covered else "n/a"])
+    all_ours = totals(ours)
+    rows.append(["all", f"{all_ours.recall:.4f}", f"{all_ours.precision:.4f}", "", ""])
+    table(["kind", "recall", "precision", "presidio recall", "presidio precision"], rows)
+    ratio = ours_keyed[0] / theirs_speed[0] if theirs_speed[0] else None
+    print(f"\nratio (keyed events/s over Presidio's): {ratio:,.0f}x" if ratio
+          else "\nratio: n/a (no Presidio)")
+    emit({"events_s": round(ours_keyed[0]), "mb_s": round(ours_keyed[1], 2),
+          "presidio_events_s": round(theirs_speed[0], 1) if presidio else None,
+          "ratio": round(ratio, 1) if ratio else None,
+          "recall": round(all_ours.recall, 4), "precision": round(all_ours.precision, 4)})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Checks that turn a pattern's candidate into a finding: checksums, registries, real parses.
+
+A pattern alone cannot tell a card from an order number; Luhn plus the issuer ranges can. Each
+check is pure and runs only on candidates, so its cost does not grow with the text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+
+__all__ = ["IBAN_LENGTHS", "basic_credentials", "card_number", "iban", "ipv4", "ipv6", "luhn", "ssn"]
+
+# Country -> IBAN length (the SWIFT IBAN registry).
+IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
+    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,
+    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
+    "GL": 18, "GR": 27, "GT": 28, "HN": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
+    "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21,
+    "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28,
+    "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22,
+    "RU": 33, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25,
+    "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}
+
+
+def luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def card_number(digits: str) -> bool:
+    """14-19 digits from a card issuer's range (Visa, Mastercard, Amex, Diners, Discover, JCB,
+    UnionPay, Maestro) passing Luhn: ids and timestamps starting 0, 1, 7, 8 or 9 never qualify.
+    13-digit Visa numbers are no longer issued; admitting them would take every tenth 13-digit id."""
+    if not 14 <= len(digits) <= 19:
+        return False
+    first = digits[0]
+    if first == "2":
+        ok = 2221 <= int(digits[:4]) <= 2720  # Mastercard 2-series
+    elif first == "3":
+        ok = digits[1] in "045678"  # Diners 30/36/38, Amex 34/37, JCB 35
+    else:
+        ok = first in "456"
+    return ok and luhn(digits)
+
+
+def iban(compact: str) -> bool:
+    """A registered country, that country's length, and the ISO 7064 mod-97 checksum."""
+    if IBAN_LENGTHS.get(compact[:2]) != len(compact):
+        return False
+    moved = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+def ssn(area: str, group: str, serial: str) -> bool:
+    """US SSN rules: area not 000, 666 or 9xx; group not 00; serial not 0000."""
+    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+
+
+def ipv4(candidate: str) -> bool:
+    parts = candidate.split(".")
+    return len(parts) == 4 and all(p == "0" or (p[0] != "0" and int(p) <= 255) for p in parts)
+
+
+def ipv6(candidate: str) -> bool:
+    """A real IPv6 address with at least three written groups: ``a::b`` in code is not one."""
+    if sum(1 for g in candidate.split(":") if g) < 3:
+        return False
+    try:
+        return ipaddress.ip_address(candidate).version == 6
+    except ValueError:
+        return False
+
+
+def basic_credentials(encoded: str) -> bool:
+    """``Basic`` auth carries base64 of ``user:password``; an English word after 'basic' does not."""
+    try:
+        decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return b":" in decoded and decoded.isascii()

@@ -1,0 +1,148 @@
+"""Cards, SSNs and phone numbers: one pass over runs of digit groups, then a shape classifier.
+
+A *run* is a maximal sequence of digit groups joined by one separator (space, dot, dash, slash),
+optionally led by ``+`` or an area code in parentheses. Judging the whole run, not a window of it,
+is what keeps ``2026-11-25 10:30`` or a spaced tracking number from yielding a "phone" in its
+middle. When the whole run is not PII, up to three trailing groups are dropped in turn, so
+``4111 1111 1111 1111 12/27`` (card, expiry) and ``call 555-123-4567 2 times`` are still found,
+and up to two leading groups parted by a space (``order 12345 555-123-4567``): at most twelve
+tries per run. A sub-run in the middle of a run never takes a trunk ``0``/``00`` or parenthesised
+prefix, so ``DE89 3704 0044 ...`` (an IBAN with a typo) does not become a phone ``0044 ...``; a
+leading date (``2026-11-25 10:30``) is set aside before anything is tried.
+
+Phones are recognised by shape, never by bare length: international (``+`` or ``00``), an area
+code in parentheses, a national trunk prefix ``0`` (UK, DE, FR, IT, NL, JP, AU, IN, ...), and the
+fixed national shapes of NANP, Spain, India and China. A bare digit run is a phone (or an SSN)
+only when a context word such as "phone" or "SSN" comes just before it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from core.redaction.checks import card_number, ssn
+
+__all__ = ["find_numbers"]
+
+_RUN = re.compile(
+    r"[+(0-9](?<![\w.+\-/\]].)"  # not inside a word or a number, nor glued to a placeholder
+    r"(?:(?<=\+)[0-9]{1,15}|(?<=\()\+?[0-9]{1,5}\)|(?<=[0-9])[0-9]{0,18})"
+    r"(?:(?:[ .\-/]|(?<=\)))(?:\([0-9]{1,5}\)|[0-9]{1,19})){0,11}"
+)
+_GROUP = re.compile(r"\(?\+?([0-9]+)\)?")
+_DATE = re.compile(r"[0-9]{4}[./\-][0-9]{1,2}[./\-][0-9]{1,2}"
+                   r"|[0-9]{1,2}[./\-][0-9]{1,2}[./\-](?:19|20)[0-9]{2}")
+_PHONE_WORDS = re.compile(r"phone|\btel\b|mobile|\bcell|\bcall|\bsms|whatsapp|\bfax|telefon|handy|portable"
+                          r"|t[ée]l[ée]phone|m[óo]vil|cellulare|numéro")
+_SSN_WORDS = re.compile(r"\bssn|social security|ss#")
+# How cards are printed: 4-4-4-4 (+3 for 19 digits), 4-4-4-3, Amex 4-6-5, Diners 4-6-4.
+_CARD_SHAPES = frozenset({(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 4, 4, 3), (4, 6, 5), (4, 6, 4)})
+# Digit shapes of national numbers without a trunk prefix -> allowed first digits.
+_NATIONAL: dict[tuple[int, ...], str] = {
+    (3, 3, 4): "23456789",  # NANP: (415) 555-0132 written 415-555-0132; Italian mobiles 333 123 4567
+    (1, 3, 3, 4): "1",  # NANP with the country code: 1-800-555-0199
+    (3, 2, 2, 2): "6789",  # Spain: 612 34 56 78
+    (2, 3, 2, 2): "89",  # Spain: 91 123 45 67
+    (3, 3, 3): "6789",  # Spain: 612 345 678
+    (5, 5): "6789",  # India mobiles: 98765 43210
+    (3, 4, 4): "1",  # China mobiles: 138 0013 8000
+}
+
+
+def find_numbers(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, kind) of each card, SSN or phone number in ``text``, in order."""
+    for m in _RUN.finditer(text):
+        start, end = m.span()
+        if end - start < 7:
+            continue
+        if start and text[start - 1] == ":" and text.startswith("]", end):
+            continue  # the hex of a keyed token such as [PHONE:123456789012]
+        date = _DATE.match(text, start)
+        if date and end - date.end() < 8:
+            continue  # a date and at most a time: 2026-11-25 10:30
+        yield from sorted(_Run(text, start, end).findings())
+
+
+class _Run:
+    def __init__(self, text: str, start: int, end: int) -> None:
+        self.text = text
+        self.plus = text.startswith(("+", "(+"), start)
+        self.start = start
+        self.spans: list[tuple[int, int]] = []
+        self.digits: list[str] = []
+        for g in _GROUP.finditer(text, start, end):
+            self.spans.append(g.span())
+            self.digits.append(g.group(1))
+        if end < len(text) and (text[end].isalnum() or text[end] == "_"):
+            del self.spans[-1], self.digits[-1]  # glued to a word (2026-11-25T10): not a group
+
+    def findings(self) -> Iterator[tuple[int, int, str]]:
+        lo = 3 if not self.plus and _DATE.match(self.text, self.start) else 0  # a date is never PII
+        todo = [(lo, len(self.digits))]
+        while todo:
+            lo, hi = todo.pop()
+            found = self._best(lo, hi)
+            if found is None:
+                continue
+            i, j, kind = found
+            yield (self.start if i == 0 and self.plus else self.spans[i][0]), self.spans[j - 1][1], kind
+            todo.append((j, hi))
+
+    def _best(self, lo: int, hi: int) -> tuple[int, int, str] | None:
+        sizes = [len(d) for d in self.digits]
+        for i in range(lo, min(lo + 3, hi)):
+            if i > lo and self.text[self.spans[i - 1][1]:self.spans[i][0]] != " ":
+                break  # leading groups are dropped only where a space parts them
+            total = sum(sizes[i:hi])
+            for j in range(hi, max(i, hi - 3), -1):
+                if total >= 7 and (kind := self._kind(i, j, at_start=i == lo)):
+                    return i, j, kind
+                total -= sizes[j - 1]
+        return None
+
+    def _kind(self, i: int, j: int, *, at_start: bool) -> str | None:
+        groups = self.digits[i:j]
+        digits = "".join(groups)
+        n = len(digits)
+        if i == 0 and self.plus:
+            return "PHONE" if 8 <= n <= 15 else None
+        seps = {self.text[self.spans[k][1]:self.spans[k + 1][0]] for k in range(i, j - 1)}
+        paren = self.text[self.spans[i][0]] == "("
+        shape = tuple(len(g) for g in groups)
+        if not paren and (len(shape) == 1 or (seps <= {" ", "-"} and shape in _CARD_SHAPES)) \
+                and card_number(digits):
+            return "CARD"
+        if shape == (3, 2, 4) and seps in ({"-"}, {" "}) and ssn(*groups):
+            return "SSN"
+        if len(groups) == 1:
+            return self._bare(i, n)
+        if not at_start and (paren or digits[0] == "0"):
+            return None  # a trunk or 00 prefix in the middle of a run: 'DE89 3704 0044 ...'
+        return _phone(digits, shape, seps, paren, self.text[self.spans[i][0]:self.spans[j - 1][1]])
+
+    def _bare(self, i: int, n: int) -> str | None:
+        if n not in (9, 10, 11):
+            return None
+        before = self.text[max(0, self.spans[i][0] - 40):self.spans[i][0]].lower()
+        if n == 9 and _SSN_WORDS.search(before):
+            return "SSN"
+        return "PHONE" if n > 9 and _PHONE_WORDS.search(before) else None
+
+
+def _phone(digits: str, shape: tuple[int, ...], seps: set[str], paren: bool, written: str) -> str | None:
+    n = len(digits)
+    if "/" in seps and not (digits[0] == "0" and written.find("/") == shape[0]):
+        return None  # a slash only after a German area code: 030/1234567
+    if _DATE.match(written):
+        return None
+    if paren:
+        ok = shape[0] >= 2 and 7 <= n <= 13
+    elif digits.startswith("00"):
+        ok = 10 <= n <= 17
+    elif digits[0] == "0":
+        ok = 9 <= n <= 12
+    else:
+        first = _NATIONAL.get(shape, "")
+        ok = digits[0] in first
+    return "PHONE" if ok else None
