@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import orjson
 
 from core.redaction import Redactor
@@ -27,3 +30,14 @@ def test_invalid_utf8_is_a_line_error_not_a_crash() -> None:
     """Bytes that are not UTF-8 are reported by number like any other bad line."""
     out = list(redact_ndjson_lines([b'{"a": "\xff\xfe"}'], Redactor()))
     assert isinstance(out[0], LineError) and out[0].number == 1
+
+
+def test_the_redaction_package_imports_no_transport_or_network_code() -> None:
+    """core.redaction is pure: importing all of it pulls in no Kafka, Faust, Elasticsearch or HTTP
+    client (checked in a fresh interpreter, so other tests' imports do not count)."""
+    probe = ("import sys, core.redaction, core.redaction.ndjson, core.redaction.evaluation; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'faust', 'confluent_kafka', "
+             "'aiokafka', 'elasticsearch', 'elastic_transport', 'httpx', 'requests', 'urllib3', 'aiohttp'}))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          timeout=60)
+    assert done.stdout.strip() == "[]"
