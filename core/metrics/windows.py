@@ -5,13 +5,14 @@ time seen minus ``grace_s``; a window closes (its partial is emitted, once) when
 below the watermark, and the watermark never goes back. An event whose window has closed is
 *late*: counted in ``counts["late"]``, never silently lost, never reopening a window.
 
-Idle partitions: after ``idle_s`` (default: ``grace_s``) of wall-clock quiet, event time is taken
-to have moved on with the wall clock since the last event (max event time + quiet - grace), which
-closes windows when a steady stream would have, whatever the skew between the producers' clocks
-and the worker's. A partition that has never seen an event falls back to ``wall_now - grace_s``.
-The quiet clock starts at the first call with a wall time after creation or restore — never from
-a restored value — so a restarted worker has ``idle_s`` to get its backlog redelivered before
-idleness can close the windows that backlog belongs to (raise ``idle_s`` if that takes longer).
+Idle partitions: after ``idle_s`` (default: ``grace_s``) of wall-clock quiet — no event counted —
+the watermark may move to ``wall_now - grace_s``, so a quiet partition still closes its windows
+and still lets the merger finalize the other partitions' windows. The quiet clock starts at the
+first call with a wall time after creation or restore — never from a restored value — so a
+restarted worker has ``idle_s`` to get its backlog redelivered before idleness can close the
+windows that backlog belongs to (raise ``idle_s`` if that takes longer). ``grace_s`` should cover
+the producers' clock skew: on an idle partition, an event more than ``grace_s`` behind the
+worker's clock may find its window closed (counted as late).
 
 Clock skew: an event more than ``max_skew_s`` ahead of the wall clock is counted in
 ``counts["future"]`` and placed at the wall time, so one bad producer clock cannot close every
@@ -75,11 +76,8 @@ class WindowAggregator:
         if wall_now is not None:
             if self.quiet_since is None:
                 self.quiet_since = wall_now
-            quiet = wall_now - self.quiet_since
-            if quiet > (self.grace_s if self.idle_s is None else self.idle_s):
-                known = math.isfinite(self.max_event_time)
-                mark = max(mark, self.max_event_time + quiet - self.grace_s if known
-                           else wall_now - self.grace_s)
+            if wall_now - self.quiet_since > (self.grace_s if self.idle_s is None else self.idle_s):
+                mark = max(mark, wall_now - self.grace_s)
         self.mark = max(self.mark, mark)
         return self.mark
 

@@ -72,15 +72,14 @@ def test_an_event_whose_window_has_closed_is_counted_late_and_changes_nothing() 
     assert list(agg.windows) == [int(W0) + 60]
 
 
-def test_an_idle_partition_closes_as_if_its_clock_kept_running() -> None:
-    """Quiet for less than grace: nothing. Longer: event time moves with the wall clock."""
+def test_an_idle_partition_closes_by_the_wall_clock_after_quiet_time() -> None:
+    """Quiet for up to idle_s (= grace): event time rules. Longer: the wall clock minus grace."""
     agg = WindowAggregator(size_s=60, grace_s=10)
-    wall = W0 + 1000.0  # the stream's clock is ahead of the producers' (a backlog): no matter
-    agg.observe(_call(W0 + 40), wall_now=wall)
-    assert agg.close_due(wall + 9) == []  # not idle yet
-    assert agg.close_due(wall + 25) == []  # idle: event time ~ 40 + 25 - 10 = 55 < 60
-    assert _starts(agg.close_due(wall + 31)) == [0]  # 40 + 31 - 10 = 61 >= 60
-    assert agg.watermark() == W0 + 61
+    agg.observe(_call(W0 + 40), wall_now=W0 + 41)
+    assert agg.close_due(W0 + 51) == []  # quiet 10 s: not idle yet
+    assert agg.close_due(W0 + 65) == []  # idle: watermark 55 < 60
+    assert _starts(agg.close_due(W0 + 71)) == [0]  # 61 >= 60
+    assert agg.watermark() == W0 + 61  # and it never goes back
 
 
 def test_a_partition_that_never_saw_an_event_reports_the_wall_clock_after_grace() -> None:
@@ -101,6 +100,16 @@ def test_after_a_restore_the_backlog_comes_before_any_idle_close() -> None:
     restored.observe(_call(W0 + 70), wall_now=W0 + 3601)
     (closed,) = restored.close_due(W0 + 3601)
     assert closed["tools"]["search"]["calls"] == 2
+
+
+def test_a_restored_partition_quiet_since_long_ago_does_not_hold_the_others_back() -> None:
+    """Last event a day before the restart: after idle_s of quiet its watermark is wall - grace."""
+    agg = WindowAggregator(size_s=60, grace_s=5)
+    agg.observe(_call(W0), wall_now=W0)
+    restored = WindowAggregator.from_json(agg.to_json())
+    day = 86_400
+    assert restored.watermark(W0 + day) == W0 - 5
+    assert restored.watermark(W0 + day + 6) == W0 + day + 1
 
 
 def test_idle_s_gives_a_slow_restart_longer_before_idleness_closes_anything() -> None:
