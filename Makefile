@@ -33,7 +33,8 @@ lint: venv  ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy core producers stream sinks stack cli
 
-bench: venv  ## run every benchmark in bench/
+bench: venv  ## run every benchmark in bench/ (installs the Presidio peer for bench/redaction)
+	$(PY) -m pip install -q -e '.[dev,bench]'
 	@for b in $(BENCHES); do echo "== bench.$$b"; $(PY) -m bench.$$b || exit 1; done
 
 stack-up: venv  ## start the local Kafka + Elasticsearch
