@@ -134,7 +134,7 @@ def main() -> None:
     if presidio is not None:
         few = texts[:PRESIDIO_EVENTS]
         few_mb = sum(len(s.encode()) for t in few for s in t) / 1e6
-        theirs_speed = throughput(lambda: [presidio(s) for t in few for s in t], len(few), few_mb, repeat=1)
+        theirs_speed = throughput(lambda: [presidio(s) for t in few for s in t], len(few), few_mb)
         theirs = score(generate(PRESIDIO_SAMPLES), presidio)
 
     print(f"corpus: {EVENTS:,} events ({megabytes:.1f} MB of string values), {SAMPLES:,} labelled "

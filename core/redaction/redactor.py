@@ -36,6 +36,7 @@ TOO_DEEP = "[TOO_DEEP]"
 STRUCTURAL = frozenset({"schema_version", "event_id", "kind", "level", "timestamp", "seq", "trace_id",
                         "span_id", "parent_span_id", "agent", "redaction", "integrity"})
 _CACHE_SIZE = 10_000
+_CONTAINERS = (dict, list, tuple)
 
 
 def _normalise(kind: str, value: str) -> str:
@@ -125,27 +126,29 @@ class Redactor:
         return "".join(parts)
 
     def _value(self, value: Any, depth: int, counts: dict[str, int]) -> Any:
-        if isinstance(value, str):
+        # Exact type tests first: this walk runs for every node of every event.
+        kind = type(value)
+        if kind is str:
             return self._text(value, counts)
-        if isinstance(value, dict | list | tuple) and depth >= MAX_DEPTH:
+        if kind is not dict and kind is not list and not isinstance(value, _CONTAINERS):
+            return value
+        if depth >= MAX_DEPTH:
             counts["TOO_DEEP"] = counts.get("TOO_DEEP", 0) + 1
             return TOO_DEEP
         if isinstance(value, dict):
             return {k: self._field(k, v, depth + 1, counts) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self._value(v, depth + 1, counts) for v in value]
-        return value
+        return [self._value(v, depth + 1, counts) for v in value]
 
     def _field(self, key: Any, value: Any, depth: int, counts: dict[str, int]) -> Any:
-        kind = key_kind(key) if isinstance(key, str) else None
-        if kind is None or value is None or isinstance(value, bool):
+        kind = key_kind(key) if type(key) is str else None
+        if kind is None or value is None or value is True or value is False:
             return self._value(value, depth, counts)
         return self._mask(kind, value, depth, counts)
 
     def _mask(self, kind: str, value: Any, depth: int, counts: dict[str, int]) -> Any:
         """Everything under a secret-like key goes, whatever it is; containers keep their shape
         (an object stays an object, so the index mapping does not change with the content)."""
-        if isinstance(value, dict | list | tuple) and depth >= MAX_DEPTH:
+        if isinstance(value, _CONTAINERS) and depth >= MAX_DEPTH:
             counts["TOO_DEEP"] = counts.get("TOO_DEEP", 0) + 1
             return TOO_DEEP
         if isinstance(value, dict):
