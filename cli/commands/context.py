@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from core.redaction import Redactor
     from core.settings import Settings
+    from sinks.access_log import AccessLog
 
 __all__ = ["Context", "Handler", "actor_parent", "emit", "reports_errors"]
 
@@ -64,6 +65,15 @@ class Context:
         from sinks.compliance.identifiers import redactor_for  # noqa: PLC0415
 
         return redactor_for(self.settings)
+
+    @cached_property
+    def access_log(self) -> AccessLog:
+        """The access log, its index ensured first: a read that cannot be logged never starts."""
+        from sinks.access_log import AccessLog  # noqa: PLC0415
+
+        log = AccessLog(self.es, self.prefix, self.redactor)
+        log.ensure()
+        return log
 
 
 def emit(value: Any) -> None:

@@ -15,12 +15,10 @@ __all__ = ["register"]
 
 @reports_errors
 def _list(args: argparse.Namespace) -> int:
-    from sinks.access_log import AccessLog  # noqa: PLC0415
     from sinks.dlq import read_dead_letters, summarize  # noqa: PLC0415
 
     ctx = Context(args)
-    log = AccessLog(ctx.es, ctx.prefix, ctx.redactor)
-    log.ensure()
+    log = ctx.access_log
     summary = summarize(read_dead_letters(ctx.settings), ctx.settings.topics.raw, args.reason_prefix,
                         args.limit)
     log.record(ctx.actor, "dlq-list", {"reason_prefix": args.reason_prefix, "limit": args.limit},
@@ -31,12 +29,10 @@ def _list(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _replay(args: argparse.Namespace) -> int:
-    from sinks.access_log import AccessLog  # noqa: PLC0415
     from sinks.dlq import replay  # noqa: PLC0415
 
     ctx = Context(args)
-    log = AccessLog(ctx.es, ctx.prefix, ctx.redactor)
-    log.ensure()
+    log = ctx.access_log
     report = replay(ctx.settings, args.reason_prefix, args.group)
     log.record(ctx.actor, "dlq-replay", {"reason_prefix": args.reason_prefix, "group": report.group},
                report.replayed)

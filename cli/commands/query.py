@@ -24,10 +24,7 @@ def _stored(ctx: Context, identifier: str) -> list[str]:
 
 def _log(ctx: Context, query: str, params: dict[str, Any], rows: Iterable[Any]) -> int:
     """Print every row, then record the read with its count."""
-    from sinks.access_log import AccessLog  # noqa: PLC0415
-
-    log = AccessLog(ctx.es, ctx.prefix, ctx.redactor)
-    log.ensure()  # before reading: a read that cannot be logged never starts
+    log = ctx.access_log
     start, n = time.monotonic(), 0
     try:
         for row in rows:
@@ -110,10 +107,8 @@ def _gaps(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _access_log(args: argparse.Namespace) -> int:
-    from sinks.access_log import AccessLog  # noqa: PLC0415
-
     ctx = Context(args)
-    rows = AccessLog(ctx.es, ctx.prefix, ctx.redactor).entries(args.by, args.limit)
+    rows = ctx.access_log.entries(args.by, args.limit)
     _log(ctx, "access-log", {"by": args.by, "limit": args.limit}, rows)
     return 0
 

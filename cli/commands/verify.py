@@ -12,12 +12,10 @@ __all__ = ["register"]
 
 @reports_errors
 def _verify(args: argparse.Namespace) -> int:
-    from sinks.access_log import AccessLog  # noqa: PLC0415
     from sinks.compliance.verification import verify_session  # noqa: PLC0415
 
     ctx = Context(args)
-    log = AccessLog(ctx.es, ctx.prefix, ctx.redactor)
-    log.ensure()
+    log = ctx.access_log
     start = time.monotonic()
     verdict = verify_session(ctx.es, ctx.settings, args.session_id)
     log.record(ctx.actor, "verify", {"session_id": args.session_id, "verdict": verdict.status},
