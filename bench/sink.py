@@ -25,9 +25,9 @@ from sinks.indices import event_index, events_alias, install_templates
 from sinks.worker import EventSink, build_es
 from tests.factories import event
 
-N = int(os.environ.get("BENCH_SINK_DOCS", "60000"))
+N = int(os.environ.get("BENCH_SINK_DOCS", "200000"))
 BATCH = 2000
-ROUNDS = int(os.environ.get("BENCH_SINK_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("BENCH_SINK_ROUNDS", "3"))
 
 
 def documents(n: int) -> list[tuple[str, bytes]]:
@@ -95,7 +95,8 @@ def main() -> None:
             ourses.append(_ours(settings, docs, f"ours{r}"))
     raw, ours = max(raws), max(ourses)
     print(f"sink benchmark: {N:,} documents of {sum(len(d) for _, d in docs) / N:.0f} bytes, "
-          f"bulks of {BATCH}, {settings.sink_concurrency} requests in flight, best of {ROUNDS} rounds "
+          f"raw bulks of {BATCH}, {settings.sink_concurrency} in flight; sink batches of "
+          f"{settings.sink_batch}; best of {ROUNDS} rounds "
           f"(raw: {', '.join(f'{x:,.0f}' for x in raws)}; sink: {', '.join(f'{x:,.0f}' for x in ourses)})")
     table(["path", "docs/s", "ratio"], [["raw elasticsearch bulk", raw, "1.00"],
                                          ["agent-audit sink", ours, f"{ours / raw:.2f}"]])

@@ -17,9 +17,9 @@ AUDIT_REPLICATION          1                                replication factor o
 AUDIT_STREAM_APP_ID        agent-audit-stream               Faust application id (consumer group)
 AUDIT_STREAM_DATA_DIR      <tmp>/agent-audit-stream         Faust's local data folder (one per worker)
 AUDIT_SINK_GROUP           agent-audit-sink                 consumer group of the Elasticsearch sink
-AUDIT_SINK_BATCH           2000                             max records consumed per sink batch
+AUDIT_SINK_BATCH           4000                             max records per sink batch, split over requests
 AUDIT_SINK_MAX_BYTES       8388608 (8 MiB)                  max bytes of one bulk request
-AUDIT_SINK_CONCURRENCY     2                                bulk requests in flight per sink worker
+AUDIT_SINK_CONCURRENCY     2                                bulk requests per batch (two batches may overlap)
 AUDIT_REDACTION_KEY        (none)                           HMAC key: keyed tokens instead of [TYPE]
 AUDIT_REDACTION_KEY_VERSION v1                              label of that key (keys rotate)
 AUDIT_INTEGRITY_KEY        (none)                           HMAC key of the per-session hash chains
@@ -88,7 +88,7 @@ class Settings:
     stream_app_id: str = "agent-audit-stream"
     stream_data_dir: str = ""  # empty: a folder named after the app id under the temp dir
     sink_group: str = "agent-audit-sink"
-    sink_batch: int = 2000
+    sink_batch: int = 4000
     sink_max_bytes: int = 8 * 1024 * 1024
     sink_concurrency: int = 2
     redaction_key: str | None = field(default=None, repr=False)

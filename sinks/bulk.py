@@ -40,18 +40,23 @@ class BulkOutcome:
 def item_from_record(value: bytes, headers: Sequence[tuple[str, str | bytes | None]] | None,
                      index_for_day: Callable[[str, str], str]) -> BulkItem:
     """Take id and day from headers; fall back to decoding the document if a producer omitted them."""
-    meta = {k: v.decode() if isinstance(v, bytes) else (v or "") for k, v in headers or ()}
-    if meta.get("alert_id") and meta.get("day"):
-        return BulkItem(meta["alert_id"], index_for_day(meta["day"], "alerts"), value)
-    if meta.get("metric_id") and meta.get("day"):
-        return BulkItem(meta["metric_id"], index_for_day(meta["day"], "metrics"), value,
-                        int(meta.get("revision") or 0))
-    event_id, day = meta.get("event_id"), meta.get("day")
-    if event_id and day:
-        return BulkItem(event_id, index_for_day(day, "events"), value)
+    meta = dict(headers or ())  # in C; only the values used are decoded below
+    day = _text(meta.get("day"))
+    if day:
+        if event_id := _text(meta.get("event_id")):
+            return BulkItem(event_id, index_for_day(day, "events"), value)
+        if metric_id := _text(meta.get("metric_id")):
+            return BulkItem(metric_id, index_for_day(day, "metrics"), value,
+                            int(_text(meta.get("revision")) or 0))
+        if alert_id := _text(meta.get("alert_id")):
+            return BulkItem(alert_id, index_for_day(day, "alerts"), value)
     doc = orjson.loads(value)
     day = str(doc["timestamp"])[:10].replace("-", ".")
     return BulkItem(str(doc["event_id"]), index_for_day(day, "events"), value)
+
+
+def _text(value: str | bytes | None) -> str:
+    return value.decode() if isinstance(value, bytes) else (value or "")
 
 
 def build_body(items: Iterable[BulkItem]) -> bytes:

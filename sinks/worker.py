@@ -97,7 +97,7 @@ class EventSink:
         try:
             while not self.stopping.is_set():
                 self.step()
-            self.drain()
+            self.drain(final=True)
         except ShutdownBeforeAck as exc:
             log.warning("sink.stop.unacknowledged %s: the batch will be replayed", exc)
         finally:
@@ -127,7 +127,7 @@ class EventSink:
         self.in_flight = sent
         return len(records)
 
-    def drain(self) -> None:
+    def drain(self, final: bool = False) -> None:
         """Wait for the batch in flight, account for it, commit its offsets."""
         batch, self.in_flight = self.in_flight, None
         if batch is None:
@@ -135,7 +135,12 @@ class EventSink:
         for future in batch.chunks:
             self._account(future.result())  # ShutdownBeforeAck surfaces here, before any commit
         self.dlq.flush(30)
-        self.consumer.commit(offsets=batch.offsets, asynchronous=False)
+        # Asynchronous while running (a lost commit only means a harmless replay); the last ones,
+        # on stop or revoke, wait for the broker's answer.
+        if final:
+            self.consumer.commit(offsets=batch.offsets, asynchronous=False)
+        else:
+            self.consumer.commit(offsets=batch.offsets, asynchronous=True)
         self.telemetry.batch_seconds.observe(time.perf_counter() - batch.started)
         self._batches += 1
         if self._batches % 20 == 1:
@@ -150,7 +155,7 @@ class EventSink:
     def _on_revoke(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
         # Called inside consume(): finish and commit the batch in flight while its partitions
         # are still ours, so the next owner starts after it instead of replaying it.
-        self.drain()
+        self.drain(final=True)
 
     def _send(self, items: Sequence[BulkItem]) -> list[Future[Outcome]]:
         """Hand every item to Elasticsearch in parallel chunks; each future ends stored or refused."""
