@@ -1,0 +1,158 @@
+"""Stream throughput: events/s per worker for split + validate + redact + hash chain + metrics.
+
+One raw topic is filled once with the demo's simulated sessions in NDJSON envelopes (up to 500
+events each). Then, one after the other on the same topic, each with its own consumer group:
+- ours: one stream worker exactly as deployed (``python -m stream worker``, a child process);
+- the peer: a quixstreams application (``bench/quix_app.py``) in its own virtualenv, running the
+  same ``core`` logic (see that module for what it does and does not do).
+Each is measured from outside by polling its redacted-events topic's end offsets every 20 ms:
+events/s = events appearing between the first poll that saw output and the poll that saw the last
+one, divided by the time between them. Start-up and group join (before the first output) are
+excluded and shown apart. Target: ours >= 20k events/s and >= the peer.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from bench.harness import emit, fresh_settings, table
+from bench.quix_env import QUIXSTREAMS, ROOT, quix_python
+from bench.workload import envelopes, record_events
+from core.settings import Settings
+from stack.process import log_tail
+from stack.workers import running_workers
+
+N = int(os.environ.get("BENCH_STREAM_EVENTS", "300000"))
+PER_ENVELOPE = 500
+POLL_S = 0.02
+
+
+@dataclass(frozen=True)
+class Run:
+    events_s: float
+    startup_s: float  # from the process start to its first output
+    measured: int  # events counted inside the timed span
+
+
+def fill(settings: Settings, n: int) -> tuple[int, int, float]:
+    """Publish the workload; returns (events, envelopes, mean bytes per event)."""
+    events = record_events(n)
+    cut = envelopes(events, settings.raw_partitions, PER_ENVELOPE)
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "compression.type": "lz4",
+                         "linger.ms": 5, "message.max.bytes": 2 * 1024 * 1024})
+    for partition, envelope, _count in cut:
+        producer.produce(settings.topics.raw, value=envelope, partition=partition)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    return len(events), len(cut), sum(len(e) for _, e, _ in cut) / len(events)
+
+
+def _end_offsets(consumer: Consumer, topic: str) -> Callable[[], int]:
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+
+    last = [0]
+
+    def total() -> int:
+        try:
+            last[0] = sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
+                          for p in partitions)
+        except KafkaException:  # a topic created a moment ago may have no leader yet
+            pass
+        return last[0]
+    return total
+
+
+def measure(settings: Settings, topic: str, expected: int, started: float,
+            alive: Callable[[], None], timeout: float = 600.0) -> Run:
+    """Poll ``topic`` until ``expected`` records are on it; time from the first output seen."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench-offsets"})
+    count = _end_offsets(consumer, topic)
+    try:
+        deadline = time.perf_counter() + timeout
+        first_at, first = 0.0, 0
+        while (seen := count()) < expected:
+            now = time.perf_counter()
+            if seen and not first_at:
+                first_at, first = now, seen
+            if now > deadline:
+                raise TimeoutError(f"{topic}: {seen} of {expected} records after {timeout}s")
+            alive()
+            time.sleep(POLL_S)
+        done_at = time.perf_counter()
+        if not first_at:  # everything arrived between two polls
+            first_at, first = done_at - POLL_S, 0
+        return Run((seen - first) / (done_at - first_at), first_at - started, seen - first)
+    finally:
+        consumer.close()
+
+
+def run_ours(settings: Settings, total: int, logs: Path) -> Run:
+    with running_workers(settings.to_env(), logs, names=("stream",)) as workers:
+        return measure(settings, settings.topics.events, total, time.perf_counter(), workers.check_alive)
+
+
+def run_quix(settings: Settings, total: int, logs: Path) -> Run:
+    python = quix_python()
+    prefix = f"{settings.topic_prefix}quix."
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    specs = [NewTopic(f"{prefix}events", num_partitions=settings.events_partitions, replication_factor=1),
+             NewTopic(f"{prefix}dlq", num_partitions=3, replication_factor=1),
+             NewTopic(f"{prefix}metrics", num_partitions=1, replication_factor=1)]
+    for future in admin.create_topics(specs).values():
+        future.result(30)
+    env = {**os.environ, **settings.to_env(), "BENCH_QUIX_PREFIX": prefix,
+           "BENCH_QUIX_GROUP": f"{settings.stream_app_id}-quix"}
+    log = logs / "quix.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen([str(python), "-m", "bench.quix_app"], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def alive() -> None:
+        if proc.poll() is not None:
+            raise RuntimeError(f"quix app exited with {proc.returncode}:\n{log_tail(log)}")
+
+    try:
+        return measure(settings, f"{prefix}events", total, time.perf_counter(), alive)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def main() -> None:
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
+    with fresh_settings() as settings, tempfile.TemporaryDirectory() as tmp:
+        total, n_envelopes, size = fill(settings, N)
+        ours = run_ours(settings, total, Path(tmp))
+        peer = run_quix(settings, total, Path(tmp))
+    ratio = ours.events_s / peer.events_s
+    print(f"stream benchmark: {total:,} events ({size:.0f} bytes each) in {n_envelopes:,} envelopes of "
+          f"up to {PER_ENVELOPE} on {settings.raw_partitions} partitions; one worker each; "
+          f"load average before {' '.join(load_before)}")
+    print("events/s = events on the output topic between the first output seen and the last, polled "
+          f"every {POLL_S * 1000:.0f} ms (start-up and group join excluded, shown apart)")
+    table(["worker", "events/s", "ratio", "start-up to first output (s)", "events timed"],
+          [[f"quixstreams ({QUIXSTREAMS.split('==')[1]}, same core logic)", peer.events_s, "1.00",
+            f"{peer.startup_s:.1f}", peer.measured],
+           ["agent-audit stream (faust worker)", ours.events_s, f"{ratio:.2f}", f"{ours.startup_s:.1f}",
+            ours.measured]])
+    emit({"events_s": round(ours.events_s), "quixstreams_events_s": round(peer.events_s),
+          "ratio": round(ratio, 3), "events": total, "envelopes": n_envelopes,
+          "startup_s": round(ours.startup_s, 1), "quixstreams_startup_s": round(peer.startup_s, 1),
+          "loadavg": " ".join(load_before)})
+
+
+if __name__ == "__main__":
+    main()
