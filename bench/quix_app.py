@@ -52,7 +52,8 @@ class EnvelopeJob:
         if agg is None:
             s = self.settings
             agg = self.windows[partition] = WindowAggregator(
-                partition=partition, size_s=s.window_s, grace_s=s.window_grace_s, max_tools=s.window_max_tools)
+                partition=partition, size_s=s.window_s, grace_s=s.window_grace_s,
+                max_tools=s.window_max_tools)
         now = time.time()
         for ev in result.events:
             agg.observe(ev.event, now)

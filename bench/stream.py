@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,11 +63,9 @@ def _end_offsets(consumer: Consumer, topic: str) -> Callable[[], int]:
     last = [0]
 
     def total() -> int:
-        try:
+        with suppress(KafkaException):  # a topic created a moment ago may have no leader yet
             last[0] = sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
                           for p in partitions)
-        except KafkaException:  # a topic created a moment ago may have no leader yet
-            pass
         return last[0]
     return total
 
