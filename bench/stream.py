@@ -8,7 +8,8 @@ events each). Then, one after the other on the same topic, each with its own con
 Each is measured from outside by polling its redacted-events topic's end offsets every 20 ms:
 events/s = events appearing between the first poll that saw output and the poll that saw the last
 one, divided by the time between them. Start-up and group join (before the first output) are
-excluded and shown apart. Target: ours >= 20k events/s and >= the peer.
+excluded and shown apart. CPU µs/event: the worker process's CPU time (all threads, from /proc)
+over the same span, divided by the events in it. Target: ours >= 20k events/s and >= the peer.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ class Run:
     events_s: float
     startup_s: float  # from the process start to its first output
     measured: int  # events counted inside the timed span
+    cpu_us: float  # the worker process's CPU (all threads) per event inside the timed span
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fill(settings: Settings, n: int) -> tuple[int, int, float]:
@@ -70,33 +78,35 @@ def _end_offsets(consumer: Consumer, topic: str) -> Callable[[], int]:
     return total
 
 
-def measure(settings: Settings, topic: str, expected: int, started: float,
+def measure(settings: Settings, topic: str, expected: int, started: float, pid: int,
             alive: Callable[[], None], timeout: float = 600.0) -> Run:
     """Poll ``topic`` until ``expected`` records are on it; time from the first output seen."""
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench-offsets"})
     count = _end_offsets(consumer, topic)
     try:
         deadline = time.perf_counter() + timeout
-        first_at, first = 0.0, 0
+        first_at, first, first_cpu = 0.0, 0, 0.0
         while (seen := count()) < expected:
             now = time.perf_counter()
             if seen and not first_at:
-                first_at, first = now, seen
+                first_at, first, first_cpu = now, seen, cpu_seconds(pid)
             if now > deadline:
                 raise TimeoutError(f"{topic}: {seen} of {expected} records after {timeout}s")
             alive()
             time.sleep(POLL_S)
-        done_at = time.perf_counter()
+        done_at, cpu = time.perf_counter(), cpu_seconds(pid)
         if not first_at:  # everything arrived between two polls
-            first_at, first = done_at - POLL_S, 0
-        return Run((seen - first) / (done_at - first_at), first_at - started, seen - first)
+            first_at, first, first_cpu = done_at - POLL_S, 0, 0.0
+        n = seen - first
+        return Run(n / (done_at - first_at), first_at - started, n, (cpu - first_cpu) / n * 1e6)
     finally:
         consumer.close()
 
 
 def run_ours(settings: Settings, total: int, logs: Path) -> Run:
     with running_workers(settings.to_env(), logs, names=("stream",)) as workers:
-        return measure(settings, settings.topics.events, total, time.perf_counter(), workers.check_alive)
+        return measure(settings, settings.topics.events, total, time.perf_counter(),
+                       workers.procs["stream"].pid, workers.check_alive)
 
 
 def run_quix(settings: Settings, total: int, logs: Path) -> Run:
@@ -120,7 +130,7 @@ def run_quix(settings: Settings, total: int, logs: Path) -> Run:
             raise RuntimeError(f"quix app exited with {proc.returncode}:\n{log_tail(log)}")
 
     try:
-        return measure(settings, f"{prefix}events", total, time.perf_counter(), alive)
+        return measure(settings, f"{prefix}events", total, time.perf_counter(), proc.pid, alive)
     finally:
         proc.terminate()
         try:
@@ -142,14 +152,15 @@ def main() -> None:
           f"load average before {' '.join(load_before)}")
     print("events/s = events on the output topic between the first output seen and the last, polled "
           f"every {POLL_S * 1000:.0f} ms (start-up and group join excluded, shown apart)")
-    table(["worker", "events/s", "ratio", "start-up to first output (s)", "events timed"],
+    table(["worker", "events/s", "ratio", "CPU µs/event", "start-up to first output (s)", "events timed"],
           [[f"quixstreams ({QUIXSTREAMS.split('==')[1]}, same core logic)", peer.events_s, "1.00",
-            f"{peer.startup_s:.1f}", peer.measured],
-           ["agent-audit stream (faust worker)", ours.events_s, f"{ratio:.2f}", f"{ours.startup_s:.1f}",
-            ours.measured]])
+            f"{peer.cpu_us:.1f}", f"{peer.startup_s:.1f}", peer.measured],
+           ["agent-audit stream (faust worker)", ours.events_s, f"{ratio:.2f}", f"{ours.cpu_us:.1f}",
+            f"{ours.startup_s:.1f}", ours.measured]])
     emit({"events_s": round(ours.events_s), "quixstreams_events_s": round(peer.events_s),
           "ratio": round(ratio, 3), "events": total, "envelopes": n_envelopes,
           "startup_s": round(ours.startup_s, 1), "quixstreams_startup_s": round(peer.startup_s, 1),
+          "cpu_us_per_event": round(ours.cpu_us, 1), "quixstreams_cpu_us_per_event": round(peer.cpu_us, 1),
           "loadavg": " ".join(load_before)})
 
 
