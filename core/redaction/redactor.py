@@ -104,12 +104,12 @@ class Redactor:
         return out, counts
 
     def _text(self, text: str, counts: dict[str, int]) -> str:
-        if len(text) < MIN_TEXT:
-            return text
-        if len(text) > _MEMO_TEXT:
-            return self._scan(text, counts)
-        memo = self._memo.get(text)
+        memo = self._memo.get(text)  # first: most strings of an event were seen before
         if memo is None:
+            if len(text) < MIN_TEXT:
+                return text
+            if len(text) > _MEMO_TEXT:
+                return self._scan(text, counts)
             found: dict[str, int] = {}
             if len(self._memo) >= _MEMO_SIZE:
                 self._memo.clear()
@@ -159,6 +159,8 @@ class Redactor:
 
     def _field(self, key: Any, value: Any, depth: int, counts: dict[str, int]) -> Any:
         kind = key_kind(key) if type(key) is str else None
+        if kind is None and type(value) is str:  # the common case, one call less
+            return self._text(value, counts)
         if kind is None or value is None or value is True or value is False:
             return self._value(value, depth, counts)
         return self._mask(kind, value, depth, counts)
