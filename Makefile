@@ -31,7 +31,7 @@ integration: venv  ## integration tests only (real Kafka and Elasticsearch)
 
 lint: venv  ## ruff and mypy
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy core producers stream sinks stack cli
+	$(VENV)/bin/mypy core producers stream sinks stack cli bench
 
 bench: venv  ## run every benchmark in bench/ (installs the Presidio peer for bench/redaction)
 	$(PY) -m pip install -q -e '.[dev,bench]'

@@ -1,5 +1,9 @@
 """The Elasticsearch sink worker: consume ``agent.events``, bulk-index, commit only after the ack.
 
+Pipelined: while one batch is in Elasticsearch, the next is consumed and prepared; a batch's
+offsets are committed (explicitly, in order) only once it is acknowledged, so a crash replays at
+most the two batches in flight, which ``op_type=create`` turns into counted duplicates.
+
 At-least-once end to end: offsets are committed after every document of the batch is stored (or
 already there: 409), or dead-lettered with its reason when Elasticsearch refuses it for good.
 Transient trouble (connection loss, 429, 5xx) is retried with backoff, never dropped. Run several
@@ -13,12 +17,13 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, OrjsonSerializer
 
 from core.errors import TransientError
 from core.settings import Settings
@@ -31,13 +36,30 @@ __all__ = ["EventSink", "ShutdownBeforeAck", "build_es"]
 log = logging.getLogger(__name__)
 
 
+# Of each item's answer only what classify() reads: a third of the bytes to send and parse.
+_BULK_ANSWER = "errors,items.*.status,items.*.error.type"
+
+
 class ShutdownBeforeAck(Exception):
     """Asked to stop while Elasticsearch has not acknowledged a batch: leave it uncommitted."""
 
 
+Outcome = tuple[int, int, list[tuple[BulkItem, str]]]  # stored, duplicates, refused with reasons
+
+
+@dataclass
+class _InFlight:
+    """A batch handed to Elasticsearch: its chunks' futures and the offsets to commit after them."""
+    chunks: list[Future[Outcome]]
+    offsets: list[TopicPartition]
+    records: int
+    started: float
+
+
 def build_es(settings: Settings) -> Elasticsearch:
+    # orjson parses a 2000-item bulk answer 2.5x faster than the standard library's json.
     return Elasticsearch(settings.es_url, api_key=settings.es_api_key, request_timeout=60,
-                         max_retries=0, retry_on_timeout=False)
+                         max_retries=0, retry_on_timeout=False, serializer=OrjsonSerializer())
 
 
 class EventSink:
@@ -54,7 +76,9 @@ class EventSink:
         self.dlq = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
         self.stopping = threading.Event()
         self.max_bytes = settings.sink_max_bytes
-        self.pool = ThreadPoolExecutor(settings.sink_concurrency, thread_name_prefix="bulk")
+        # Two batches may be in Elasticsearch at once (the one finishing, the one just sent).
+        self.pool = ThreadPoolExecutor(2 * settings.sink_concurrency, thread_name_prefix="bulk")
+        self.in_flight: _InFlight | None = None
         self.stored = 0
         self.duplicates = 0
         self.dead_lettered = 0
@@ -68,11 +92,12 @@ class EventSink:
         install_templates(self.es, self.settings.index_prefix)
         self.telemetry.serve(self.settings.metrics_port)
         topics = self.settings.topics
-        self.consumer.subscribe([topics.events, topics.metrics, topics.alerts])
+        self.consumer.subscribe([topics.events, topics.metrics, topics.alerts], on_revoke=self._on_revoke)
         log.info("sink.started topic=%s group=%s", self.settings.topics.events, self.settings.sink_group)
         try:
             while not self.stopping.is_set():
                 self.step()
+            self.drain()
         except ShutdownBeforeAck as exc:
             log.warning("sink.stop.unacknowledged %s: the batch will be replayed", exc)
         finally:
@@ -83,9 +108,11 @@ class EventSink:
                      self.stored, self.duplicates, self.dead_lettered)
 
     def step(self, timeout: float = 0.5) -> int:
-        """One batch: consume, write until acknowledged, commit. Returns the records handled."""
+        """Consume a batch and send it; then finish the batch sent before (ack, commit). Returns
+        the records consumed; with none, the batch in flight is finished so nothing waits idle."""
         records = [m for m in self.consumer.consume(self.settings.sink_batch, timeout) if _usable(m)]
         if not records:
+            self.drain()
             return 0
         started = time.perf_counter()
         self.telemetry.records_in.inc(len(records))
@@ -95,14 +122,24 @@ class EventSink:
                 items.append(item_from_record(msg.value() or b"", _header_list(msg), self._index_for_day))
             except (ValueError, KeyError, TypeError):
                 self._dead_letter(msg.value() or b"", "sink: not a decodable event")
-        self._write(items)
+        sent = _InFlight(self._send(items), _next_offsets(records), len(records), started)
+        self.drain()
+        self.in_flight = sent
+        return len(records)
+
+    def drain(self) -> None:
+        """Wait for the batch in flight, account for it, commit its offsets."""
+        batch, self.in_flight = self.in_flight, None
+        if batch is None:
+            return
+        for future in batch.chunks:
+            self._account(future.result())  # ShutdownBeforeAck surfaces here, before any commit
         self.dlq.flush(30)
-        self.consumer.commit(asynchronous=False)
-        self.telemetry.batch_seconds.observe(time.perf_counter() - started)
+        self.consumer.commit(offsets=batch.offsets, asynchronous=False)
+        self.telemetry.batch_seconds.observe(time.perf_counter() - batch.started)
         self._batches += 1
         if self._batches % 20 == 1:
             self._observe_lag()
-        return len(records)
 
     def _observe_lag(self) -> None:
         for tp in self.consumer.position(self.consumer.assignment()):
@@ -110,20 +147,27 @@ class EventSink:
             if tp.offset >= 0 and high >= 0:
                 self.telemetry.lag.labels(str(tp.partition)).set(high - tp.offset)
 
-    def _write(self, items: Sequence[BulkItem]) -> None:
-        """Write every item, chunks in parallel; returns only when each is stored or dead-lettered."""
-        per_request = -(-len(items) // self.settings.sink_concurrency)  # spread over the requests
-        chunks = chunk_by_bytes(items, self.max_bytes, per_request)
-        outcomes = list(self.pool.map(self._write_chunk, chunks))
-        for stored, duplicates, failed in outcomes:
-            self.stored += stored
-            self.duplicates += duplicates
-            self.telemetry.documents.labels("stored").inc(stored)
-            self.telemetry.documents.labels("duplicate").inc(duplicates)
-            for item, reason in failed:
-                self._dead_letter(item.source, reason)
+    def _on_revoke(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
+        # Called inside consume(): finish and commit the batch in flight while its partitions
+        # are still ours, so the next owner starts after it instead of replaying it.
+        self.drain()
 
-    def _write_chunk(self, chunk: Sequence[BulkItem]) -> tuple[int, int, list[tuple[BulkItem, str]]]:
+    def _send(self, items: Sequence[BulkItem]) -> list[Future[Outcome]]:
+        """Hand every item to Elasticsearch in parallel chunks; each future ends stored or refused."""
+        per_request = -(-len(items) // self.settings.sink_concurrency)  # spread over the requests
+        return [self.pool.submit(self._write_chunk, c)
+                for c in chunk_by_bytes(items, self.max_bytes, per_request)]
+
+    def _account(self, outcome: Outcome) -> None:
+        stored, duplicates, failed = outcome
+        self.stored += stored
+        self.duplicates += duplicates
+        self.telemetry.documents.labels("stored").inc(stored)
+        self.telemetry.documents.labels("duplicate").inc(duplicates)
+        for item, reason in failed:
+            self._dead_letter(item.source, reason)
+
+    def _write_chunk(self, chunk: Sequence[BulkItem]) -> Outcome:
         pending, stored, duplicates = list(chunk), 0, 0
         failed: list[tuple[BulkItem, str]] = []
         backoff = 0.2
@@ -149,7 +193,8 @@ class EventSink:
 
     def _bulk(self, items: Sequence[BulkItem]) -> dict[str, object]:
         try:
-            resp = self.es.bulk(operations=build_body(items))  # type: ignore[arg-type]  # NDJSON bytes
+            resp = self.es.bulk(operations=build_body(items),  # type: ignore[arg-type]  # NDJSON bytes
+                                filter_path=_BULK_ANSWER)
         except (ESConnectionError, ConnectionTimeout) as exc:
             raise TransientError(f"connection: {type(exc).__name__}") from exc
         except ApiError as exc:
@@ -176,6 +221,15 @@ def _usable(msg: Message) -> bool:
     if err.code() != KafkaError._PARTITION_EOF:
         log.warning("sink.consume.error code=%s", err.name())
     return False
+
+
+def _next_offsets(records: Sequence[Message]) -> list[TopicPartition]:
+    """Per partition, the offset after the last record of the batch: what a commit stores."""
+    last: dict[tuple[str, int], int] = {}
+    for msg in records:
+        key = (msg.topic() or "", msg.partition() or 0)
+        last[key] = max(last.get(key, -1), msg.offset() or 0)
+    return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in last.items()]
 
 
 def _header_list(msg: Message) -> list[tuple[str, str | bytes | None]]:

@@ -18,36 +18,28 @@ from pathlib import Path
 
 from stack.downloads import ensure_elasticsearch, require_tool
 from stack.paths import StackPaths
-from stack.process import StackError, alive, port_open, start_detached, stop, wait_until
+from stack.process import start_detached
+from stack.service import HOST, LocalService
 
 __all__ = ["ElasticsearchNode"]
 
-HOST = "127.0.0.1"
 ES_USER = "agentaudit"
 
 
-class ElasticsearchNode:
+class ElasticsearchNode(LocalService):
+    name = "Elasticsearch"
+    takeover_hint = "ES_URL"
+    stop_timeout = 40.0
+
     def __init__(self, paths: StackPaths, port: int = 9200, heap: str = "512m") -> None:
+        super().__init__(paths.es_state, port, heap, pidfile="elasticsearch.pid", log="console.log")
         self.paths = paths
-        self.port = port
-        self.heap = heap
-        self.dir = paths.es_state
-        self.pidfile = self.dir / "elasticsearch.pid"
-        self.log = self.dir / "console.log"
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def running(self) -> bool:
-        return alive(self.pidfile) is not None
-
-    def up(self, timeout: float = 120.0) -> str:
-        if self.running() and port_open(HOST, self.port):
-            return "already running"
-        if port_open(HOST, self.port):
-            raise StackError(f"port {self.port} is taken by a process that is not this stack's "
-                             "Elasticsearch; stop it or set ES_URL to use it instead")
+    def _launch(self) -> None:
         home = ensure_elasticsearch(self.paths)
         conf = self._write_config(home)
         env = dict(os.environ, ES_JAVA_HOME=_java_home(), ES_PATH_CONF=str(conf),
@@ -58,12 +50,6 @@ class ElasticsearchNode:
             argv = ["runuser", "-u", ES_USER, "--", "env", *(f"{k}={env[k]}" for k in
                     ("ES_JAVA_HOME", "ES_PATH_CONF", "ES_TMPDIR")), *argv]
         start_detached(argv, env=env, log=self.log, pidfile=self.pidfile, cwd=self.dir)
-        wait_until(self._ready, timeout=timeout, what="Elasticsearch", log=self._server_log(),
-                   pidfile=self.pidfile)
-        return "started"
-
-    def down(self) -> bool:
-        return stop(self.pidfile, timeout=40.0)
 
     def _ready(self) -> bool:
         # GET / answers 405 on this distribution: health-check with _cluster/health instead.
@@ -75,7 +61,7 @@ class ElasticsearchNode:
             return False
         return status in ("green", "yellow")
 
-    def _server_log(self) -> Path:
+    def _wait_log(self) -> Path:
         server = self.dir / "logs" / "agent-audit.log"
         return server if server.exists() else self.log
 

@@ -11,37 +11,26 @@ from pathlib import Path
 
 from stack.downloads import ensure_kafka, require_tool
 from stack.paths import StackPaths
-from stack.process import StackError, alive, port_open, start_detached, stop, wait_until
+from stack.process import StackError, port_open, start_detached
+from stack.service import HOST, LocalService
 
 __all__ = ["KafkaNode"]
 
-HOST = "127.0.0.1"
 
+class KafkaNode(LocalService):
+    name = "Kafka"
+    takeover_hint = "KAFKA_BOOTSTRAP"
 
-class KafkaNode:
     def __init__(self, paths: StackPaths, port: int = 9092, heap: str = "512m") -> None:
+        super().__init__(paths.kafka_state, port, heap, pidfile="kafka.pid", log="broker.log")
         self.paths = paths
-        self.port = port
         self.controller_port = port + 1
-        self.heap = heap
-        self.dir = paths.kafka_state
-        self.pidfile = self.dir / "kafka.pid"
-        self.log = self.dir / "broker.log"
 
     @property
     def bootstrap(self) -> str:
         return f"{HOST}:{self.port}"
 
-    def running(self) -> bool:
-        return alive(self.pidfile) is not None
-
-    def up(self, timeout: float = 90.0) -> str:
-        """Start the broker unless ours already runs; return 'started' or 'already running'."""
-        if self.running() and port_open(HOST, self.port):
-            return "already running"
-        if port_open(HOST, self.port):
-            raise StackError(f"port {self.port} is taken by a process that is not this stack's Kafka; "
-                             "stop it or set KAFKA_BOOTSTRAP to use it instead")
+    def _launch(self) -> None:
         libs = ensure_kafka(self.paths)
         props = self._write_config()
         java = require_tool("java")
@@ -52,12 +41,6 @@ class KafkaNode:
         argv = [java, f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseG1GC",
                 f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.Kafka", str(props)]
         start_detached(argv, env=os.environ, log=self.log, pidfile=self.pidfile, cwd=self.dir)
-        wait_until(self._ready, timeout=timeout, what="Kafka", log=self.log, pidfile=self.pidfile)
-        return "started"
-
-    def down(self, timeout: float = 30.0) -> bool:
-        """Stop the broker; ``timeout=0`` kills it at once (what a crash or power loss looks like)."""
-        return stop(self.pidfile, timeout=timeout)
 
     def _ready(self) -> bool:
         if not port_open(HOST, self.port):

@@ -71,19 +71,26 @@ def stop(pidfile: Path, timeout: float = 30.0) -> bool:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
         time.sleep(0.5)
-    # Reap our own child if it is one (no zombie left behind in long-lived callers such as tests).
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+        _reap(pid)
     pidfile.unlink(missing_ok=True)
     return True
 
 
 def _group_alive(pgid: int) -> bool:
+    # A leader that is our own exited child stays a zombie, and signals still reach a zombie:
+    # reap it first, or a stopped server looks alive until the SIGKILL deadline.
+    _reap(pgid)
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     return True
+
+
+def _reap(pid: int) -> None:
+    """Collect ``pid``'s exit status if it is our child (no zombie left in long-lived callers)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 def log_tail(log: Path, lines: int = 40) -> str:

@@ -8,9 +8,11 @@ turns partials and watermarks into metric records for ``agent.metrics``.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
@@ -26,6 +28,19 @@ __all__ = ["MergeStage", "PartitionWindows"]
 WINDOWS_KEY = "windows"
 MERGER_KEY = "merger"
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _restored(what: str, restore: Callable[[], T]) -> T | None:
+    """A snapshot another version wrote (or a damaged one) is set aside with an error log, not a
+    crash loop: the stream starts that state afresh, and the windows open at the upgrade are lost."""
+    try:
+        return restore()
+    except (ValueError, KeyError, TypeError) as exc:
+        log.error("stream.state.incompatible what=%s error=%s: starting it afresh", what, exc)
+        return None
+
 
 class PartitionWindows:
     def __init__(self, settings: Settings, state: PartitionState) -> None:
@@ -37,8 +52,10 @@ class PartitionWindows:
     def _aggregator(self, partition: int) -> WindowAggregator:
         if partition not in self.aggregators:
             snap = self.state.get(partition, WINDOWS_KEY)
-            if snap:
-                self.aggregators[partition] = WindowAggregator.from_json(snap["agg"])
+            agg = _restored(f"windows of partition {partition}",
+                            lambda: WindowAggregator.from_json(snap["agg"])) if snap else None
+            if agg is not None:
+                self.aggregators[partition] = agg
                 self.offsets[partition] = int(snap["offset"])
             else:
                 s = self.settings
@@ -89,14 +106,18 @@ class MergeStage:
         self.alerts = AlertEvaluator(rules)
         self.fired: list[dict[str, Any]] = []  # alerts of the last message, for the notifier
 
+    def _restore_alerts(self, data: dict[str, Any]) -> bool:
+        self.alerts.restore(data)
+        return True
+
     def handle(self, message: bytes) -> tuple[list[OutRecord], list[tuple[bytes, bytes, int]]]:
         if self.merger is None:
             snap = self.state.get(0, MERGER_KEY)
-            self.merger = PartialMerger.from_json(snap["merger"]) if snap else PartialMerger(
-                self.settings.raw_partitions)
+            merger = _restored("merger", lambda: PartialMerger.from_json(snap["merger"])) if snap else None
+            self.merger = merger or PartialMerger(self.settings.raw_partitions)
             self.alerts = AlertEvaluator(self.rules)
-            if snap:
-                self.alerts.restore(snap["alerts"])
+            if merger is not None and not _restored("alerts", lambda: self._restore_alerts(snap["alerts"])):
+                self.alerts = AlertEvaluator(self.rules)
         data = orjson.loads(message)
         if data["type"] == "watermark" and data.get("watermark") is None:
             return [], []
