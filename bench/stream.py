@@ -36,7 +36,7 @@ from stack.process import log_tail
 from stack.workers import running_workers
 
 N = int(os.environ.get("BENCH_STREAM_EVENTS", "250000"))
-ROUNDS = int(os.environ.get("BENCH_STREAM_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("BENCH_STREAM_ROUNDS", "3"))
 PER_ENVELOPE = 500
 POLL_S = 0.02
 
