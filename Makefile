@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-BENCHES := $(basename $(notdir $(filter-out bench/__init__.py bench/harness.py,$(wildcard bench/*.py))))
+BENCHES := $(basename $(notdir $(filter-out bench/__init__.py bench/harness.py bench/workload.py bench/quix_env.py bench/quix_app.py,$(wildcard bench/*.py))))
 
 .PHONY: help venv demo test unit integration lint bench stack-up stack-down stack-status compose-check clean
 

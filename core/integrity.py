@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["ChainHasher", "ChainState", "SessionChains", "Verdict", "verify_chain"]
+__all__ = ["ChainHasher", "ChainState", "SessionChains", "Verdict", "canonical", "verify_chain"]
 
 
 class ChainHasher:
@@ -27,11 +27,21 @@ class ChainHasher:
         self._key = key
 
     def link(self, prev_hash: str | None, event: Mapping[str, Any]) -> str:
-        body = {k: v for k, v in event.items() if k != "integrity"}
-        data = (prev_hash or "").encode() + b"\n" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        return self.link_body(prev_hash, canonical(event))
+
+    def link_body(self, prev_hash: str | None, body: bytes) -> str:
+        """The link over an event already encoded by ``canonical``."""
+        data = (prev_hash or "").encode() + b"\n" + body
         if self._key is None:
             return hashlib.sha256(data).hexdigest()
         return hmac.new(self._key, data, hashlib.sha256).hexdigest()
+
+
+def canonical(event: Mapping[str, Any]) -> bytes:
+    """What a link covers: the event as JSON with sorted keys, its ``integrity`` field left out."""
+    if "integrity" in event:
+        event = {k: v for k, v in event.items() if k != "integrity"}
+    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -92,16 +102,23 @@ class SessionChains:
         return out
 
     def apply(self, event: dict[str, Any]) -> dict[str, Any]:
+        return self.apply_encoded(event)[0]
+
+    def apply_encoded(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        """The linked event and its JSON: the canonical encoding hashed for the link, with the
+        ``integrity`` field appended (one encoding per event instead of two)."""
         session, seq = str(event["session_id"]), int(event["seq"])
         state = self._state(session)
         prev = state.hash_before(seq) if state else None
-        digest = self.hasher.link(prev, event)
-        linked = {**event, "integrity": {"hash": digest, "prev_hash": prev}}
+        body = canonical(event)
+        digest = self.hasher.link_body(prev, body)
+        integrity = {"hash": digest, "prev_hash": prev}
+        linked = {**event, "integrity": integrity}
         if state is None or seq > state.last_seq:
             recent = ((state.hashes if state else ()) + ((seq, digest),))[-ChainState.RECENT:]
             self.states[session] = ChainState(seq, recent)
             self.touched.add(session)
-        return linked
+        return linked, body[:-1] + b',"integrity":' + orjson.dumps(integrity) + b"}"
 
 
 @dataclass(frozen=True)

@@ -66,14 +66,13 @@ class EnvelopeProcessor:
                 out.dead.append(self._dead_letter(line, exc.reason))
                 continue
             redacted, counts = self.redactor.redact_event(event)
-            if self.chains is not None:
-                redacted = self.chains.apply(redacted)  # hash what is stored: the redacted event
-            out.redactions.update(counts)
-            out.events.append(RedactedEvent(
-                key=str(redacted["session_id"]).encode(),
-                value=orjson.dumps(redacted),
-                event=redacted,
-            ))
+            if self.chains is not None:  # hash what is stored: the redacted event
+                redacted, value = self.chains.apply_encoded(redacted)
+            else:
+                value = orjson.dumps(redacted)
+            if counts:
+                out.redactions.update(counts)
+            out.events.append(RedactedEvent(str(redacted["session_id"]).encode(), value, redacted))
         return out
 
     def _one(self, line: bytes) -> dict[str, Any]:
@@ -85,6 +84,8 @@ class EnvelopeProcessor:
             raise InvalidEvent(f"json: {exc.msg}") from None
         if not isinstance(data, dict):
             raise InvalidEvent(f"json: expected an object, got {type(data).__name__}")
+        # orjson first, not pydantic's own JSON parser: that one accepts NaN and integers past
+        # 64 bits, which no JSON writer downstream can encode again.
         model = validate_event(data)
         # Dump the validated model, not the input: timestamps normalized, defaults filled in.
         event: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)

@@ -22,7 +22,7 @@ from core.processing import EnvelopeProcessor, ProcessedEnvelope
 from core.redaction import Redactor
 from core.settings import Settings
 from stream.metrics import MergeStage, PartitionWindows
-from stream.output import OutputProducer
+from stream.output import OutputProducer, OutRecord
 from stream.state import PartitionState
 from stream.telemetry import StreamTelemetry
 from stream.webhook import WebhookNotifier
@@ -80,24 +80,45 @@ def build_app(settings: Settings) -> faust.App:  # noqa: PLR0915 - the wiring re
         if not state.loaded(partition):
             await asyncio.get_running_loop().run_in_executor(None, state.load, partition)
 
+    # The envelope whose outputs are on their way (at most one): the next envelope is processed
+    # meanwhile, so the broker round trip overlaps CPU work instead of adding to it.
+    sending: list[asyncio.Task[None]] = []
+
+    async def settle() -> None:
+        """Wait for the envelope in flight: outputs and state go out in envelope order."""
+        if sending:
+            await sending.pop()
+
+    async def deliver(stream: Any, event: Any, result: ProcessedEnvelope, started: float,
+                      records: list[tuple[bytes, bytes, int]], extra: list[OutRecord]) -> None:
+        msg = event.message
+        await output.send_async(result, (msg.topic, msg.partition, msg.offset), records, extra)
+        await stream.ack(event)  # only now may its offset be committed: at-least-once
+        telemetry.record(result, time.perf_counter() - started)
+
     @app.agent(raw, name="envelopes")
     async def envelopes(stream: Any) -> None:
-        async for event in stream.events():
+        manual = stream.noack()  # acked by ``deliver`` once the envelope's outputs are acked
+        async for event in manual.events():
             started = time.perf_counter()
             msg = event.message
             async with lock:
+                if not state.loaded(msg.partition):
+                    await settle()  # its state records must be on the topic before it is read
                 await ensure_loaded(msg.partition)
                 current["partition"] = msg.partition
                 result = processor.process(event.value)
                 records = [state.put(msg.partition, f"chain:{session}", s.to_json())
                            for session, s in chains.drain_touched().items()]  # per envelope
                 metric_out, window_state = windows.observe(msg.partition, msg.offset, result)
-                await output.send_async(result, (msg.topic, msg.partition, msg.offset),
-                                        [*records, window_state], metric_out)
-            telemetry.record(result, time.perf_counter() - started)
+                await settle()
+                sending.append(asyncio.ensure_future(
+                    deliver(manual, event, result, started, [*records, window_state], metric_out)))
             if result.dead:
                 log.info("stream.dead_letters count=%d reasons=%s", len(result.dead),
                          sorted({d.reason.split(":")[0] for d in result.dead}))
+        async with lock:
+            await settle()
 
     @app.timer(interval=settings.window_grace_s / 2 + 1)  # type: ignore[untyped-decorator]
     async def _close_idle_windows() -> None:
@@ -105,6 +126,7 @@ def build_app(settings: Settings) -> faust.App:  # noqa: PLR0915 - the wiring re
             if tp.topic != settings.topics.raw:
                 continue
             async with lock:
+                await settle()  # a watermark must never overtake the partials before it
                 await ensure_loaded(tp.partition)
                 metric_out, window_state = windows.tick(tp.partition)
                 await output.send_async(ProcessedEnvelope(), None, [window_state], metric_out)

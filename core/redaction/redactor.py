@@ -36,6 +36,8 @@ TOO_DEEP = "[TOO_DEEP]"
 STRUCTURAL = frozenset({"schema_version", "event_id", "kind", "level", "timestamp", "seq", "trace_id",
                         "span_id", "parent_span_id", "agent", "redaction", "integrity"})
 _CACHE_SIZE = 10_000
+_MEMO_TEXT = 200  # longest text remembered, characters
+_MEMO_SIZE = 20_000  # texts remembered; past this the memo starts over
 _CONTAINERS = (dict, list, tuple)
 
 
@@ -53,6 +55,9 @@ class Redactor:
         self.key_version = key_version if self._key else None
         self.policy_version = POLICY_VERSION
         self._tokens: dict[tuple[str, str], str] = {}  # user ids repeat on every event: HMAC once
+        # Short strings repeat across events (ids, tool names, statuses, stock phrases): scan each
+        # once. Same text, same result and counts, since tokens are deterministic.
+        self._memo: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Redactor:
@@ -99,8 +104,21 @@ class Redactor:
         return out, counts
 
     def _text(self, text: str, counts: dict[str, int]) -> str:
-        if len(text) < MIN_TEXT:
-            return text
+        memo = self._memo.get(text)  # first: most strings of an event were seen before
+        if memo is None:
+            if len(text) < MIN_TEXT:
+                return text
+            if len(text) > _MEMO_TEXT:
+                return self._scan(text, counts)
+            found: dict[str, int] = {}
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            memo = self._memo[text] = (self._scan(text, found), tuple(found.items()))
+        for kind, n in memo[1]:
+            counts[kind] = counts.get(kind, 0) + n
+        return memo[0]
+
+    def _scan(self, text: str, counts: dict[str, int]) -> str:
         if len(text) > MAX_TEXT:
             text = _truncate(text)
             counts["TRUNCATED"] = counts.get("TRUNCATED", 0) + 1
@@ -141,6 +159,8 @@ class Redactor:
 
     def _field(self, key: Any, value: Any, depth: int, counts: dict[str, int]) -> Any:
         kind = key_kind(key) if type(key) is str else None
+        if kind is None and type(value) is str:  # the common case, one call less
+            return self._text(value, counts)
         if kind is None or value is None or value is True or value is False:
             return self._value(value, depth, counts)
         return self._mask(kind, value, depth, counts)

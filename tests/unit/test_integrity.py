@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from core.integrity import ChainHasher, ChainState, SessionChains, verify_chain
@@ -49,3 +50,22 @@ def test_a_replayed_event_gets_the_same_hash_as_the_first_time() -> None:
     restored = SessionChains(ChainHasher(), {"s-1": ChainState.from_json(chains.states["s-1"].to_json())})
     assert restored.apply(evs[3])["integrity"] == first[3]["integrity"]
     assert restored.states["s-1"].last_seq == 5
+
+
+def test_the_encoded_event_is_the_linked_event_and_verifies() -> None:
+    """apply_encoded's bytes decode to the linked event, and a chain read back from them verifies."""
+    chains = SessionChains(ChainHasher(b"k"))
+    encoded = [chains.apply_encoded(event("input", i)) for i in range(4)]
+    assert all(orjson.loads(value) == linked for linked, value in encoded)
+    stored = [orjson.loads(value) for _, value in encoded]
+    assert str(verify_chain(stored, ChainHasher(b"k"))) == "intact (4 events)"
+
+
+def test_an_integrity_field_sent_by_a_producer_is_replaced_not_hashed() -> None:
+    """A forged ``integrity`` on the way in is neither hashed nor kept: the stream's link wins."""
+    forged = {**event("input", 0), "integrity": {"hash": "f" * 64, "prev_hash": None}}
+    linked, value = SessionChains(ChainHasher()).apply_encoded(forged)
+    plain, _ = SessionChains(ChainHasher()).apply_encoded(event("input", 0) | {
+        "event_id": forged["event_id"]})
+    assert linked["integrity"] == plain["integrity"] != forged["integrity"]
+    assert orjson.loads(value)["integrity"] == linked["integrity"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 
 from core.processing import EnvelopeProcessor
 from core.wire import join_envelope
@@ -57,3 +58,12 @@ def test_output_is_normalized_by_the_contract() -> None:
     out = EnvelopeProcessor(MarkerRedactor()).process(orjson.dumps(ev))
     assert out.events[0].event["level"] == "info"
     assert out.events[0].event["timestamp"].startswith("2026-11-25T09:30:00")
+
+
+def test_json_no_encoder_can_write_back_is_refused_or_made_safe() -> None:
+    """NaN is not JSON (a dead letter); an integer past 64 bits comes out as a number, not a crash."""
+    nan = orjson.dumps(event("tool_call", 0)).replace(b'"refund"', b"NaN")
+    huge = orjson.dumps(event("tool_call", 1)).replace(b'"refund"', b"1" * 30)
+    out = EnvelopeProcessor(MarkerRedactor()).process(join_envelope([nan, huge]))
+    assert [d.reason.split(":")[0] for d in out.dead] == ["json"]
+    assert orjson.loads(out.events[0].value)["payload"]["parameters"]["q"] == pytest.approx(float("1" * 30))

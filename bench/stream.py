@@ -1,0 +1,185 @@
+"""Stream throughput: events/s per worker for split + validate + redact + hash chain + metrics.
+
+A raw topic is filled with the demo's simulated sessions in NDJSON envelopes (up to 500 events
+each). Then, one after the other on that same topic, each with its own consumer group:
+- ours: one stream worker exactly as deployed (``python -m stream worker``, a child process);
+- the peer: a quixstreams application (``bench/quix_app.py``) in its own virtualenv, running the
+  same ``core`` logic (see that module for what it does and does not do).
+Each is measured from outside by polling its redacted-events topic's end offsets every 20 ms:
+events/s = events appearing between the first poll that saw output and the poll that saw the last
+one, divided by the time between them. Start-up and group join (before the first output) are
+excluded and shown apart. CPU µs/event: the worker process's CPU time (all threads, from /proc)
+over the same span, divided by the events in it. The machine is shared: each round has a fresh
+raw topic and runs both (order alternating); the best round of each is reported, every round is
+shown. Target: ours >= 20k events/s and >= the peer.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from bench.harness import emit, fresh_settings, table
+from bench.quix_env import QUIXSTREAMS, ROOT, quix_python
+from bench.workload import envelopes, record_events
+from core.settings import Settings
+from stack.process import log_tail
+from stack.workers import running_workers
+
+N = int(os.environ.get("BENCH_STREAM_EVENTS", "250000"))
+ROUNDS = int(os.environ.get("BENCH_STREAM_ROUNDS", "3"))
+PER_ENVELOPE = 500
+POLL_S = 0.02
+
+
+@dataclass(frozen=True)
+class Run:
+    events_s: float
+    startup_s: float  # from the process start to its first output
+    measured: int  # events counted inside the timed span
+    cpu_us: float  # the worker process's CPU (all threads) per event inside the timed span
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def fill(settings: Settings, cut: list[tuple[int, bytes, int]]) -> None:
+    """Publish the envelopes on the raw topic, each to its partition."""
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "compression.type": "lz4",
+                         "linger.ms": 5, "message.max.bytes": 2 * 1024 * 1024})
+    for partition, envelope, _count in cut:
+        producer.produce(settings.topics.raw, value=envelope, partition=partition)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+
+
+def _end_offsets(consumer: Consumer, topic: str) -> Callable[[], int]:
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+
+    last = [0]
+
+    def total() -> int:
+        with suppress(KafkaException):  # a topic created a moment ago may have no leader yet
+            last[0] = sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
+                          for p in partitions)
+        return last[0]
+    return total
+
+
+def measure(settings: Settings, topic: str, expected: int, started: float, pid: int,
+            alive: Callable[[], None], timeout: float = 600.0) -> Run:
+    """Poll ``topic`` until ``expected`` records are on it; time from the first output seen."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench-offsets"})
+    count = _end_offsets(consumer, topic)
+    try:
+        deadline = time.perf_counter() + timeout
+        first_at, first, first_cpu = 0.0, 0, 0.0
+        while (seen := count()) < expected:
+            now = time.perf_counter()
+            if seen and not first_at:
+                first_at, first, first_cpu = now, seen, cpu_seconds(pid)
+            if now > deadline:
+                raise TimeoutError(f"{topic}: {seen} of {expected} records after {timeout}s")
+            alive()
+            time.sleep(POLL_S)
+        done_at, cpu = time.perf_counter(), cpu_seconds(pid)
+        if not first_at:  # everything arrived between two polls
+            first_at, first, first_cpu = done_at - POLL_S, 0, 0.0
+        n = seen - first
+        return Run(n / (done_at - first_at), first_at - started, n, (cpu - first_cpu) / n * 1e6)
+    finally:
+        consumer.close()
+
+
+def run_ours(settings: Settings, total: int, logs: Path) -> Run:
+    with running_workers(settings.to_env(), logs, names=("stream",)) as workers:
+        return measure(settings, settings.topics.events, total, time.perf_counter(),
+                       workers.procs["stream"].pid, workers.check_alive)
+
+
+def run_quix(settings: Settings, total: int, logs: Path) -> Run:
+    python = quix_python()
+    prefix = f"{settings.topic_prefix}quix."
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    specs = [NewTopic(f"{prefix}events", num_partitions=settings.events_partitions, replication_factor=1),
+             NewTopic(f"{prefix}dlq", num_partitions=3, replication_factor=1),
+             NewTopic(f"{prefix}metrics", num_partitions=1, replication_factor=1)]
+    for future in admin.create_topics(specs).values():
+        future.result(30)
+    env = {**os.environ, **settings.to_env(), "BENCH_QUIX_PREFIX": prefix,
+           "BENCH_QUIX_GROUP": f"{settings.stream_app_id}-quix"}
+    log = logs / "quix.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen([str(python), "-m", "bench.quix_app"], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def alive() -> None:
+        if proc.poll() is not None:
+            raise RuntimeError(f"quix app exited with {proc.returncode}:\n{log_tail(log)}")
+
+    try:
+        return measure(settings, f"{prefix}events", total, time.perf_counter(), proc.pid, alive)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def one_round(cut: list[tuple[int, bytes, int]], total: int, ours_first: bool) -> tuple[Run, Run]:
+    """A fresh namespace (raw topic, groups, outputs, state), filled once, read by both workers."""
+    with fresh_settings() as settings, tempfile.TemporaryDirectory() as tmp:
+        fill(settings, cut)
+        if ours_first:
+            ours = run_ours(settings, total, Path(tmp))
+            return ours, run_quix(settings, total, Path(tmp))
+        peer = run_quix(settings, total, Path(tmp))
+        return run_ours(settings, total, Path(tmp)), peer
+
+
+def main() -> None:
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
+    partitions = Settings.from_env().raw_partitions
+    events = record_events(N)
+    cut = envelopes(events, partitions, PER_ENVELOPE)
+    total, size = len(events), sum(len(e) for _, e, _ in cut) / len(events)
+    rounds = [one_round(cut, total, ours_first=r % 2 == 0) for r in range(ROUNDS)]
+    ours = max((o for o, _ in rounds), key=lambda run: run.events_s)
+    peer = max((p for _, p in rounds), key=lambda run: run.events_s)
+    ratio = ours.events_s / peer.events_s
+    print(f"stream benchmark: {total:,} events ({size:.0f} bytes each) in {len(cut):,} envelopes of "
+          f"up to {PER_ENVELOPE} on {partitions} partitions; one worker each, one after the other, "
+          f"best of {ROUNDS} rounds (order alternating); load average before {' '.join(load_before)}, "
+          f"after {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    print("events/s = events on the output topic between the first output seen and the last, polled "
+          f"every {POLL_S * 1000:.0f} ms (start-up and group join excluded, shown apart)")
+    all_ours = " / ".join(f"{o.events_s:,.0f}" for o, _ in rounds)
+    all_peer = " / ".join(f"{p.events_s:,.0f}" for _, p in rounds)
+    table(["worker", "events/s", "ratio", "CPU µs/event", "start-up (s)", "every round (events/s)"],
+          [[f"quixstreams {QUIXSTREAMS.split('==')[1]} (same core logic)", peer.events_s, "1.00",
+            f"{peer.cpu_us:.1f}", f"{peer.startup_s:.1f}", all_peer],
+           ["agent-audit stream (faust worker)", ours.events_s, f"{ratio:.2f}", f"{ours.cpu_us:.1f}",
+            f"{ours.startup_s:.1f}", all_ours]])
+    emit({"events_s": round(ours.events_s), "quixstreams_events_s": round(peer.events_s),
+          "ratio": round(ratio, 3), "events": total, "envelopes": len(cut), "rounds": ROUNDS,
+          "startup_s": round(ours.startup_s, 1), "quixstreams_startup_s": round(peer.startup_s, 1),
+          "cpu_us_per_event": round(ours.cpu_us, 1), "quixstreams_cpu_us_per_event": round(peer.cpu_us, 1),
+          "loadavg": " ".join(load_before)})
+
+
+if __name__ == "__main__":
+    main()
