@@ -124,10 +124,15 @@ def main() -> None:
     events = list(corpus_events(EVENTS))
     texts = [content(e) for e in events]
     megabytes = sum(len(s.encode()) for t in texts for s in t) / 1e6
-    keyed, plain = Redactor(key=b"bench-key", key_version="b1"), Redactor()
+    # The headline runs without the memo of short texts: the corpus draws its sentences from a pool,
+    # so they repeat more than personal data does in real traffic, and Presidio has no such memo.
+    keyed = Redactor(key=b"bench-key", key_version="b1", memo_size=0)
+    plain = Redactor(memo_size=0)
+    memo = Redactor(key=b"bench-key", key_version="b1")
 
     ours_keyed = throughput(lambda: [keyed.redact_event(e) for e in events], len(events), megabytes)
     ours_plain = throughput(lambda: [plain.redact_event(e) for e in events], len(events), megabytes)
+    ours_memo = throughput(lambda: [memo.redact_event(e) for e in events], len(events), megabytes)
     ours = score(generate(SAMPLES), plain.redact_text)
 
     presidio, label = presidio_engine()
@@ -144,6 +149,7 @@ def main() -> None:
     table(["engine", "events/s", "MB/s"], [
         ["agent-audit, keyed tokens", f"{ours_keyed[0]:,.0f}", f"{ours_keyed[1]:.2f}"],
         ["agent-audit, placeholders", f"{ours_plain[0]:,.0f}", f"{ours_plain[1]:.2f}"],
+        ["agent-audit, keyed, memo (as the stream runs)", f"{ours_memo[0]:,.0f}", f"{ours_memo[1]:.2f}"],
         ["presidio (pattern-only)", f"{theirs_speed[0]:,.0f}" if presidio else "n/a",
          f"{theirs_speed[1]:.2f}" if presidio else "n/a"],
     ])
@@ -159,9 +165,10 @@ def main() -> None:
     rows.append(["all", f"{all_ours.recall:.4f}", f"{all_ours.precision:.4f}", "", ""])
     table(["kind", "recall", "precision", "presidio recall", "presidio precision"], rows)
     ratio = ours_keyed[0] / theirs_speed[0] if theirs_speed[0] else None
-    print(f"\nratio (keyed events/s over Presidio's): {ratio:,.0f}x" if ratio
+    print(f"\nratio (keyed, no memo, events/s over Presidio's): {ratio:,.0f}x" if ratio
           else "\nratio: n/a (no Presidio)")
     emit({"events_s": round(ours_keyed[0]), "mb_s": round(ours_keyed[1], 2),
+          "memo_events_s": round(ours_memo[0]),
           "presidio_events_s": round(theirs_speed[0], 1) if presidio else None,
           "ratio": round(ratio, 1) if ratio else None,
           "recall": round(all_ours.recall, 4), "precision": round(all_ours.precision, 4)})
