@@ -17,14 +17,14 @@ def test_a_repeated_text_gives_the_same_result_and_counts_every_time() -> None:
     assert counts == {"EMAIL": 2, "PHONE": 2}
 
 
-def test_memo_and_fresh_redactor_agree_and_the_memo_stays_bounded(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_memo_and_fresh_redactor_agree_and_the_memo_stays_bounded() -> None:
     """Past its size the memo starts over; results never depend on what it holds."""
-    monkeypatch.setattr(redactor_module, "_MEMO_SIZE", 3)
-    warm = Redactor()
+    warm, cold = Redactor(memo_size=3), Redactor(memo_size=0)
     texts = [f"user{i}@example.com said hi" for i in range(10)] + ["nothing to see here"] * 3
     for text in texts + texts:
-        assert warm.redact_text(text) == Redactor().redact_text(text)
+        assert warm.redact_text(text) == cold.redact_text(text)
         assert len(warm._memo) <= 3
+    assert not cold._memo
 
 
 def test_long_texts_are_not_remembered() -> None:
