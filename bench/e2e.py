@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from elasticsearch import ApiError
+
 from bench.harness import emit, fresh_settings, table
 from bench.sink import documents, raw_bulk
 from core.settings import Settings
@@ -65,7 +67,10 @@ def main() -> None:
             while count < total and time.perf_counter() < deadline:
                 time.sleep(0.1)
                 if es.indices.exists_alias(name=alias):
-                    count = int(es.count(index=alias)["count"])
+                    try:
+                        count = int(es.count(index=alias)["count"])
+                    except ApiError:  # a new daily index whose shard is still starting: not yet
+                        continue
                     polls.append((time.perf_counter(), count))
                 workers.check_alive()
             recorder.join()

@@ -19,6 +19,7 @@ import orjson
 from confluent_kafka import Producer
 
 from bench.harness import emit, fresh_settings, table
+from core.runtime import tune_worker_process
 from core.settings import Settings
 from sinks.bulk import BulkItem, build_body
 from sinks.indices import event_index, events_alias, install_templates
@@ -86,6 +87,7 @@ def _ours(base: Settings, docs: list[tuple[str, bytes]], tag: str) -> float:
 
 def main() -> None:
     docs = documents(N)
+    tune_worker_process()  # as python -m sinks does; the raw baseline runs in this process too
     raws, ourses = [], []
     with fresh_settings() as settings:
         publish(settings, docs)

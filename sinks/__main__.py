@@ -2,6 +2,7 @@
 
 import logging
 
+from core.runtime import tune_worker_process
 from core.settings import Settings
 from sinks.worker import EventSink
 
@@ -10,6 +11,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # one line per bulk is noise
     sink = EventSink(Settings.from_env())
+    tune_worker_process()
     sink.install_signal_handlers()
     sink.run()
 

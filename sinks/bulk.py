@@ -7,7 +7,7 @@ replays harmless: a 409 means "already stored" and counts as success.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,10 +37,12 @@ class BulkOutcome:
     failed: list[tuple[BulkItem, str]] = field(default_factory=list)
 
 
-def item_from_record(value: bytes, headers: Sequence[tuple[str, str | bytes | None]] | None,
-                     index_for_day: Callable[[str, str], str]) -> BulkItem:
+Headers = Sequence[tuple[str, str | bytes | None]] | Mapping[str, str | bytes | None] | None
+
+
+def item_from_record(value: bytes, headers: Headers, index_for_day: Callable[[str, str], str]) -> BulkItem:
     """Take id and day from headers; fall back to decoding the document if a producer omitted them."""
-    meta = dict(headers or ())  # in C; only the values used are decoded below
+    meta = dict(headers or ())  # a list of pairs (or a mapping) as consumed; values decoded when used
     day = _text(meta.get("day"))
     if day:
         if event_id := _text(meta.get("event_id")):

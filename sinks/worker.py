@@ -119,7 +119,7 @@ class EventSink:
         items: list[BulkItem] = []
         for msg in records:
             try:
-                items.append(item_from_record(msg.value() or b"", _header_list(msg), self._index_for_day))
+                items.append(item_from_record(msg.value() or b"", msg.headers(), self._index_for_day))
             except (ValueError, KeyError, TypeError):
                 self._dead_letter(msg.value() or b"", "sink: not a decodable event")
         sent = _InFlight(self._send(items), _next_offsets(records), len(records), started)
@@ -230,16 +230,9 @@ def _usable(msg: Message) -> bool:
 
 def _next_offsets(records: Sequence[Message]) -> list[TopicPartition]:
     """Per partition, the offset after the last record of the batch: what a commit stores."""
-    last: dict[tuple[str, int], int] = {}
-    for msg in records:
-        key = (msg.topic() or "", msg.partition() or 0)
-        last[key] = max(last.get(key, -1), msg.offset() or 0)
+    # A partition's records arrive in offset order: the last one seen is the highest.
+    last = {(msg.topic() or "", msg.partition() or 0): msg.offset() or 0 for msg in records}
     return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in last.items()]
-
-
-def _header_list(msg: Message) -> list[tuple[str, str | bytes | None]]:
-    headers = msg.headers() or []
-    return list(headers.items()) if isinstance(headers, dict) else list(headers)
 
 
 def _reason_class(reason: str) -> str:
