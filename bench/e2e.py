@@ -29,7 +29,7 @@ from sinks.worker import build_es
 from stack.workers import running_workers
 
 RATE = int(os.environ.get("BENCH_E2E_RATE", "12000"))  # events/s offered
-SECONDS = float(os.environ.get("BENCH_E2E_SECONDS", "10"))
+SECONDS = float(os.environ.get("BENCH_E2E_SECONDS", "20"))
 SESSIONS = 500
 
 
