@@ -42,8 +42,34 @@ def alert_rules(settings: Settings) -> list[Rule]:
         raise ConfigError(f"AUDIT_ALERT_RULES: cannot read {settings.alert_rules_path}: {exc}") from None
 
 
-def build_app(settings: Settings) -> faust.App:  # noqa: PLR0915 - the wiring reads best in one place
-    app = faust.App(
+def build_app(settings: Settings) -> faust.App:
+    """The app and its wiring: the envelope agent with its idle timer, the merge agent, the hooks."""
+    app = _faust_app(settings)
+    output = OutputProducer(settings)
+    telemetry = StreamTelemetry()
+    envelopes = _wire_envelopes(app, settings, output, telemetry)
+    merge = _wire_merge(app, settings, output)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def _serve_metrics() -> None:
+        telemetry.serve(settings.metrics_port)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def _forget_cached_state(_app: faust.App, *_args: Any, **_kw: Any) -> None:
+        # Another worker may own these partitions now: reload from the state topic when they return.
+        envelopes.forget()
+        merge.state.forget()
+        merge.merger = None
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def _flush_outputs(_app: faust.App, *_args: Any, **_kw: Any) -> None:
+        output.close()
+
+    return app
+
+
+def _faust_app(settings: Settings) -> faust.App:
+    return faust.App(
         settings.stream_app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
@@ -57,29 +83,42 @@ def build_app(settings: Settings) -> faust.App:  # noqa: PLR0915 - the wiring re
         web_enabled=False,
         datadir=settings.stream_data_dir or Path(tempfile.gettempdir()) / settings.stream_app_id,
     )
+
+
+class _EnvelopeState:
+    """What the envelope agent and the idle timer share: state topic, chains, windows."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.state = PartitionState(settings)
+        self.partition = 0  # the envelope being processed: chains load from its partition
+        hasher = ChainHasher(settings.integrity_key.encode() if settings.integrity_key else None)
+        self.chains = SessionChains(hasher, load=self._load_chain)
+        self.processor = EnvelopeProcessor(Redactor.from_settings(settings), self.chains)
+        self.windows = PartitionWindows(settings, self.state)
+
+    def _load_chain(self, session: str) -> ChainState | None:
+        stored = self.state.get(self.partition, f"chain:{session}")
+        return ChainState.from_json(stored) if stored else None
+
+    async def ensure_loaded(self, partition: int) -> None:
+        if not self.state.loaded(partition):
+            await asyncio.get_running_loop().run_in_executor(None, self.state.load, partition)
+
+    def forget(self) -> None:
+        self.chains.states.clear()
+        self.state.forget()
+        self.windows.forget()
+
+
+def _wire_envelopes(app: faust.App, settings: Settings, output: OutputProducer,
+                    telemetry: StreamTelemetry) -> _EnvelopeState:
     # Bytes straight through; orjson does the parsing (DESIGN.md: Faust's json codec is slow).
     raw = app.topic(settings.topics.raw, value_type=bytes, key_type=bytes,
                     value_serializer="raw", key_serializer="raw")
-    state = PartitionState(settings)
-    current = {"partition": 0}
-
-    def load_chain(session: str) -> ChainState | None:
-        stored = state.get(current["partition"], f"chain:{session}")
-        return ChainState.from_json(stored) if stored else None
-
-    hasher = ChainHasher(settings.integrity_key.encode() if settings.integrity_key else None)
-    chains = SessionChains(hasher, load=load_chain)
-    processor = EnvelopeProcessor(Redactor.from_settings(settings), chains)
-    output = OutputProducer(settings)
-    telemetry = StreamTelemetry()
-    windows = PartitionWindows(settings, state)
+    shared = _EnvelopeState(settings)
+    state, chains, windows = shared.state, shared.chains, shared.windows
     # The envelope agent and the idle timer both touch a partition's windows: one at a time.
     lock = asyncio.Lock()
-
-    async def ensure_loaded(partition: int) -> None:
-        if not state.loaded(partition):
-            await asyncio.get_running_loop().run_in_executor(None, state.load, partition)
-
     # The envelope whose outputs are on their way (at most one): the next envelope is processed
     # meanwhile, so the broker round trip overlaps CPU work instead of adding to it.
     sending: list[asyncio.Task[None]] = []
@@ -105,9 +144,9 @@ def build_app(settings: Settings) -> faust.App:  # noqa: PLR0915 - the wiring re
             async with lock:
                 if not state.loaded(msg.partition):
                     await settle()  # its state records must be on the topic before it is read
-                await ensure_loaded(msg.partition)
-                current["partition"] = msg.partition
-                result = processor.process(event.value)
+                await shared.ensure_loaded(msg.partition)
+                shared.partition = msg.partition
+                result = shared.processor.process(event.value)
                 records = [state.put(msg.partition, f"chain:{session}", s.to_json())
                            for session, s in chains.drain_touched().items()]  # per envelope
                 metric_out, window_state = windows.observe(msg.partition, msg.offset, result)
@@ -127,44 +166,30 @@ def build_app(settings: Settings) -> faust.App:  # noqa: PLR0915 - the wiring re
                 continue
             async with lock:
                 await settle()  # a watermark must never overtake the partials before it
-                await ensure_loaded(tp.partition)
+                await shared.ensure_loaded(tp.partition)
                 metric_out, window_state = windows.tick(tp.partition)
                 await output.send_async(ProcessedEnvelope(), None, [window_state], metric_out)
 
+    return shared
+
+
+def _wire_merge(app: faust.App, settings: Settings, output: OutputProducer) -> MergeStage:
     partials = app.topic(settings.topics.partials, value_type=bytes, value_serializer="raw")
-    merge_state = PartitionState(settings)
-    merge = MergeStage(settings, merge_state, alert_rules(settings))
+    merge = MergeStage(settings, PartitionState(settings), alert_rules(settings))
     notifier = WebhookNotifier(settings.alert_webhook) if settings.alert_webhook else None
 
     @app.agent(partials, name="merge")
     async def merge_partials(stream: Any) -> None:
         async for message in stream:
-            if not merge_state.loaded(0):
-                await asyncio.get_running_loop().run_in_executor(None, merge_state.load, 0)
+            if not merge.state.loaded(0):
+                await asyncio.get_running_loop().run_in_executor(None, merge.state.load, 0)
             metric_out, merge_records = merge.handle(message)
             if metric_out or merge_records:
                 await output.send_async(ProcessedEnvelope(), None, merge_records, metric_out)
             if notifier is not None and merge.fired:  # after the alerts are safely on the topic
                 await asyncio.get_running_loop().run_in_executor(None, notifier.notify, merge.fired)
 
-    @app.task  # type: ignore[untyped-decorator]
-    async def _serve_metrics() -> None:
-        telemetry.serve(settings.metrics_port)
-
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def _forget_cached_chains(_app: faust.App, *_args: Any, **_kw: Any) -> None:
-        # Another worker may own these sessions now: reload from the state topic when they return.
-        chains.states.clear()
-        state.forget()
-        windows.forget()
-        merge_state.forget()
-        merge.merger = None
-
-    @app.on_before_shutdown.connect  # type: ignore[arg-type]
-    async def _flush_outputs(_app: faust.App, *_args: Any, **_kw: Any) -> None:
-        output.close()
-
-    return app
+    return merge
 
 
 app = build_app(Settings.from_env())
