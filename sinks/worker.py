@@ -1,8 +1,9 @@
 """The Elasticsearch sink worker: consume ``agent.events``, bulk-index, commit only after the ack.
 
-Pipelined: while one batch is in Elasticsearch, the next is consumed and prepared; a batch's
-offsets are committed (explicitly, in order) only once it is acknowledged, so a crash replays at
-most the two batches in flight, which ``op_type=create`` turns into counted duplicates.
+Pipelined: while one batch is in Elasticsearch, the next is consumed and prepared, and sent as soon
+as it is full or the one before is done (``sinks.gather``: Elasticsearch never waits on a consume
+timeout). A batch's offsets are committed (explicitly, in order) only once it is acknowledged, so a
+crash replays at most the two batches in flight, which ``op_type=create`` turns into duplicates.
 
 At-least-once end to end: offsets are committed after every document of the batch is stored (or
 already there: 409), or dead-lettered with its reason when Elasticsearch refuses it for good.
@@ -19,6 +20,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache, partial
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from elastic_transport import ConnectionError as ESConnectionError
@@ -28,6 +30,7 @@ from elasticsearch import ApiError, Elasticsearch, OrjsonSerializer
 from core.errors import TransientError
 from core.settings import Settings
 from sinks.bulk import BulkItem, build_body, chunk_by_bytes, classify, item_from_record
+from sinks.gather import gather
 from sinks.indices import event_index, install_templates
 from sinks.telemetry import SinkTelemetry
 
@@ -84,9 +87,8 @@ class EventSink:
         self.dead_lettered = 0
         self.telemetry = SinkTelemetry()
         self._batches = 0
-
-    def _index_for_day(self, day: str, family: str) -> str:
-        return event_index(self.settings.index_prefix, day, family)
+        # Every record asks for its daily index: a handful of distinct answers, cached.
+        self._index_for_day = lru_cache(maxsize=256)(partial(event_index, settings.index_prefix))
 
     def run(self) -> None:
         install_templates(self.es, self.settings.index_prefix)
@@ -110,7 +112,7 @@ class EventSink:
     def step(self, timeout: float = 0.5) -> int:
         """Consume a batch and send it; then finish the batch sent before (ack, commit). Returns
         the records consumed; with none, the batch in flight is finished so nothing waits idle."""
-        records = [m for m in self.consumer.consume(self.settings.sink_batch, timeout) if _usable(m)]
+        records = gather(self._consume, self.settings.sink_batch, self._ready, timeout)
         if not records:
             self.drain()
             return 0
@@ -126,6 +128,19 @@ class EventSink:
         self.drain()
         self.in_flight = sent
         return len(records)
+
+    def _consume(self, n: int, timeout: float) -> list[Message]:
+        got = self.consumer.consume(n, timeout)
+        records = [m for m in got if m.error() is None]
+        if len(records) < len(got):
+            _log_errors(got)
+        return records
+
+    def _ready(self, records: list[Message]) -> bool:
+        """Send now: Elasticsearch is idle and records have come, or the batch in flight is done."""
+        if self.in_flight is None:
+            return bool(records)
+        return all(chunk.done() for chunk in self.in_flight.chunks)
 
     def drain(self, final: bool = False) -> None:
         """Wait for the batch in flight, account for it, commit its offsets."""
@@ -219,13 +234,11 @@ class EventSink:
             signal.signal(sig, lambda *_: self.stopping.set())
 
 
-def _usable(msg: Message) -> bool:
-    err = msg.error()
-    if err is None:
-        return True
-    if err.code() != KafkaError._PARTITION_EOF:
-        log.warning("sink.consume.error code=%s", err.name())
-    return False
+def _log_errors(got: Sequence[Message]) -> None:
+    for msg in got:
+        err = msg.error()
+        if err is not None and err.code() != KafkaError._PARTITION_EOF:
+            log.warning("sink.consume.error code=%s", err.name())
 
 
 def _next_offsets(records: Sequence[Message]) -> list[TopicPartition]:
