@@ -66,3 +66,12 @@ def test_metric_records_are_versioned_by_revision_in_their_own_index() -> None:
     action = orjson.loads(build_body([item]).split(b"\n")[0])
     assert action == {"index": {"_index": "agent-metrics-2026.11.25", "_id": "m-1", "version": 2,
                                 "version_type": "external_gte"}}
+
+
+def test_create_lines_escape_ids_and_indices_and_keep_each_items_index() -> None:
+    """Any id, even with quotes, backslashes or non-ASCII, is written as valid JSON; order kept."""
+    ids = ['plain', 'qu"ote', 'back\\slash', 'ünï', 'new\nline']
+    items = [BulkItem(doc_id, f"i-{n % 2}", b"{}") for n, doc_id in enumerate(ids)]
+    lines = build_body(items).split(b"\n")
+    assert [orjson.loads(line) for line in lines[0:-1:2]] == [
+        {"create": {"_index": f"i-{n % 2}", "_id": doc_id}} for n, doc_id in enumerate(ids)]
