@@ -18,6 +18,9 @@ class SinkTelemetry:
                                     ["reason"], registry=r)
         self.batch_seconds = Histogram("audit_sink_batch_seconds", "Consume-to-commit time of a batch",
                                        buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=r)
+        self.ack_age = Histogram("audit_sink_ack_age_seconds",
+                                 "Kafka timestamp of a batch's first record to Elasticsearch's ack",
+                                 buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=r)
         self.lag = Gauge("audit_sink_consumer_lag", "Records behind the end of the topic, by partition",
                          ["partition"], registry=r)
         self.retries = Counter("audit_sink_bulk_retries", "Bulk requests retried (429, 5xx, connection)",

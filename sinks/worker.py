@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, Message, Producer, TopicPartition
 from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch, OrjsonSerializer
@@ -57,6 +57,7 @@ class _InFlight:
     offsets: list[TopicPartition]
     records: int
     started: float
+    appended: float  # Kafka timestamp (s) of the first record, 0 if none: the sink's share of latency
 
 
 def build_es(settings: Settings) -> Elasticsearch:
@@ -124,7 +125,9 @@ class EventSink:
                 items.append(item_from_record(msg.value() or b"", msg.headers(), self._index_for_day))
             except (ValueError, KeyError, TypeError):
                 self._dead_letter(msg.value() or b"", "sink: not a decodable event")
-        sent = _InFlight(self._send(items), _next_offsets(records), len(records), started)
+        kind, millis = records[0].timestamp()
+        sent = _InFlight(self._send(items), _next_offsets(records), len(records), started,
+                         millis / 1000 if kind != TIMESTAMP_NOT_AVAILABLE else 0.0)
         self.drain()
         self.in_flight = sent
         return len(records)
@@ -157,6 +160,8 @@ class EventSink:
         else:
             self.consumer.commit(offsets=batch.offsets, asynchronous=True)
         self.telemetry.batch_seconds.observe(time.perf_counter() - batch.started)
+        if batch.appended:
+            self.telemetry.ack_age.observe(max(0.0, time.time() - batch.appended))
         self._batches += 1
         if self._batches % 20 == 1:
             self._observe_lag()
