@@ -18,6 +18,7 @@ from sinks.indices import events_alias
 from sinks.queries import count_searchable
 from stack.workers import running_workers
 from tests.factories import event
+from tests.integration.waiting import read_topic
 
 
 def _publish_redacted(settings: Settings, n: int) -> set[str]:
@@ -82,3 +83,28 @@ def test_kill_9_of_the_sink_mid_stream_then_restart_gives_the_exact_document_cou
     hits = es.search(index=alias, size=0, aggs={"ids": {"cardinality": {
         "field": "event_id", "precision_threshold": 40_000}}})
     assert hits["aggregations"]["ids"]["value"] == pytest.approx(len(ids), rel=0.001)
+
+
+@pytest.mark.timeout(120)
+def test_a_document_elasticsearch_refuses_goes_to_the_dead_letter_topic_with_its_reason(
+        settings: Settings, es: Elasticsearch, tmp_path: Path) -> None:
+    """A mapping refusal (400) is permanent: dead-lettered with the reason, the rest stored, no stall."""
+    ids = _publish_redacted(settings, 2_000)
+    bad = event("tool_call", 0, session="s-bad")
+    bad["not_in_the_mapping"] = 1  # the events mapping is strict
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer.produce(settings.topics.events, value=orjson.dumps(bad),
+                     headers=[("event_id", bad["event_id"].encode()), ("day", b"2026.11.25")])
+    assert producer.flush(30) == 0
+    ids |= _publish_redacted(settings, 2_000)  # records after the refused one still arrive
+    alias = events_alias(settings.index_prefix)
+    with running_workers(settings.to_env(), tmp_path, names=("sink",)) as workers:
+        deadline = time.monotonic() + 60
+        while _count(es, alias) < len(ids) and time.monotonic() < deadline:
+            workers.check_alive()
+            time.sleep(0.5)
+        dead = read_topic(settings, settings.topics.dlq, expected=1)
+    assert _count(es, alias) == len(ids)
+    assert [orjson.loads(m.value())["event_id"] for m in dead] == [bad["event_id"]]
+    reason = dict(dead[0].headers())["reason"].decode()
+    assert reason.startswith("es:400:"), reason
