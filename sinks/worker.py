@@ -55,7 +55,6 @@ class _InFlight:
     """A batch handed to Elasticsearch: its chunks' futures and the offsets to commit after them."""
     chunks: list[Future[Outcome]]
     offsets: list[TopicPartition]
-    records: int
     started: float
     appended: float  # Kafka timestamp (s) of the first record, 0 if none: the sink's share of latency
 
@@ -126,7 +125,7 @@ class EventSink:
             except (ValueError, KeyError, TypeError):
                 self._dead_letter(msg.value() or b"", "sink: not a decodable event")
         kind, millis = records[0].timestamp()
-        sent = _InFlight(self._send(items), _next_offsets(records), len(records), started,
+        sent = _InFlight(self._send(items), _next_offsets(records), started,
                          millis / 1000 if kind != TIMESTAMP_NOT_AVAILABLE else 0.0)
         self.drain()
         self.in_flight = sent
