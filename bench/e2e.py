@@ -18,13 +18,12 @@ import threading
 import time
 from pathlib import Path
 
-from elasticsearch import ApiError
-
 from bench.harness import emit, fresh_settings, table
 from bench.sink import documents, raw_bulk
 from core.settings import Settings
 from producers import AuditTrail, KafkaTransport
 from sinks.indices import events_alias
+from sinks.queries import count_searchable
 from sinks.worker import build_es
 from stack.workers import running_workers
 
@@ -66,12 +65,8 @@ def main() -> None:
             count = 0
             while count < total and time.perf_counter() < deadline:
                 time.sleep(0.1)
-                if es.indices.exists_alias(name=alias):
-                    try:
-                        count = int(es.count(index=alias)["count"])
-                    except ApiError:  # a new daily index whose shard is still starting: not yet
-                        continue
-                    polls.append((time.perf_counter(), count))
+                count = count_searchable(es, alias)  # 0 until the index and its shard are there
+                polls.append((time.perf_counter(), count))
                 workers.check_alive()
             recorder.join()
     latencies = []

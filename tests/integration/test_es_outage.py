@@ -29,7 +29,7 @@ from stack.paths import StackPaths
 from stack.process import port_open
 from stack.workers import running_workers
 from tests.factories import event
-from tests.integration.waiting import read_topic
+from tests.integration.waiting import read_topic, wait_for_count
 
 OUTAGE_S = 30.0
 SESSIONS = 40
@@ -97,16 +97,6 @@ class SteadyLoad:
         self.thread.join(60)
 
 
-def _count(es: Elasticsearch, alias: str) -> int:
-    try:
-        if not es.indices.exists_alias(name=alias):
-            return 0
-        es.indices.refresh(index=alias)
-        return count_searchable(es, alias)
-    except Exception:  # the node is down or recovering: nothing to count yet
-        return -1
-
-
 def _scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         return str(resp.read().decode())
@@ -131,11 +121,8 @@ def test_elasticsearch_stopped_for_30_s_under_load_loses_and_doubles_nothing(
             SteadyLoad(settings) as load:
         # Only the sink serves metrics here: the two workers would want the same port.
         workers.start("sink", {**os.environ, **dataclasses.replace(target, metrics_port=port).to_env()})
-        deadline = time.monotonic() + 90
-        while _count(es, alias) < 500 and time.monotonic() < deadline:
-            workers.check_alive()
-            time.sleep(0.5)
-        assert _count(es, alias) >= 500, "the pipeline must be flowing before the outage"
+        flowing = wait_for_count(es, alias, 500, workers)
+        assert flowing >= 500, "the pipeline must be flowing before the outage"
 
         own_es.down()  # SIGTERM, as an operator or an orchestrator stops a node
         down_at = time.monotonic()
@@ -152,12 +139,10 @@ def test_elasticsearch_stopped_for_30_s_under_load_loses_and_doubles_nothing(
         sent = set(load.sent)
         assert len(sent) > sent_before_outage + 1000, "events must have kept coming during the outage"
 
-        deadline = time.monotonic() + 180
-        while _count(es, alias) < len(sent) and time.monotonic() < deadline:
-            workers.check_alive()
-            time.sleep(1)
+        wait_for_count(es, alias, len(sent), workers, timeout=180)
         time.sleep(3)  # a replayed duplicate would have landed by now
-        assert _count(es, alias) == len(sent)
+        es.indices.refresh(index=alias)
+        assert count_searchable(es, alias) == len(sent)
         scraped = _scrape(port)
 
     assert retries_during_outage > 0, "the sink must have retried while the node was away"
