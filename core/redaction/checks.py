@@ -75,9 +75,10 @@ def ipv6(candidate: str) -> bool:
     if sum(1 for g in candidate.split(":") if g) < 3:
         return False
     try:
-        return ipaddress.ip_address(candidate).version == 6
+        ipaddress.IPv6Address(candidate)
     except ValueError:
         return False
+    return True
 
 
 def basic_credentials(encoded: str) -> bool:

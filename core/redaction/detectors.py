@@ -31,6 +31,7 @@ from core.redaction.patterns import (
     IBAN_PROBE,
     IPV4,
     IPV6,
+    IPV6_PROBE,
     JWT,
     KEY_NAME_REVERSED,
     NUMBER_PROBE,
@@ -199,7 +200,7 @@ DETECTORS: tuple[Detector, ...] = (
              marker="asic"),
     Detector("email", _emails, marker="@"),
     Detector("iban", _ibans, needs_digit=True, probe=IBAN_PROBE),
-    Detector("ipv6", _ipv6s, marker=":", probe=IPV6),
+    Detector("ipv6", _ipv6s, probe=IPV6_PROBE),
     Detector("ipv4", _regex(IPV4, "IP", accept=lambda m: ipv4(m.group(0))), needs_digit=True, probe=IPV4),
     Detector("numbers", find_numbers, needs_digit=True, probe=NUMBER_PROBE),
 )
@@ -210,4 +211,4 @@ BY_DIGITS: dict[bool, tuple[Detector, ...]] = {
 
 
 def digit_made(text: str) -> bool:
-    return has_digit(text) and DIGIT_MADE.search(text) is not None
+    return DIGIT_MADE.search(text) is not None

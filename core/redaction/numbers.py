@@ -31,6 +31,7 @@ _RUN = re.compile(
     r"(?:(?:[ .\-/]|(?<=\)))(?:\([0-9]{1,5}\)|[0-9]{1,19})){0,11}"
 )
 _GROUP = re.compile(r"\(?\+?([0-9]+)\)?")
+_SEPARATOR = re.compile(r"[ .\-/]")
 _DATE = re.compile(r"[0-9]{4}[./\-][0-9]{1,2}[./\-][0-9]{1,2}"
                    r"|[0-9]{1,2}[./\-][0-9]{1,2}[./\-](?:19|20)[0-9]{2}")
 _PHONE_WORDS = re.compile(r"phone|\btel\b|mobile|\bcell|\bcall|\bsms|whatsapp|\bfax|telefon|handy|portable"
@@ -38,6 +39,8 @@ _PHONE_WORDS = re.compile(r"phone|\btel\b|mobile|\bcell|\bcall|\bsms|whatsapp|\b
 _SSN_WORDS = re.compile(r"\bssn|social security|ss#")
 # How cards are printed: 4-4-4-4 (+3 for 19 digits), 4-4-4-3, Amex 4-6-5, Diners 4-6-4.
 _CARD_SHAPES = frozenset({(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 4, 4, 3), (4, 6, 5), (4, 6, 4)})
+_CARD_SEPS = frozenset({" ", "-"})
+_SSN_SEPS = (frozenset({"-"}), frozenset({" "}))  # one kind of separator throughout
 # Digit shapes of national numbers without a trunk prefix -> allowed first digits.
 _NATIONAL: dict[tuple[int, ...], str] = {
     (3, 3, 4): "23456789",  # NANP: (415) 555-0132 written 415-555-0132; Italian mobiles 333 123 4567
@@ -58,41 +61,63 @@ def find_numbers(text: str) -> Iterator[tuple[int, int, str]]:
             continue
         if start and text[start - 1] == ":" and text.startswith("]", end):
             continue  # the hex of a keyed token such as [PHONE:123456789012]
+        run = m.group()
+        if run.isdigit():  # one bare group, the usual case: a card, or an id unless a word names it
+            if end < len(text) and (text[end].isalnum() or text[end] == "_"):
+                continue  # glued to a word: not a group
+            kind = "CARD" if card_number(run) else _bare(text, start, len(run))
+            if kind:
+                yield start, end, kind
+            continue
         date = _DATE.match(text, start)
         if date and end - date.end() < 8:
             continue  # a date and at most a time: 2026-11-25 10:30
-        yield from sorted(_Run(text, start, end).findings())
+        yield from _Run(text, start, end, run, dated=date is not None).findings()
 
 
 class _Run:
-    def __init__(self, text: str, start: int, end: int) -> None:
-        self.text = text
-        self.plus = text.startswith(("+", "(+"), start)
-        self.start = start
-        self.spans: list[tuple[int, int]] = []
-        self.digits: list[str] = []
-        for g in _GROUP.finditer(text, start, end):
-            self.spans.append(g.span())
-            self.digits.append(g.group(1))
-        if end < len(text) and (text[end].isalnum() or text[end] == "_"):
-            del self.spans[-1], self.digits[-1]  # glued to a word (2026-11-25T10): not a group
+    """One run's digit groups, their sizes and the separators between them, read once and shared
+    by every sub-run tried."""
 
-    def findings(self) -> Iterator[tuple[int, int, str]]:
-        lo = 3 if not self.plus and _DATE.match(self.text, self.start) else 0  # a date is never PII
-        todo = [(lo, len(self.digits))]
-        while todo:
-            lo, hi = todo.pop()
-            found = self._best(lo, hi)
-            if found is None:
-                continue
-            i, j, kind = found
-            yield (self.start if i == 0 and self.plus else self.spans[i][0]), self.spans[j - 1][1], kind
-            todo.append((j, hi))
+    def __init__(self, text: str, start: int, end: int, run: str, *, dated: bool) -> None:
+        self.text = text
+        self.plus = run[0] == "+" or run.startswith("(+")
+        self.dated = dated
+        self.start = start
+        spans: list[tuple[int, int]] = []
+        if "(" in run or self.plus:
+            digits: list[str] = []
+            for g in _GROUP.finditer(text, start, end):
+                spans.append(g.span())
+                digits.append(g.group(1))
+        else:  # groups of digits, each parted by one separator: split in C, spans by addition
+            digits = _SEPARATOR.split(run)
+            at = start
+            for d in digits:
+                spans.append((at, at + len(d)))
+                at += len(d) + 1
+        if end < len(text) and (text[end].isalnum() or text[end] == "_"):
+            del spans[-1], digits[-1]  # glued to a word (2026-11-25T10): not a group
+        self.spans = spans
+        self.digits = digits
+        self.sizes = [len(d) for d in digits]
+        self.seps = [text[spans[k][1]:spans[k + 1][0]] for k in range(len(spans) - 1)]
+
+    def findings(self) -> list[tuple[int, int, str]]:
+        lo = 3 if self.dated and not self.plus else 0  # a date is never PII
+        hi = len(self.digits)
+        found: list[tuple[int, int, str]] = []
+        while (best := self._best(lo, hi)) is not None:
+            i, j, kind = best
+            begin = self.start if i == 0 and self.plus else self.spans[i][0]
+            found.append((begin, self.spans[j - 1][1], kind))
+            lo = j
+        return found
 
     def _best(self, lo: int, hi: int) -> tuple[int, int, str] | None:
-        sizes = [len(d) for d in self.digits]
+        sizes = self.sizes
         for i in range(lo, min(lo + 3, hi)):
-            if i > lo and self.text[self.spans[i - 1][1]:self.spans[i][0]] != " ":
+            if i > lo and self.seps[i - 1] != " ":
                 break  # leading groups are dropped only where a space parts them
             total = sum(sizes[i:hi])
             for j in range(hi, max(i, hi - 3), -1):
@@ -104,30 +129,32 @@ class _Run:
     def _kind(self, i: int, j: int, *, at_start: bool) -> str | None:
         groups = self.digits[i:j]
         digits = "".join(groups)
-        n = len(digits)
         if i == 0 and self.plus:
-            return "PHONE" if 8 <= n <= 15 else None
-        seps = {self.text[self.spans[k][1]:self.spans[k + 1][0]] for k in range(i, j - 1)}
+            return "PHONE" if 8 <= len(digits) <= 15 else None
+        seps = set(self.seps[i:j - 1])
         paren = self.text[self.spans[i][0]] == "("
-        shape = tuple(len(g) for g in groups)
-        if not paren and (len(shape) == 1 or (seps <= {" ", "-"} and shape in _CARD_SHAPES)) \
+        shape = tuple(self.sizes[i:j])
+        if not paren and (j - i == 1 or (seps <= _CARD_SEPS and shape in _CARD_SHAPES)) \
                 and card_number(digits):
             return "CARD"
-        if shape == (3, 2, 4) and seps in ({"-"}, {" "}) and ssn(*groups):
+        if shape == (3, 2, 4) and seps in _SSN_SEPS and ssn(*groups):
             return "SSN"
-        if len(groups) == 1:
-            return self._bare(i, n)
+        if j - i == 1:
+            return _bare(self.text, self.spans[i][0], len(digits))
         if not at_start and (paren or digits[0] == "0"):
             return None  # a trunk or 00 prefix in the middle of a run: 'DE89 3704 0044 ...'
         return _phone(digits, shape, seps, paren, self.text[self.spans[i][0]:self.spans[j - 1][1]])
 
-    def _bare(self, i: int, n: int) -> str | None:
-        if n not in (9, 10, 11):
-            return None
-        before = self.text[max(0, self.spans[i][0] - 40):self.spans[i][0]].lower()
-        if n == 9 and _SSN_WORDS.search(before):
-            return "SSN"
-        return "PHONE" if n > 9 and _PHONE_WORDS.search(before) else None
+
+
+def _bare(text: str, at: int, n: int) -> str | None:
+    """A lone run of n digits at ``at``: an SSN or a phone only when a context word comes just before."""
+    if n not in (9, 10, 11):
+        return None
+    before = text[max(0, at - 40):at].lower()
+    if n == 9 and _SSN_WORDS.search(before):
+        return "SSN"
+    return "PHONE" if n > 9 and _PHONE_WORDS.search(before) else None
 
 
 def _phone(digits: str, shape: tuple[int, ...], seps: set[str], paren: bool, written: str) -> str | None:
