@@ -30,11 +30,13 @@ from core.redaction.patterns import (
     IBAN,
     IBAN_PROBE,
     IPV4,
+    IPV4_PROBE,
     IPV6,
     IPV6_PROBE,
     JWT,
     KEY_NAME_REVERSED,
     NUMBER_PROBE,
+    SECRET_PROBE,
     SECRET_SHAPES,
     TOKEN,
     URL_CREDENTIALS,
@@ -103,8 +105,10 @@ def _emails(text: str) -> Iterator[Finding]:
         if domain and local:
             # '/', '=' and '?' are legal in a local part but far more often end a URL or a
             # ``user=`` before the address: keep them out unless nothing else is left.
-            size = local.end()
-            cut = min((i for i in (local.group().find(c) for c in "/=?") if i > 0), default=size)
+            cut = local.end()
+            name = local.group()
+            if "/" in name or "=" in name or "?" in name:
+                cut = min((i for i in (name.find(c) for c in "/=?") if i > 0), default=cut)
             floor = domain.end()
             yield at - cut, floor, "EMAIL"
         at = text.find("@", at + 1)
@@ -137,18 +141,20 @@ def _ibans(text: str) -> Iterator[Finding]:
         if want is None or len(compact) < want:
             continue
         # Take exactly the country's length: a word written after the IBAN is not part of it.
-        cut, seen = 0, 0
-        while seen < want:
-            seen += written[cut] != " "
-            cut += 1
+        cut = want if " " not in written else _after_chars(written, want)
         if (cut == len(written) or written[cut] == " ") and iban(compact[:want]):
             yield m.start(), m.start() + cut, "IBAN"
 
 
-def _maybe_secret(text: str) -> bool:
-    # Every shape holds a digit, '_', '-', or starts with one of these (random keys may lack digits).
-    return (has_digit(text) or "_" in text or "-" in text or "AKIA" in text or "ASIA" in text
-            or "AIza" in text or "SG." in text or "ya29." in text)
+def _after_chars(written: str, want: int) -> int:
+    """Where the ``want``-th character other than a space ends in ``written``."""
+    cut = seen = 0
+    for part in written.split(" "):
+        if seen + len(part) >= want:
+            return cut + want - seen
+        seen += len(part)
+        cut += len(part) + 1
+    return len(written)
 
 
 def _may_assign(text: str) -> bool:
@@ -191,8 +197,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("jwt", _regex(JWT, "JWT"), marker="eyJ"),
     Detector("url_credentials", _regex(URL_CREDENTIALS, "CREDENTIALS", 1), marker="@", probe=URL_CREDENTIALS),
     Detector("assignment", _assignments, gate=_may_assign),
-    Detector("secret_shapes", _regex(SECRET_SHAPES, SECRET, accept=_secret_shape), gate=_maybe_secret,
-             probe=SECRET_SHAPES),
+    Detector("secret_shapes", _regex(SECRET_SHAPES, SECRET, accept=_secret_shape), probe=SECRET_PROBE),
     Detector("azure_secret", _regex(AZURE_SECRET, SECRET), marker="Q~"),
     # All-caps BEARER / BASIC come through the assignment detector (Authorization: BEARER ...).
     Detector("bearer", _regex(BEARER, SECRET, 1, accept=lambda m: has_digit(m.group(1))), marker="earer"),
@@ -201,7 +206,8 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("email", _emails, marker="@"),
     Detector("iban", _ibans, needs_digit=True, probe=IBAN_PROBE),
     Detector("ipv6", _ipv6s, probe=IPV6_PROBE),
-    Detector("ipv4", _regex(IPV4, "IP", accept=lambda m: ipv4(m.group(0))), needs_digit=True, probe=IPV4),
+    Detector("ipv4", _regex(IPV4, "IP", accept=lambda m: ipv4(m.group(0))), needs_digit=True,
+             probe=IPV4_PROBE),
     Detector("numbers", find_numbers, needs_digit=True, probe=NUMBER_PROBE),
 )
 # Detectors by whether the text may hold a digit-made value (an IBAN, an IPv4 address, seven

@@ -107,7 +107,7 @@ class _Run:
         lo = 3 if self.dated and not self.plus else 0  # a date is never PII
         hi = len(self.digits)
         found: list[tuple[int, int, str]] = []
-        while (best := self._best(lo, hi)) is not None:
+        while lo < hi and (best := self._best(lo, hi)) is not None:
             i, j, kind = best
             begin = self.start if i == 0 and self.plus else self.spans[i][0]
             found.append((begin, self.spans[j - 1][1], kind))

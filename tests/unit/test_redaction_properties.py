@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.redaction import Redactor
-from core.redaction.corpus import POSITIVES, Sample, planted
+from core.redaction.corpus import POSITIVES, Sample, generate, planted
+from core.redaction.detectors import DETECTORS, Detector, digit_made
 from core.redaction.redactor import MAX_TEXT
 
 PLAIN, KEYED = Redactor(), Redactor(key=b"k", key_version="v1")
@@ -23,11 +24,12 @@ _EDGY = "0123456789 +-.()/:@=_[]~\n'\"abcdefxAKIAeyJQBGIN"
 _PIECES = ["-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----", "eyJhbGc.eyJzdWI.", "://u:p@h",
            "password=", "Bearer ", "Basic dXNlcjpwYXNz", "sk-", "ghp_", "[EMAIL]", "[SECRET:0123456789ab]",
            "[PHONE:123456789012]", "::", "+44 ", "(0)", "4111 1111 1111 1111", "jane@example.com",
-           "DE89 3704 0044 0532 0130 00", "123-45-6789", "10.0.0.1"]
+           "DE89 3704 0044 0532 0130 00", "123-45-6789", "10.0.0.1", "fe80::1:2:3", "2001:db8::1",
+           "hooks.slack.com/services/", "sk_live_", "dop_v1_", "xoxb-", "AIza", "ya29.", "SG.", "Q~"]
 edgy_text = st.lists(st.one_of(st.text(alphabet=_EDGY, max_size=12), st.sampled_from(_PIECES)),
                      max_size=25).map("".join)
 any_text = st.one_of(st.text(max_size=300), edgy_text)
-samples = st.tuples(st.sampled_from(sorted(POSITIVES)), st.integers(0, 2**32)).map(
+samples: st.SearchStrategy[Sample] = st.tuples(st.sampled_from(sorted(POSITIVES)), st.integers(0, 2**32)).map(
     lambda p: planted(random.Random(p[1]), p[0]))
 noise = st.text(alphabet=st.characters(categories=("L", "Zs", "P"), exclude_characters="+-.()/:@=_[]'\"#"),
                 max_size=30)
@@ -37,6 +39,31 @@ json_values = st.recursive(
         st.sampled_from(["q", "password", "tokens_used", "apiKey", "note", "phone"]) | st.text(max_size=8),
         inner, max_size=4),
     max_leaves=20)
+
+
+def _gate_passes(d: Detector, text: str) -> bool:
+    return ((not d.needs_digit or digit_made(text)) and (d.marker is None or d.marker in text)
+            and (d.probe is None or d.probe.search(text) is not None) and (d.gate is None or d.gate(text)))
+
+
+def _gates_hide_nothing(text: str) -> None:
+    for d in DETECTORS:
+        if list(d.find(text)):
+            assert _gate_passes(d, text), (d.name, text)
+
+
+@FAST
+@given(st.one_of(any_text, st.tuples(samples, noise, noise).map(lambda p: f"{p[1]} {p[0].text} {p[2]}"),
+                 st.tuples(any_text, samples).map(lambda p: p[0] + p[1].text)))
+def test_a_gate_never_hides_what_its_detector_finds(text: str) -> None:
+    """The probes and gates are speed only: wherever a detector's own search finds something, the
+    cheap tests in front of it let the text through."""
+    _gates_hide_nothing(text)
+
+
+def test_gates_on_the_whole_corpus() -> None:
+    for sample in generate(3000, seed=5):
+        _gates_hide_nothing(sample.text)
 
 
 @FAST
