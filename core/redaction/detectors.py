@@ -24,7 +24,6 @@ from core.redaction.patterns import (
     AZURE_SECRET,
     BASIC,
     BEARER,
-    DIGIT_MADE,
     EMAIL_DOMAIN,
     EMAIL_LOCAL_REVERSED,
     IBAN,
@@ -43,7 +42,7 @@ from core.redaction.patterns import (
     VALUE,
 )
 
-__all__ = ["BY_DIGITS", "DETECTORS", "Detector", "Finding", "digit_made", "has_digit"]
+__all__ = ["BY_DIGITS", "DETECTORS", "Detector", "Finding", "has_digit"]
 
 Finding = tuple[int, int, str]  # start, end, kind
 
@@ -210,11 +209,7 @@ DETECTORS: tuple[Detector, ...] = (
              probe=IPV4_PROBE),
     Detector("numbers", find_numbers, needs_digit=True, probe=NUMBER_PROBE),
 )
-# Detectors by whether the text may hold a digit-made value (an IBAN, an IPv4 address, seven
-# digits close together): one search decides for the three digit detectors at once.
+# Detectors by whether the text holds a digit: ten substring tests spare a digit-less text the
+# three digit detectors' searches (cheaper than one regex that tells digit-made values apart).
 BY_DIGITS: dict[bool, tuple[Detector, ...]] = {
     True: DETECTORS, False: tuple(d for d in DETECTORS if not d.needs_digit)}
-
-
-def digit_made(text: str) -> bool:
-    return DIGIT_MADE.search(text) is not None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "ASSIGNMENT", "AZURE_SECRET", "BASIC", "BEARER", "DIGIT_MADE", "EMAIL_DOMAIN", "EMAIL_LOCAL_REVERSED",
+    "ASSIGNMENT", "AZURE_SECRET", "BASIC", "BEARER", "EMAIL_DOMAIN", "EMAIL_LOCAL_REVERSED",
     "IBAN", "IBAN_PROBE", "IPV4", "IPV4_PROBE", "IPV6", "IPV6_PROBE", "JWT", "KEY_NAME_REVERSED",
     "NUMBER_PROBE", "SECRET_PROBE", "SECRET_SHAPES", "TOKEN", "URL_CREDENTIALS", "VALUE",
 ]
@@ -65,8 +65,3 @@ IPV6 = re.compile(r"[0-9A-Fa-f:](?<![\w:.].)[0-9A-Fa-f]{0,3}(?::[0-9A-Fa-f]{0,4}
 IPV6_PROBE = re.compile(r":[0-9A-Fa-f]{0,4}:")
 # Seven digits, each pair at most two separators apart: every card, SSN or phone has that much.
 NUMBER_PROBE = re.compile(r"[0-9](?:[ .\-/()]{0,2}[0-9]){6}")
-# What any digit detector needs: an IBAN's check digits, a dotted quad's start, or NUMBER_PROBE.
-# Every branch starts at a digit, so the engine skips letters in C (an IBAN is found at its first
-# check digit, the country code read behind it): most prose offers no candidate at all.
-DIGIT_MADE = re.compile(r"[0-9](?:(?<=[A-Z][A-Z][0-9])[0-9]|(?:[ .\-/()]{0,2}[0-9]){6}"
-                        r"|[0-9]{0,2}\.[0-9]{1,3}\.[0-9])")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.redaction.detectors import BY_DIGITS, Finding, digit_made
+from core.redaction.detectors import BY_DIGITS, Finding, has_digit
 from core.redaction.keyed import KeyedDigest
 from core.redaction.keys import key_kind
 from core.redaction.patterns import TOKEN
@@ -128,7 +128,7 @@ class Redactor:
         if len(text) > MAX_TEXT:
             text = _truncate(text)
             counts["TRUNCATED"] = counts.get("TRUNCATED", 0) + 1
-        for d in BY_DIGITS[digit_made(text)]:
+        for d in BY_DIGITS[has_digit(text)]:
             if ((d.marker is None or d.marker in text)
                     and (d.probe is None or d.probe.search(text) is not None)
                     and (d.gate is None or d.gate(text))):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from core.redaction import Redactor
 from core.redaction.corpus import POSITIVES, Sample, generate, planted
-from core.redaction.detectors import DETECTORS, Detector, digit_made
+from core.redaction.detectors import DETECTORS, Detector, has_digit
 from core.redaction.redactor import MAX_TEXT
 
 PLAIN, KEYED = Redactor(), Redactor(key=b"k", key_version="v1")
@@ -42,7 +42,7 @@ json_values = st.recursive(
 
 
 def _gate_passes(d: Detector, text: str) -> bool:
-    return ((not d.needs_digit or digit_made(text)) and (d.marker is None or d.marker in text)
+    return ((not d.needs_digit or has_digit(text)) and (d.marker is None or d.marker in text)
             and (d.probe is None or d.probe.search(text) is not None) and (d.gate is None or d.gate(text)))
 
 
