@@ -90,18 +90,21 @@ class _Run:
             for g in _GROUP.finditer(text, start, end):
                 spans.append(g.span())
                 digits.append(g.group(1))
+            seps = [text[spans[k][1]:spans[k + 1][0]] for k in range(len(spans) - 1)]
         else:  # groups of digits, each parted by one separator: split in C, spans by addition
             digits = _SEPARATOR.split(run)
+            seps = _SEPARATOR.findall(run)
             at = start
             for d in digits:
                 spans.append((at, at + len(d)))
                 at += len(d) + 1
         if end < len(text) and (text[end].isalnum() or text[end] == "_"):
             del spans[-1], digits[-1]  # glued to a word (2026-11-25T10): not a group
+            del seps[-1:]
         self.spans = spans
         self.digits = digits
         self.sizes = [len(d) for d in digits]
-        self.seps = [text[spans[k][1]:spans[k + 1][0]] for k in range(len(spans) - 1)]
+        self.seps = seps
 
     def findings(self) -> list[tuple[int, int, str]]:
         lo = 3 if self.dated and not self.plus else 0  # a date is never PII
