@@ -9,6 +9,9 @@ predefined recognizers for the kinds both engines cover (email, phone, card, IBA
 Presidio has none for secrets), tldextract on its bundled suffix list (offline), and a score
 threshold of 0.3. It is an optional dependency: without it the bench says so and reports ours.
 
+The process runs with the stream worker's interpreter settings (``core.runtime``: a calmer cycle
+collector), as redaction does in production; both engines are timed under them.
+
 Run: ``python -m bench.redaction`` (about a minute on 2 cores). The last line is one JSON object.
 """
 
