@@ -35,7 +35,8 @@ SECRET_SHAPES = re.compile(
 # What every shape above holds: an AWS or Google prefix, a Slack webhook, or a separator followed by
 # ten key characters. Led by four characters only, rare in prose, so the engine skips most text in
 # C; the full alternation (led by a dozen common lowercase letters) runs only where this matches.
-SECRET_PROBE = re.compile(r"[_\-.A](?:(?<=A)(?:KIA|SIA|3T|Iza)|(?<=[_\-.])[A-Za-z0-9_\-]{10})|hooks\.slack")
+SECRET_PROBE = re.compile(r"[_\-.A](?:(?<=A)(?:KIA|SIA|3T|Iza)|(?<=[_\-.])[A-Za-z0-9_\-]{10}"
+                          r"|(?<=hooks\.)slack)")
 AZURE_SECRET = re.compile(r"(?<![\w~.\-])[A-Za-z0-9_~.\-]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34}")  # Entra ID
 JWT = re.compile(r"eyJ(?<![\w\-]eyJ)[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*")
 BEARER = re.compile(r"(?i:bearer)[ \t]+([A-Za-z0-9._~+/=\-]{12,})")
