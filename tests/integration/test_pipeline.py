@@ -40,6 +40,17 @@ def _session_events(session: str, n: int) -> list[dict[str, Any]]:
     return out
 
 
+def _assert_no_pii_in_logs(log_dir: Path) -> None:
+    """The workers' own logs (every line they wrote, warnings and dead-letter reports included) hold
+    none of the personal data that passed through them."""
+    logs = sorted(log_dir.glob("*.log"))
+    assert logs
+    for log in logs:
+        text = log.read_text(errors="replace")
+        for value in PII.values():
+            assert value not in text, f"{value!r} in {log.name}"
+
+
 def _publish(settings: Settings, envelopes: list[tuple[int, bytes]]) -> None:
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
     for partition, value in envelopes:
@@ -84,6 +95,7 @@ def test_every_event_is_indexed_once_and_no_pii_reaches_elasticsearch(
         assert "[PHONE]" in stored
         assert "[CARD]" in stored or "[REDACTED]" in stored
         assert {h["_id"] for h in hits} == {ev["event_id"] for ev in events}
+    _assert_no_pii_in_logs(tmp_path)
 
 
 @pytest.mark.timeout(240)
@@ -113,6 +125,7 @@ def test_malformed_records_go_to_the_dead_letter_topic_redacted_and_the_pipeline
     for m in dead:
         assert PII["email"].encode() not in m.value()
         assert dict(m.headers())["source"].startswith(settings.topics.raw.encode())
+    _assert_no_pii_in_logs(tmp_path)
 
 
 @pytest.mark.timeout(300)
