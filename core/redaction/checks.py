@@ -35,11 +35,23 @@ def luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
+# Maestro's own prefixes, whose numbers run from 12 digits (Maestro's wider ranges, 50 and 56-69,
+# take in too many 12-13 digit ids and durations; from 14 digits they are cards anyway).
+_MAESTRO = ("5018", "5020", "5038", "5893", "6304", "6390", "6759", "6761", "6762", "6763", "0604")
+_JCB_15 = ("1800", "2131")  # JCB's older 15-digit numbers
+
+
 def card_number(digits: str) -> bool:
-    """14-19 digits from a card issuer's range (Visa, Mastercard, Amex, Diners, Discover, JCB,
-    UnionPay, Maestro) passing Luhn: ids and timestamps starting 0, 1, 7, 8 or 9 never qualify.
-    13-digit Visa numbers are no longer issued; admitting them would take every tenth 13-digit id."""
-    if not 14 <= len(digits) <= 19:
+    """A card issuer's range passing Luhn: 14-19 digits for Visa, Mastercard, Amex, Diners, Discover,
+    JCB and UnionPay, 12-19 for Maestro's own prefixes, 15 for JCB's 1800/2131. Ids and timestamps starting 0, 1, 7,
+    8 or 9 never qualify, but for those few prefixes. 13-digit Visa numbers are no longer issued
+    (every one has expired); admitting them would take every tenth 13-digit id that starts with a 4."""
+    n = len(digits)
+    if not 12 <= n <= 19:
+        return False
+    if digits.startswith(_MAESTRO) or (n == 15 and digits.startswith(_JCB_15)):
+        return luhn(digits)
+    if n < 14:
         return False
     first = digits[0]
     if first == "2":

@@ -10,10 +10,12 @@ tries per run. A sub-run in the middle of a run never takes a trunk ``0``/``00``
 prefix, so ``DE89 3704 0044 ...`` (an IBAN with a typo) does not become a phone ``0044 ...``; a
 leading date (``2026-11-25 10:30``) is set aside before anything is tried.
 
-Phones are recognised by shape, never by bare length: international (``+`` or ``00``), an area
-code in parentheses, a national trunk prefix ``0`` (UK, DE, FR, IT, NL, JP, AU, IN, ...), and the
-fixed national shapes of NANP, Spain, India and China. A bare digit run is a phone (or an SSN)
-only when a context word such as "phone" or "SSN" comes just before it.
+Phones are recognised by shape, never by bare length: international (``+`` or ``00``, also with
+the trunk in parentheses, ``+49(0)30``), an area code in parentheses, a national trunk prefix ``0``
+(UK, DE, FR, IT, NL, JP, AU, IN, ...; grouped, or bare with 10-11 digits such as ``0261359775``),
+and the fixed national shapes of NANP, Spain, India and China. Any other bare digit run is a phone
+(or an SSN) only when a context word such as "phone" or "SSN" comes just before it. An extension
+glued on with an ``x`` (``555-123-4567x89``) ends the number instead of hiding it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ __all__ = ["find_numbers"]
 _RUN = re.compile(
     r"[+(0-9](?<![\w.+\-/\]].)"  # not inside a word or a number, nor glued to a placeholder
     r"(?:(?<=\+)[0-9]{1,15}|(?<=\()\+?[0-9]{1,5}\)|(?<=[0-9])[0-9]{0,18})"
-    r"(?:(?:[ .\-/]|(?<=\)))(?:\([0-9]{1,5}\)|[0-9]{1,19})){0,11}"
+    r"(?:(?:[ .\-/]|(?<=\)))(?:\([0-9]{1,5}\)|[0-9]{1,19})|\([0-9]{1,5}\)){0,11}"  # +49(0)30 too
 )
 _GROUP = re.compile(r"\(?\+?([0-9]+)\)?")
 _SEPARATOR = re.compile(r"[ .\-/]")
@@ -63,7 +65,7 @@ def find_numbers(text: str) -> Iterator[tuple[int, int, str]]:
             continue  # the hex of a keyed token such as [PHONE:123456789012]
         run = m.group()
         if run.isdigit():  # one bare group, the usual case: a card, or an id unless a word names it
-            if end < len(text) and (text[end].isalnum() or text[end] == "_"):
+            if _glued(text, end):
                 continue  # glued to a word: not a group
             kind = "CARD" if card_number(run) else _bare(text, start, len(run))
             if kind:
@@ -98,7 +100,7 @@ class _Run:
             for d in digits:
                 spans.append((at, at + len(d)))
                 at += len(d) + 1
-        if end < len(text) and (text[end].isalnum() or text[end] == "_"):
+        if _glued(text, end):
             del spans[-1], digits[-1]  # glued to a word (2026-11-25T10): not a group
             del seps[-1:]
         self.spans = spans
@@ -150,10 +152,23 @@ class _Run:
 
 
 
+def _glued(text: str, end: int) -> bool:
+    """Whether the run's last group runs on into a word, which makes it no group of its own; an
+    extension written ``x5669`` (555-123-4567x5669) does not count."""
+    if end >= len(text):
+        return False
+    after = text[end]
+    if after in "xX":
+        return not text[end + 1:end + 2].isdigit()
+    return after.isalnum() or after == "_"
+
+
 def _bare(text: str, at: int, n: int) -> str | None:
     """A lone run of n digits at ``at``: an SSN or a phone only when a context word comes just before."""
     if n not in (9, 10, 11):
         return None
+    if n > 9 and text[at] == "0" and text[at + 1] != "0":
+        return "PHONE"  # a national number with its trunk 0 (0261359775, 04804848472)
     before = text[max(0, at - 40):at].lower()
     if n == 9 and _SSN_WORDS.search(before):
         return "SSN"

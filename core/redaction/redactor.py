@@ -25,7 +25,7 @@ from core.settings import Settings
 
 __all__ = ["MAX_DEPTH", "MAX_TEXT", "POLICY_VERSION", "STRUCTURAL", "Redactor"]
 
-POLICY_VERSION = "2026.11-3"  # bump whenever a rule changes what is removed
+POLICY_VERSION = "2026.11-4"  # bump whenever a rule changes what is removed
 MAX_TEXT = 1_000_000
 MAX_DEPTH = 32
 MIN_TEXT = 5  # nothing we detect fits in fewer characters ("pwd=x")

@@ -64,10 +64,33 @@ def test_phones_of_many_locales_are_found(phone: str) -> None:
     assert R.redact_text(f"call {phone} today") == ("call [PHONE] today", {"PHONE": 1})
 
 
-def test_a_bare_digit_run_is_a_phone_only_after_a_context_word() -> None:
-    """07700900123 alone may be an id; after 'mobile' it is a phone number."""
-    assert R.redact_text("ref 07700900123")[1] == {}
-    assert R.redact_text("my mobile is 07700900123")[0] == "my mobile is [PHONE]"
+def test_a_bare_digit_run_is_a_phone_only_after_a_context_word_or_with_a_trunk_zero() -> None:
+    """2025550123 alone may be an id; after 'mobile' it is a phone number. A national number written
+    with its trunk 0 (07700900123, 0261359775) is one anyway; a zero-padded id (0000123456) is not."""
+    assert R.redact_text("ref 2025550123")[1] == {}
+    assert R.redact_text("my mobile is 2025550123")[0] == "my mobile is [PHONE]"
+    assert R.redact_text("ref 07700900123")[0] == "ref [PHONE]"
+    assert R.redact_text("appelez le 0261359775")[0] == "appelez le [PHONE]"
+    assert R.redact_text("invoice 0000123456")[1] == {}
+
+
+def test_phones_as_forms_and_crms_write_them() -> None:
+    """A trunk 0 in parentheses right after the country code, and an extension after an 'x'."""
+    assert R.redact_text("+49(0)4270 31617")[0] == "[PHONE]"
+    assert R.redact_text("+44(0)1314960315 (office)")[0] == "[PHONE] (office)"
+    assert R.redact_text("+31(0)44-7447375")[0] == "[PHONE]"
+    assert R.redact_text("call 001-981-270-6964x5669")[0] == "call [PHONE]x5669"
+    assert R.redact_text("(390)583-6308x3898")[0] == "[PHONE]x3898"
+    assert R.redact_text("box 7x9 m")[1] == {}  # an x between small numbers is a dimension
+
+
+def test_maestro_and_older_jcb_numbers_are_cards() -> None:
+    """Maestro's own prefixes run from 12 digits; JCB issued 15-digit numbers from 1800 and 2131. A
+    13-digit duration from Maestro's wider range stays (it passes Luhn)."""
+    for number in ("676314912871", "639089279249", "180016952291522", "213136587517504"):
+        assert R.redact_text(f"paid with {number}")[0] == "paid with [CARD]", number
+    assert R.redact_text("paid with 676314912872")[1] == {}  # fails Luhn
+    assert R.redact_text("took 5740904785066 ns")[1] == {}
 
 
 @pytest.mark.parametrize("text", [
