@@ -26,6 +26,8 @@ from bench.harness import emit, table
 from core.redaction import Redactor
 from core.redaction.corpus import KINDS, generate
 from core.redaction.evaluation import Score, corpus_events, score, totals
+from core.redaction.outside import LOCALES
+from core.redaction.outside import generate as outside_corpus
 from core.redaction.redactor import STRUCTURAL
 from core.runtime import tune_worker_process
 
@@ -34,6 +36,7 @@ Engine = Callable[[str], tuple[str, Mapping[str, int]]]
 PRESIDIO_KINDS = {"EMAIL_ADDRESS": "EMAIL", "PHONE_NUMBER": "PHONE", "CREDIT_CARD": "CARD",
                   "IBAN_CODE": "IBAN", "US_SSN": "SSN", "IP_ADDRESS": "IP"}
 EVENTS, PRESIDIO_EVENTS, SAMPLES, PRESIDIO_SAMPLES = 20_000, 400, 6_000, 2_000
+OUTSIDE_PER_KIND = 50  # per kind and locale: about 4,000 samples, scored for both engines
 
 
 def strings(value: Any) -> Iterable[str]:
@@ -139,15 +142,19 @@ def main() -> None:
     ours_plain = throughput(lambda: [plain.redact_event(e) for e in events], len(events), megabytes)
     ours_memo = throughput(lambda: [memo.redact_event(e) for e in events], len(events), megabytes)
     ours = score(generate(SAMPLES), plain.redact_text)
+    outside = list(outside_corpus(OUTSIDE_PER_KIND))
+    ours_outside = score(outside, plain.redact_text)
 
     presidio, label = presidio_engine()
     theirs: dict[str, Score] = {}
+    theirs_outside: dict[str, Score] = {}
     theirs_speed = (0.0, 0.0)
     if presidio is not None:
         few = texts[:PRESIDIO_EVENTS]
         few_mb = sum(len(s.encode()) for t in few for s in t) / 1e6
         theirs_speed = throughput(lambda: [presidio(s) for t in few for s in t], len(few), few_mb)
         theirs = score(generate(PRESIDIO_SAMPLES), presidio)
+        theirs_outside = score(outside, presidio)
 
     print(f"corpus: {EVENTS:,} events ({megabytes:.1f} MB of string values), {SAMPLES:,} labelled "
           f"sentences; baseline: {label}")
@@ -169,6 +176,11 @@ def main() -> None:
     all_ours = totals(ours)
     rows.append(["all", f"{all_ours.recall:.4f}", f"{all_ours.precision:.4f}", "", ""])
     table(["kind", "recall", "precision", "presidio recall", "presidio precision"], rows)
+    print(f"\noutside corpus: Faker {_version('faker')}, {len(outside):,} samples in {len(LOCALES)} locales "
+          f"(core/redaction/outside.py), hard negatives included")
+    table(["kind", "recall", "precision", "presidio recall", "presidio precision"],
+          _score_rows(ours_outside, theirs_outside, sorted({s.kind for s in outside if s.kind})))
+    all_outside, theirs_all_outside = totals(ours_outside), totals(theirs_outside)
     ratio = ours_keyed[0] / theirs_speed[0] if theirs_speed[0] else None
     print(f"\nratio (keyed, no memo, events/s over Presidio's): {ratio:,.0f}x" if ratio
           else "\nratio: n/a (no Presidio)")
@@ -176,7 +188,20 @@ def main() -> None:
           "memo_events_s": round(ours_memo[0]),
           "presidio_events_s": round(theirs_speed[0], 1) if presidio else None,
           "ratio": round(ratio, 1) if ratio else None,
-          "recall": round(all_ours.recall, 4), "precision": round(all_ours.precision, 4)})
+          "recall": round(all_ours.recall, 4), "precision": round(all_ours.precision, 4),
+          "outside_recall": round(all_outside.recall, 4),
+          "outside_precision": round(all_outside.precision, 4),
+          "presidio_outside_recall": round(theirs_all_outside.recall, 4) if presidio else None,
+          "presidio_outside_precision": round(theirs_all_outside.precision, 4) if presidio else None})
+
+
+def _score_rows(ours: dict[str, Score], theirs: dict[str, Score], kinds: list[str]) -> list[list[str]]:
+    rows = []
+    for kind in kinds:
+        other = theirs.get(kind)
+        rows.append([kind, f"{ours[kind].recall:.4f}", f"{ours[kind].precision:.4f}",
+                     f"{other.recall:.4f}" if other else "n/a", f"{other.precision:.4f}" if other else "n/a"])
+    return rows
 
 
 if __name__ == "__main__":

@@ -43,9 +43,10 @@ _JCB_15 = ("1800", "2131")  # JCB's older 15-digit numbers
 
 def card_number(digits: str) -> bool:
     """A card issuer's range passing Luhn: 14-19 digits for Visa, Mastercard, Amex, Diners, Discover,
-    JCB and UnionPay, 12-19 for Maestro's own prefixes, 15 for JCB's 1800/2131. Ids and timestamps starting 0, 1, 7,
-    8 or 9 never qualify, but for those few prefixes. 13-digit Visa numbers are no longer issued
-    (every one has expired); admitting them would take every tenth 13-digit id that starts with a 4."""
+    JCB and UnionPay, 12-19 for Maestro's own prefixes, 15 for JCB's 1800/2131. Ids and timestamps
+    starting 0, 1, 7, 8 or 9 never qualify, but for those few prefixes. 13-digit Visa numbers are no
+    longer issued (every one has expired); admitting them would take every tenth 13-digit id that
+    starts with a 4."""
     n = len(digits)
     if not 12 <= n <= 19:
         return False

@@ -40,6 +40,7 @@ from core.redaction.patterns import (
     TOKEN,
     URL_CREDENTIALS,
     VALUE,
+    VERSION_BEFORE,
 )
 
 __all__ = ["BY_DIGITS", "DETECTORS", "Detector", "Finding", "has_digit"]
@@ -177,6 +178,12 @@ def _secret_shape(m: re.Match[str]) -> bool:
     return not m.group(0).startswith("sk-") or has_digit(m.group(0))
 
 
+def _address(m: re.Match[str]) -> bool:
+    """A dotted quad that parses, unless a version label comes just before it (user agents' rv:1.9.0.20,
+    version 1.2.3.4, build 5.1.0.12)."""
+    return ipv4(m.group(0)) and VERSION_BEFORE.search(m.string, max(0, m.start() - 12), m.start()) is None
+
+
 def _ipv6s(text: str) -> Iterator[Finding]:
     for m in IPV6.finditer(text):
         found = m.group(0)
@@ -205,7 +212,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("email", _emails, marker="@"),
     Detector("iban", _ibans, needs_digit=True, probe=IBAN_PROBE),
     Detector("ipv6", _ipv6s, probe=IPV6_PROBE),
-    Detector("ipv4", _regex(IPV4, "IP", accept=lambda m: ipv4(m.group(0))), needs_digit=True,
+    Detector("ipv4", _regex(IPV4, "IP", accept=_address), needs_digit=True,
              probe=IPV4_PROBE),
     Detector("numbers", find_numbers, needs_digit=True, probe=NUMBER_PROBE),
 )

@@ -13,7 +13,7 @@ import re
 __all__ = [
     "ASSIGNMENT", "AZURE_SECRET", "BASIC", "BEARER", "EMAIL_DOMAIN", "EMAIL_LOCAL_REVERSED",
     "IBAN", "IBAN_PROBE", "IPV4", "IPV4_PROBE", "IPV6", "IPV6_PROBE", "JWT", "KEY_NAME_REVERSED",
-    "NUMBER_PROBE", "SECRET_PROBE", "SECRET_SHAPES", "TOKEN", "URL_CREDENTIALS", "VALUE",
+    "NUMBER_PROBE", "SECRET_PROBE", "SECRET_SHAPES", "TOKEN", "URL_CREDENTIALS", "VALUE", "VERSION_BEFORE",
 ]
 
 # What the redactor writes: [EMAIL] or [EMAIL:3f9a1c2b0d4e]. Never matched by any detector.
@@ -58,6 +58,7 @@ EMAIL_DOMAIN = re.compile(r"[^\W_][\w\-]{0,62}(?:\.[\w\-]{1,63}){0,8}\.[^\W\d_]{
 IBAN_PROBE = re.compile(r"[A-Z][A-Z][0-9][0-9]")
 IBAN = re.compile(r"([A-Z](?<![\w].)[A-Z])[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?")
 IPV4_PROBE = re.compile(r"\.[0-9]{1,3}\.[0-9]")  # led by a literal: the engine jumps from dot to dot
+VERSION_BEFORE = re.compile(r"(?i:\brv:|\bver(?:sion)?[ :=/]?|\bbuild[ :=#]?)\Z")  # searched in a slice
 IPV4 = re.compile(r"[0-9](?<![\w.].)[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?![\w]|\.[0-9])")
 IPV6 = re.compile(r"[0-9A-Fa-f:](?<![\w:.].)[0-9A-Fa-f]{0,3}(?::[0-9A-Fa-f]{0,4}){1,8}"
                   r"(?:\.[0-9]{1,3}){0,3}(?![\w:])")

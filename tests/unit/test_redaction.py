@@ -102,7 +102,8 @@ def test_maestro_and_older_jcb_numbers_are_cards() -> None:
     "build 10.0.19045.3803", "ISBN 978-0-306-40615-7", "std::vector<int> v; a::b::c", "0x7ffd5f3c2a10",
     "password policy updated", "basic authentication is disabled", "the bearer of this letter",
     "risk-assessment-2026-final-report", "auth_method: oauth", "coords 48.8566, 2.3522",
-    "MAC 00:1a:2b:3c:4d:5e",
+    "MAC 00:1a:2b:3c:4d:5e", "Mozilla/5.0 (X11; Linux x86_64; rv:1.9.0.20) Gecko/20100101 Firefox/3.6",
+    "version 1.2.3.4 released",
 ])
 def test_hard_negatives_are_left_alone(text: str) -> None:
     """Order numbers, versions, dates, UUIDs, hashes, tracking numbers and metrics are not PII."""
