@@ -29,6 +29,9 @@ POLICY_VERSION = "2026.11-4"  # bump whenever a rule changes what is removed
 MAX_TEXT = 1_000_000
 MAX_DEPTH = 32
 MIN_TEXT = 5  # nothing we detect fits in fewer characters ("pwd=x")
+# Nothing we detect is made of letters alone in fewer characters (an AWS key id: AKIA + 16): a
+# status, a tool name or an error type ("success", "TimeoutError") skips the detectors.
+MIN_LETTERS = 20
 TRUNCATED = "[TRUNCATED]"
 TOO_DEEP = "[TOO_DEEP]"
 
@@ -125,6 +128,8 @@ class Redactor:
         return memo[0]
 
     def _scan(self, text: str, counts: dict[str, int]) -> str:
+        if len(text) < MIN_LETTERS and text.isalpha():
+            return text
         if len(text) > MAX_TEXT:
             text = _truncate(text)
             counts["TRUNCATED"] = counts.get("TRUNCATED", 0) + 1

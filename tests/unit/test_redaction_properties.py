@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from core.redaction import Redactor
 from core.redaction.corpus import POSITIVES, Sample, generate, planted
 from core.redaction.detectors import DETECTORS, Detector, has_digit
-from core.redaction.redactor import MAX_TEXT
+from core.redaction.redactor import MAX_TEXT, MIN_LETTERS
 
 PLAIN, KEYED = Redactor(), Redactor(key=b"k", key_version="v1")
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -59,6 +59,16 @@ def test_a_gate_never_hides_what_its_detector_finds(text: str) -> None:
     """The probes and gates are speed only: wherever a detector's own search finds something, the
     cheap tests in front of it let the text through."""
     _gates_hide_nothing(text)
+
+
+@FAST
+@given(st.one_of(st.text(alphabet=st.characters(categories=("L",)), min_size=1, max_size=19),
+                 st.text(alphabet="AKISQGHBEGINYJWTeyJasicbearerzQ", min_size=1, max_size=19)))
+def test_short_letters_only_text_holds_nothing_any_detector_finds(text: str) -> None:
+    """Why the redactor may skip letters-only strings under MIN_LETTERS: no detector finds anything there."""
+    assert len(text) < MIN_LETTERS and text.isalpha()
+    for d in DETECTORS:
+        assert list(d.find(text)) == [], (d.name, text)
 
 
 def test_gates_on_the_whole_corpus() -> None:
