@@ -13,7 +13,8 @@ leading date (``2026-11-25 10:30``) is set aside before anything is tried.
 Phones are recognised by shape, never by bare length: international (``+`` or ``00``, also with
 the trunk in parentheses, ``+49(0)30``), an area code in parentheses, a national trunk prefix ``0``
 (UK, DE, FR, IT, NL, JP, AU, IN, ...; grouped, or bare with 10-11 digits such as ``0261359775``),
-and the fixed national shapes of NANP, Spain, India and China. Any other bare digit run is a phone
+and the fixed national shapes of NANP, Spain, India, Brazil and China (a Chinese mobile bare too:
+eleven digits from 13 to 19). Any other bare digit run is a phone
 (or an SSN) only when a context word such as "phone" or "SSN" comes just before it. An extension
 glued on with an ``x`` (``555-123-4567x89``) ends the number instead of hiding it.
 """
@@ -53,6 +54,8 @@ _NATIONAL: dict[tuple[int, ...], str] = {
     (5, 5): "6789",  # India mobiles: 98765 43210
     (3, 4, 4): "1",  # China mobiles: 138 0013 8000
 }
+# Brazil without the parentheses: a two-digit area code, then 4-4 or (mobiles) 5-4 digits.
+_BRAZIL = re.compile(r"[1-9][1-9] 9?[0-9]{4}-[0-9]{4}")
 
 
 def find_numbers(text: str) -> Iterator[tuple[int, int, str]]:
@@ -169,6 +172,8 @@ def _bare(text: str, at: int, n: int) -> str | None:
         return None
     if n > 9 and text[at] == "0" and text[at + 1] != "0":
         return "PHONE"  # a national number with its trunk 0 (0261359775, 04804848472)
+    if n == 11 and text[at] == "1" and text[at + 1] in "3456789":
+        return "PHONE"  # a Chinese mobile, 13x-19x and eleven digits (18337597352)
     before = text[max(0, at - 40):at].lower()
     if n == 9 and _SSN_WORDS.search(before):
         return "SSN"
@@ -189,5 +194,5 @@ def _phone(digits: str, shape: tuple[int, ...], seps: set[str], paren: bool, wri
         ok = 9 <= n <= 12
     else:
         first = _NATIONAL.get(shape, "")
-        ok = digits[0] in first
+        ok = digits[0] in first or _BRAZIL.fullmatch(written) is not None
     return "PHONE" if ok else None

@@ -84,6 +84,16 @@ def test_phones_as_forms_and_crms_write_them() -> None:
     assert R.redact_text("box 7x9 m")[1] == {}  # an x between small numbers is a dimension
 
 
+def test_brazilian_and_chinese_numbers_without_their_usual_dress() -> None:
+    """Brazil's area code without parentheses (11 98643-4820, 67 8643-4820); a Chinese mobile bare
+    (eleven digits from 13x to 19x). Other digit runs of those sizes stay."""
+    assert R.redact_text("ligue 67 8643-4820")[0] == "ligue [PHONE]"
+    assert R.redact_text("ligue 11 98643-4820")[0] == "ligue [PHONE]"
+    assert R.redact_text("请拨打 18337597352")[0] == "请拨打 [PHONE]"
+    for text in ("id 12337597352", "id 10337597352", "grid 67 8643 4820", "pages 67 8643-48201"):
+        assert R.redact_text(text)[1] == {}, text
+
+
 def test_maestro_and_older_jcb_numbers_are_cards() -> None:
     """Maestro's own prefixes run from 12 digits; JCB issued 15-digit numbers from 1800 and 2131. A
     13-digit duration from Maestro's wider range stays (it passes Luhn)."""

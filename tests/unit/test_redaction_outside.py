@@ -2,9 +2,9 @@
 
 Floors per kind, set a little under what this version scores, so that a change that loses recall or
 precision on formats we did not plan for is caught. Where the floor is lower, the reason is a choice,
-not an oversight: bare digit runs with neither a trunk 0 nor a context word are not taken as phones
-(US 2146923251, Italian mobiles 3409383959, Chinese 18337597352: ids look the same), nor are
-12-13 digit numbers in Maestro's wider ranges as cards (they take in durations and ids too).
+not an oversight: bare digit runs with neither a trunk 0, a national shape nor a context word are
+not taken as phones (US 2146923251, Italian mobiles 3409383959: ids look the same), nor are 12-13
+digit numbers in Maestro's wider ranges as cards (they take in durations and ids too).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from core.redaction.evaluation import Score, score
 from core.redaction.outside import generate
 
 FLOORS = {"EMAIL": (0.99, 0.99), "IBAN": (0.99, 0.99), "SSN": (0.99, 0.99), "IP": (0.99, 0.99),
-          "CARD": (0.95, 0.99), "PHONE": (0.75, 0.99)}
+          "CARD": (0.95, 0.99), "PHONE": (0.88, 0.99)}
 
 
 @pytest.fixture(scope="module")
