@@ -41,6 +41,7 @@ STRUCTURAL = frozenset({"schema_version", "event_id", "kind", "level", "timestam
 _CACHE_SIZE = 10_000
 _MEMO_TEXT = 200  # longest text remembered, characters
 _MEMO_SIZE = 20_000  # texts remembered; past this the memo starts over
+_NAMES_SIZE = 4_096  # dict keys remembered
 _CONTAINERS = (dict, list, tuple)
 _SEPARATORS = str.maketrans("", "", " .-/()")  # how numbers are written apart
 
@@ -67,6 +68,10 @@ class Redactor:
         # once. Same text, same result and counts, since tokens are deterministic.
         self._memo: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
         self._memo_size = memo_size  # 0: scan every text (how bench/redaction measures the detectors)
+        # Dict keys are the schema of tool parameters and results: a handful, in every event. Each is
+        # judged once, whatever memo_size says; a key that holds an email is redacted like a value.
+        self._names: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
+        self._plain_names: set[str] = set()  # keys found to hold nothing: one set test, no call
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Redactor:
@@ -92,7 +97,7 @@ class Redactor:
         return self._text(text, counts), counts
 
     def redact_value(self, value: Any, depth: int = 0) -> tuple[Any, dict[str, int]]:
-        """Any JSON value, deep: strings redacted, dict keys kept, values under keys such as
+        """Any JSON value, deep: strings and dict keys redacted, values under keys such as
         ``password`` masked whatever they hold, other scalars untouched."""
         counts: dict[str, int] = {}
         return self._value(value, depth, counts), counts
@@ -119,13 +124,36 @@ class Redactor:
                 return text
             if len(text) > _MEMO_TEXT or not self._memo_size:
                 return self._scan(text, counts)
-            found: dict[str, int] = {}
-            if len(self._memo) >= self._memo_size:
-                self._memo.clear()
-            memo = self._memo[text] = (self._scan(text, found), tuple(found.items()))
+            memo = self._remember(self._memo, self._memo_size, text)
         for kind, n in memo[1]:
             counts[kind] = counts.get(kind, 0) + n
         return memo[0]
+
+    def _name(self, key: Any, counts: dict[str, int]) -> Any:
+        """A dict key, redacted like any string (``{"jane@example.com": ...}`` would otherwise reach
+        the index); the key-name rules still read the key as written."""
+        if type(key) is not str:
+            return key
+        memo = self._names.get(key)
+        if memo is None:
+            if len(key) > _MEMO_TEXT:
+                return self._scan(key, counts)
+            memo = self._remember(self._names, _NAMES_SIZE, key)
+            if not memo[1]:
+                if len(self._plain_names) >= _NAMES_SIZE:
+                    self._plain_names.clear()
+                self._plain_names.add(key)
+        for kind, n in memo[1]:
+            counts[kind] = counts.get(kind, 0) + n
+        return memo[0]
+
+    def _remember(self, cache: dict[str, tuple[str, tuple[tuple[str, int], ...]]], size: int,
+                  text: str) -> tuple[str, tuple[tuple[str, int], ...]]:
+        found: dict[str, int] = {}
+        if len(cache) >= size:
+            cache.clear()
+        memo = cache[text] = (self._scan(text, found), tuple(found.items()))
+        return memo
 
     def _scan(self, text: str, counts: dict[str, int]) -> str:
         if len(text) < MIN_LETTERS and text.isalpha():
@@ -169,7 +197,13 @@ class Redactor:
             counts["TOO_DEEP"] = counts.get("TOO_DEEP", 0) + 1
             return TOO_DEEP
         if isinstance(value, dict):
-            return {k: self._field(k, v, depth + 1, counts) for k, v in value.items()}
+            plain = self._plain_names
+            out = {k if k in plain else self._name(k, counts): self._field(k, v, depth + 1, counts)
+                   for k, v in value.items()}
+            if len(out) < len(value):  # two keys redacted alike: number them, lose no value
+                out = _numbered([(self._name(k, {}), self._field(k, v, depth + 1, {}))
+                                 for k, v in value.items()])
+            return out
         return [self._value(v, depth + 1, counts) for v in value]
 
     def _field(self, key: Any, value: Any, depth: int, counts: dict[str, int]) -> Any:
@@ -193,7 +227,11 @@ class Redactor:
             counts["TOO_DEEP"] = counts.get("TOO_DEEP", 0) + 1
             return TOO_DEEP
         if isinstance(value, dict):
-            return {k: self._mask(kind, v, depth + 1, counts) for k, v in value.items()}
+            out = {self._name(k, counts): self._mask(kind, v, depth + 1, counts) for k, v in value.items()}
+            if len(out) < len(value):
+                out = _numbered([(self._name(k, {}), self._mask(kind, v, depth + 1, {}))
+                                 for k, v in value.items()])
+            return out
         if isinstance(value, list | tuple):
             return [self._mask(kind, v, depth + 1, counts) for v in value]
         if value is None or isinstance(value, bool) or value == "" or (
@@ -201,6 +239,19 @@ class Redactor:
             return value
         counts[kind] = counts.get(kind, 0) + 1
         return self.token(kind, str(value))
+
+
+def _numbered(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    """Pairs whose keys repeat (``[EMAIL]`` for two addresses) as a dict that keeps them all: the
+    second ``[EMAIL]`` becomes ``[EMAIL]#2``. Counts were taken on the first pass."""
+    out: dict[Any, Any] = {}
+    for key, value in pairs:
+        name, n = key, 1
+        while name in out:
+            n += 1
+            name = f"{key}#{n}"
+        out[name] = value
+    return out
 
 
 def _truncate(text: str) -> str:

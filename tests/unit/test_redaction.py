@@ -153,13 +153,27 @@ def test_values_under_secret_keys_are_masked_but_metric_keys_are_not() -> None:
 
 
 def test_redact_value_never_mutates_its_input_and_leaves_other_scalars() -> None:
-    """A new structure comes back; numbers, booleans and nulls are untouched; keys are kept."""
+    """A new structure comes back; numbers, booleans and nulls are untouched; a key holding personal
+    data is redacted like a value (a tool result keyed by email address)."""
     value = {"a": [1, 2.5, None, True, "jane@example.com"], "jane@example.com": {"n": 3}}
     before = copy.deepcopy(value)
     out, counts = R.redact_value(value)
     assert value == before
-    assert out == {"a": [1, 2.5, None, True, "[EMAIL]"], "jane@example.com": {"n": 3}}
-    assert counts == {"EMAIL": 1}
+    assert out == {"a": [1, 2.5, None, True, "[EMAIL]"], "[EMAIL]": {"n": 3}}
+    assert counts == {"EMAIL": 2}
+
+
+def test_keys_redacted_alike_are_numbered_and_no_value_is_lost() -> None:
+    value = {"jane@example.com": "active", "bob@example.org": "blocked", "password": {"x@y.io": "s3cret"}}
+    out, counts = R.redact_value(value)
+    assert out == {"[EMAIL]": "active", "[EMAIL]#2": "blocked", "password": {"[EMAIL]": "[SECRET]"}}
+    assert counts == {"EMAIL": 3, "SECRET": 1}
+    keyed = Redactor(key=b"k", key_version="v1")
+    out, _ = keyed.redact_value({"Jane@example.com": 1, "jane@example.com": 2})  # one address, one token
+    first, second = out
+    assert out == {first: 1, second: 2} and second == f"{first}#2" and first.startswith("[EMAIL:")
+    again, counts = R.redact_value({"jane@example.com": 1})  # remembered keys still count
+    assert again == {"[EMAIL]": 1} and counts == {"EMAIL": 1}
 
 
 def test_events_keep_their_structure_and_record_what_was_removed() -> None:
