@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from core.settings import Settings
+from stack.namespace import drop_namespace
 
 __all__ = ["emit", "fresh_settings", "table"]
 
@@ -41,6 +42,7 @@ def fresh_settings(**overrides: str) -> Iterator[Settings]:
     try:
         yield settings
     finally:
+        drop_namespace(settings)  # a kept stack must not pile up every run's topics and indices
         if started is not None:
             started.down()
 

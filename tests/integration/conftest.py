@@ -16,6 +16,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from core.settings import Settings
+from stack.namespace import drop_namespace
 from stack.process import log_tail, port_open
 from stream.topics import create_topics
 
@@ -57,8 +58,9 @@ def _services_alive(stack_env: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def settings(stack_env: dict[str, str]) -> Settings:
-    """Settings pointing at the stack, with topics and indices of this test's own, topics created."""
+def settings(stack_env: dict[str, str]) -> Iterator[Settings]:
+    """Settings pointing at the stack, with topics and indices of this test's own, topics created;
+    all of them dropped when the test ends (a kept stack would otherwise pile them up)."""
     tag = uuid.uuid4().hex[:8]
     env = dict(os.environ)
     env.update(stack_env)
@@ -72,7 +74,8 @@ def settings(stack_env: dict[str, str]) -> Settings:
     })
     s = Settings.from_env(env)
     create_topics(s)
-    return s
+    yield s
+    drop_namespace(s)
 
 
 @pytest.fixture
