@@ -1,4 +1,4 @@
-"""The redactor: detectors over every string of a value, typed placeholders or keyed tokens.
+"""The redactor: detectors over every string of a value, its dict keys too; placeholders or keyed tokens.
 
 Placeholders (``[EMAIL]``) or, with a key, HMAC-SHA256 tokens (``[EMAIL:3f9a1c2b0d4e]``): the same
 value always maps to the same token, so joins survive, and nothing can be reversed without the
