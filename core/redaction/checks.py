@@ -83,13 +83,9 @@ def ssn(area: str, group: str, serial: str) -> bool:
 
 
 def ipv4(candidate: str) -> bool:
+    """Four decimal octets, 0-255, without leading zeros (as ``ipaddress.IPv4Address`` reads them)."""
     parts = candidate.split(".")
-    if len(parts) != 4:
-        return False
-    for p in parts:  # noqa: SIM110 - a loop, not all(...): a third faster, and it runs for every dotted quad
-        if p != "0" and (p[0] == "0" or int(p) > 255):
-            return False
-    return True
+    return len(parts) == 4 and all(_octet(p) for p in parts)
 
 
 def ipv6(candidate: str) -> bool:
@@ -121,8 +117,7 @@ def _ipv6_groups(groups: list[str]) -> bool:
     if len(groups) < 3:
         return False
     if "." in groups[-1]:
-        quad = groups[-1].split(".")
-        if len(quad) != 4 or not all(_octet(p) for p in quad):
+        if not ipv4(groups[-1]):
             return False
         groups = [*groups[:-1], "0", "0"]
     gaps = groups[1:-1].count("")

@@ -154,7 +154,6 @@ class _Run:
         return _phone(digits, shape, seps, paren, self.text[self.spans[i][0]:self.spans[j - 1][1]])
 
 
-
 def _glued(text: str, end: int) -> bool:
     """Whether the run's last group runs on into a word, which makes it no group of its own; an
     extension written ``x5669`` (555-123-4567x5669) does not count."""
@@ -167,7 +166,8 @@ def _glued(text: str, end: int) -> bool:
 
 
 def _bare(text: str, at: int, n: int) -> str | None:
-    """A lone run of n digits at ``at``: an SSN or a phone only when a context word comes just before."""
+    """A lone run of n digits at ``at``: a phone when it starts with a trunk 0 or is shaped as a
+    Chinese mobile; otherwise an SSN or a phone only when a context word comes just before."""
     if n not in (9, 10, 11):
         return None
     if n > 9 and text[at] == "0" and text[at + 1] != "0":
