@@ -9,6 +9,8 @@ COPY sinks sinks
 COPY stack stack
 COPY cli cli
 COPY demo demo
-RUN pip install --no-cache-dir . && useradd --system --no-create-home audit
+COPY agent_audit agent_audit
+COPY LICENSE LICENSE
+RUN pip install --no-cache-dir ".[server]" && useradd --system --no-create-home audit
 USER audit
 CMD ["agent-audit", "--help"]

@@ -12,7 +12,7 @@ help:  ## list the targets
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[server,dev]'
 	touch $@
 
 venv: $(VENV)/.installed  ## create the virtualenv with the project and its dev tools
@@ -31,10 +31,10 @@ integration: venv  ## integration tests only (real Kafka and Elasticsearch)
 
 lint: venv  ## ruff and mypy
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy core producers stream sinks stack cli bench
+	$(VENV)/bin/mypy -p agent_audit && $(VENV)/bin/mypy bench corpora
 
 bench: venv  ## run every benchmark in bench/ (installs the Presidio peer for bench/redaction)
-	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m pip install -q -e '.[server,dev,bench]'
 	@for b in $(BENCHES); do echo "== bench.$$b"; $(PY) -m bench.$$b || exit 1; done
 
 stack-up: venv  ## start the local Kafka + Elasticsearch

@@ -18,14 +18,15 @@ import threading
 import time
 from pathlib import Path
 
+from agent_audit.core.settings import Settings
+from agent_audit.producers import AuditTrail, KafkaTransport
+from agent_audit.sinks.indices import events_alias
+from agent_audit.sinks.queries import count_searchable
+from agent_audit.sinks.worker import build_es
+from agent_audit.stack.workers import running_workers
+
 from bench.harness import emit, fresh_settings, table
 from bench.sink import documents, raw_bulk
-from core.settings import Settings
-from producers import AuditTrail, KafkaTransport
-from sinks.indices import events_alias
-from sinks.queries import count_searchable
-from sinks.worker import build_es
-from stack.workers import running_workers
 
 RATE = int(os.environ.get("BENCH_E2E_RATE", "12000"))  # events/s offered
 SECONDS = float(os.environ.get("BENCH_E2E_SECONDS", "20"))

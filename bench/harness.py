@@ -12,9 +12,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-
-from core.settings import Settings
-from stack.namespace import drop_namespace
+from agent_audit.core.settings import Settings
+from agent_audit.stack.namespace import drop_namespace
 
 __all__ = ["emit", "fresh_settings", "table"]
 
@@ -25,7 +24,7 @@ def fresh_settings(**overrides: str) -> Iterator[Settings]:
     started = None
     env = dict(os.environ)
     if not (env.get("KAFKA_BOOTSTRAP") and env.get("ES_URL")):
-        from stack import LocalStack  # noqa: PLC0415
+        from agent_audit.stack import LocalStack  # noqa: PLC0415
 
         local = LocalStack.from_env()
         if not (local.kafka.running() and local.elasticsearch.running()):
@@ -35,7 +34,7 @@ def fresh_settings(**overrides: str) -> Iterator[Settings]:
     tag = uuid.uuid4().hex[:8]
     env.update({"AUDIT_TOPIC_PREFIX": f"b{tag}.", "AUDIT_INDEX_PREFIX": f"b{tag}-agent",
                 "AUDIT_STREAM_APP_ID": f"b{tag}-stream", "AUDIT_SINK_GROUP": f"b{tag}-sink", **overrides})
-    from stream.topics import create_topics  # noqa: PLC0415
+    from agent_audit.stream.topics import create_topics  # noqa: PLC0415
 
     settings = Settings.from_env(env)
     create_topics(settings)

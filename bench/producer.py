@@ -21,15 +21,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+from agent_audit.core.settings import Settings
+from agent_audit.core.wire import new_event_id
+from agent_audit.producers import AuditTrail, ClientOptions, KafkaTransport
+from agent_audit.producers.publisher import producer_config
 from confluent_kafka import Producer
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from bench.harness import emit, fresh_settings, table
-from core.settings import Settings
-from core.wire import new_event_id
-from producers import AuditTrail, ClientOptions, KafkaTransport
-from producers.publisher import producer_config
 
 N = int(os.environ.get("BENCH_PRODUCER_CALLS", "100000"))
 PARAMS = {"query": "refund policy", "top_k": 3}

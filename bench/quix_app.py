@@ -17,14 +17,13 @@ import time
 from typing import Any
 
 import orjson
+from agent_audit.core.integrity import ChainHasher, SessionChains
+from agent_audit.core.metrics import WindowAggregator
+from agent_audit.core.processing import EnvelopeProcessor
+from agent_audit.core.redaction import Redactor
+from agent_audit.core.settings import Settings
 from quixstreams import Application, message_context
 from quixstreams.models.serializers import BytesSerializer
-
-from core.integrity import ChainHasher, SessionChains
-from core.metrics import WindowAggregator
-from core.processing import EnvelopeProcessor
-from core.redaction import Redactor
-from core.settings import Settings
 
 Row = tuple[str, bytes | None, bytes]  # (output, key, value)
 

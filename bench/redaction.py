@@ -22,14 +22,15 @@ import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from agent_audit.core.redaction import Redactor
+from agent_audit.core.redaction.redactor import STRUCTURAL
+from agent_audit.core.runtime import tune_worker_process
+
 from bench.harness import emit, table
-from core.redaction import Redactor
-from core.redaction.corpus import KINDS, generate
-from core.redaction.evaluation import Score, corpus_events, score, totals
-from core.redaction.outside import LOCALES
-from core.redaction.outside import generate as outside_corpus
-from core.redaction.redactor import STRUCTURAL
-from core.runtime import tune_worker_process
+from corpora.corpus import KINDS, generate
+from corpora.evaluation import Score, corpus_events, score, totals
+from corpora.outside import LOCALES
+from corpora.outside import generate as outside_corpus
 
 Engine = Callable[[str], tuple[str, Mapping[str, int]]]
 
@@ -128,7 +129,7 @@ def _timed(run: Callable[[], object]) -> float:
 
 
 def main() -> None:
-    tune_worker_process()  # as python -m stream does, where redaction runs; Presidio runs under it too
+    tune_worker_process()  # as the stream worker does, where redaction runs; Presidio runs under it too
     events = list(corpus_events(EVENTS))
     texts = [content(e) for e in events]
     megabytes = sum(len(s.encode()) for t in texts for s in t) / 1e6

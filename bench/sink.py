@@ -16,14 +16,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
+from agent_audit.core.runtime import tune_worker_process
+from agent_audit.core.settings import Settings
+from agent_audit.sinks.bulk import BulkItem, build_body
+from agent_audit.sinks.indices import event_index, events_alias, install_templates
+from agent_audit.sinks.worker import EventSink, build_es
 from confluent_kafka import Producer
 
 from bench.harness import emit, fresh_settings, table
-from core.runtime import tune_worker_process
-from core.settings import Settings
-from sinks.bulk import BulkItem, build_body
-from sinks.indices import event_index, events_alias, install_templates
-from sinks.worker import EventSink, build_es
 from tests.factories import event
 
 N = int(os.environ.get("BENCH_SINK_DOCS", "200000"))
@@ -87,7 +87,7 @@ def _ours(base: Settings, docs: list[tuple[str, bytes]], tag: str) -> float:
 
 def main() -> None:
     docs = documents(N)
-    tune_worker_process()  # as python -m sinks does; the raw baseline runs in this process too
+    tune_worker_process()  # as python -m agent_audit.sinks does; the raw baseline runs in this process too
     raws, ourses = [], []
     with fresh_settings() as settings:
         publish(settings, docs)

@@ -2,7 +2,7 @@
 
 A raw topic is filled with the demo's simulated sessions in NDJSON envelopes (up to 500 events
 each). Then, one after the other on that same topic, each with its own consumer group:
-- ours: one stream worker exactly as deployed (``python -m stream worker``, a child process);
+- ours: one stream worker exactly as deployed (``python -m agent_audit.stream worker``, a child process);
 - the peer: a quixstreams application (``bench/quix_app.py``) in its own virtualenv, running the
   same ``core`` logic (see that module for what it does and does not do).
 Each is measured from outside by polling its redacted-events topic's end offsets every 20 ms:
@@ -25,15 +25,15 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_audit.core.settings import Settings
+from agent_audit.stack.process import log_tail
+from agent_audit.stack.workers import running_workers
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from bench.harness import emit, fresh_settings, table
 from bench.quix_env import QUIXSTREAMS, ROOT, quix_python
 from bench.workload import envelopes, record_events
-from core.settings import Settings
-from stack.process import log_tail
-from stack.workers import running_workers
 
 N = int(os.environ.get("BENCH_STREAM_EVENTS", "250000"))
 ROUNDS = int(os.environ.get("BENCH_STREAM_ROUNDS", "3"))

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import random
 
-from core.wire import join_envelope, partition_for
-from demo.scenario import AGENTS, simulate_session
-from producers import AuditTrail
-from producers.memory import MemoryTransport
+from agent_audit.core.wire import join_envelope, partition_for
+from agent_audit.demo.scenario import AGENTS, simulate_session
+from agent_audit.producers import AuditTrail
+from agent_audit.producers.memory import MemoryTransport
 
 __all__ = ["envelopes", "record_events"]
 

@@ -6,13 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli.commands import register_all
+from agent_audit.cli.commands import register_all
 
 __all__ = ["main"]
 
 
 def _stack(args: argparse.Namespace) -> int:
-    from stack import LocalStack, StackError  # noqa: PLC0415 - keep CLI start-up light
+    from agent_audit.stack import LocalStack, StackError  # noqa: PLC0415 - keep CLI start-up light
 
     local = LocalStack.from_env()
     try:
@@ -28,14 +28,14 @@ def _stack(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from demo.run import run_demo  # noqa: PLC0415
+    from agent_audit.demo.run import run_demo  # noqa: PLC0415
 
     return run_demo(sessions=args.sessions, seed=args.seed)
 
 
 def _topics(_args: argparse.Namespace) -> int:
-    from core.settings import Settings  # noqa: PLC0415
-    from stream.topics import create_topics  # noqa: PLC0415
+    from agent_audit.core.settings import Settings  # noqa: PLC0415
+    from agent_audit.stream.topics import create_topics  # noqa: PLC0415
 
     settings = Settings.from_env()
     created = create_topics(settings)
@@ -47,16 +47,16 @@ def _topics(_args: argparse.Namespace) -> int:
 def _schema(_args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415
 
-    from core.contract import json_schema  # noqa: PLC0415
+    from agent_audit.core.contract import json_schema  # noqa: PLC0415
 
     print(json.dumps(json_schema(), indent=2, sort_keys=True))
     return 0
 
 
 def _redact(_args: argparse.Namespace) -> int:
-    from core.redaction import Redactor  # noqa: PLC0415
-    from core.redaction.ndjson import LineError, redact_ndjson_lines  # noqa: PLC0415
-    from core.settings import Settings  # noqa: PLC0415
+    from agent_audit.core.redaction import Redactor  # noqa: PLC0415
+    from agent_audit.core.redaction.ndjson import LineError, redact_ndjson_lines  # noqa: PLC0415
+    from agent_audit.core.settings import Settings  # noqa: PLC0415
 
     redactor = Redactor.from_settings(Settings.from_env())
     failed = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+from agent_audit.core.errors import InvalidEvent
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -20,8 +21,6 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-
-from core.errors import InvalidEvent
 
 __all__ = [
     "KINDS",

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
-
-from core.contract import validate_event
-from core.errors import InvalidEvent
-from core.integrity import SessionChains
-from core.wire import split_envelope
+from agent_audit.core.contract import validate_event
+from agent_audit.core.errors import InvalidEvent
+from agent_audit.core.integrity import SessionChains
+from agent_audit.core.wire import split_envelope
 
 __all__ = ["DeadLetter", "EnvelopeProcessor", "ProcessedEnvelope", "RedactedEvent", "TextRedactor"]
 

@@ -41,7 +41,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from core.errors import ConfigError
+from agent_audit.core.errors import ConfigError
 
 __all__ = ["Settings", "Topics"]
 

@@ -11,16 +11,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from agent_audit.core.settings import Settings
+from agent_audit.demo.scenario import AGENTS, simulate_session
+from agent_audit.producers import AuditTrail
+from agent_audit.sinks.indices import events_alias
+from agent_audit.sinks.queries import count_searchable, counts_by_kind, session_timeline, tool_usage
+from agent_audit.sinks.worker import build_es
+from agent_audit.stack.workers import running_workers
+from agent_audit.stream.topics import create_topics
 from confluent_kafka import Producer
-
-from core.settings import Settings
-from demo.scenario import AGENTS, simulate_session
-from producers import AuditTrail
-from sinks.indices import events_alias
-from sinks.queries import count_searchable, counts_by_kind, session_timeline, tool_usage
-from sinks.worker import build_es
-from stack.workers import running_workers
-from stream.topics import create_topics
 
 __all__ = ["run_demo"]
 
@@ -28,7 +27,7 @@ __all__ = ["run_demo"]
 def _ensure_stack() -> dict[str, str]:
     if os.environ.get("KAFKA_BOOTSTRAP") and os.environ.get("ES_URL"):
         return {}
-    from stack import LocalStack  # noqa: PLC0415 - only when no external services were given
+    from agent_audit.stack import LocalStack  # noqa: PLC0415 - only when no external services were given
 
     local = LocalStack.from_env()
     for service, state in local.up().items():

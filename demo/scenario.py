@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from producers import AuditTrail
+from agent_audit.producers import AuditTrail
 
 __all__ = ["AGENTS", "simulate_session"]
 

@@ -14,12 +14,12 @@ for tests), ``options`` (environment variables), bridges: ``logging_bridge``, ``
 ``otel_bridge``.
 """
 
-from producers.kafka_transport import KafkaTransport, default_transport
-from producers.memory import MemoryPublisher, MemoryTransport
-from producers.options import ClientOptions
-from producers.tool_call import ToolCall
-from producers.trail import LEVELS, AuditTrail
-from producers.transport import BatchTransport, Counters, Transport
+from agent_audit.producers.kafka_transport import KafkaTransport, default_transport
+from agent_audit.producers.memory import MemoryPublisher, MemoryTransport
+from agent_audit.producers.options import ClientOptions
+from agent_audit.producers.tool_call import ToolCall
+from agent_audit.producers.trail import LEVELS, AuditTrail
+from agent_audit.producers.transport import BatchTransport, Counters, Transport
 
 __all__ = [
     "LEVELS",

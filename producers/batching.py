@@ -10,8 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
-
-from core.wire import join_envelope, partition_for, split_envelope
+from agent_audit.core.wire import join_envelope, partition_for, split_envelope
 
 __all__ = ["Envelope", "build_envelopes", "repartition"]
 

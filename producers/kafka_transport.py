@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from core.settings import Settings
-from producers.options import ClientOptions
-from producers.publisher import KafkaPublisher
-from producers.transport import BatchTransport
+from agent_audit.core.settings import Settings
+from agent_audit.producers.options import ClientOptions
+from agent_audit.producers.publisher import KafkaPublisher
+from agent_audit.producers.transport import BatchTransport
 
 __all__ = ["KafkaTransport", "default_transport", "shutdown_default_transport"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from producers.trail import AuditTrail
+from agent_audit.producers.trail import AuditTrail
 
 __all__ = ["AuditLogHandler"]
 
@@ -24,7 +24,7 @@ class AuditLogHandler(logging.Handler):
         self.trail = trail
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith("producers"):  # the client's own reports: no feedback loop
+        if record.name.startswith("agent_audit.producers"):  # the client's own reports: no feedback loop
             return
         try:
             if record.exc_info and record.exc_info[1] is not None:

@@ -11,11 +11,10 @@ import threading
 from typing import Any
 
 import orjson
-
-from core.errors import InvalidEvent
-from producers.batching import Envelope
-from producers.publisher import DeliveryCallback, Outcome
-from producers.transport import Counters
+from agent_audit.core.errors import InvalidEvent
+from agent_audit.producers.batching import Envelope
+from agent_audit.producers.publisher import DeliveryCallback, Outcome
+from agent_audit.producers.transport import Counters
 
 __all__ = ["MemoryPublisher", "MemoryTransport"]
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from core.errors import ConfigError
+from agent_audit.core.errors import ConfigError
 
 __all__ = ["ClientOptions", "FsyncPolicy"]
 

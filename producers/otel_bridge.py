@@ -15,13 +15,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from agent_audit.producers.reports import OnceLog
+from agent_audit.producers.trail import AuditTrail
+from agent_audit.producers.transport import Transport
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
-
-from producers.reports import OnceLog
-from producers.trail import AuditTrail
-from producers.transport import Transport
 
 __all__ = ["AuditSpanExporter", "TrailPerSession"]
 

@@ -16,12 +16,11 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
+from agent_audit.core.errors import InvalidEvent
+from agent_audit.core.settings import Settings
+from agent_audit.producers.batching import Envelope
+from agent_audit.producers.options import ClientOptions
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-
-from core.errors import InvalidEvent
-from core.settings import Settings
-from producers.batching import Envelope
-from producers.options import ClientOptions
 
 __all__ = ["DeliveryCallback", "KafkaPublisher", "Outcome", "Publisher", "producer_config"]
 

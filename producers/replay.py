@@ -15,13 +15,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.errors import InvalidEvent
-from producers.batching import Envelope, repartition
-from producers.publisher import Outcome
-from producers.spool import DiskSpool, Position, SpooledEnvelope, adopt_orphans
+from agent_audit.core.errors import InvalidEvent
+from agent_audit.producers.batching import Envelope, repartition
+from agent_audit.producers.publisher import Outcome
+from agent_audit.producers.spool import DiskSpool, Position, SpooledEnvelope, adopt_orphans
 
 if TYPE_CHECKING:
-    from producers.transport import BatchTransport
+    from agent_audit.producers.transport import BatchTransport
 
 __all__ = ["Replayer"]
 

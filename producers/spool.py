@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from producers.batching import Envelope
-from producers.options import FsyncPolicy
+from agent_audit.producers.batching import Envelope
+from agent_audit.producers.options import FsyncPolicy
 
 __all__ = ["DiskSpool", "Position", "SpooledEnvelope", "adopt_orphans", "own_spool_dir"]
 

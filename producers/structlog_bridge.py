@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from producers.trail import AuditTrail
+from agent_audit.producers.trail import AuditTrail
 
 __all__ = ["AuditProcessor"]
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from producers.payloads import call_parameters
+from agent_audit.producers.payloads import call_parameters
 
 if TYPE_CHECKING:
-    from producers.trail import AuditTrail
+    from agent_audit.producers.trail import AuditTrail
 
 __all__ = ["ToolCall"]
 

@@ -17,11 +17,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, overload
 
 import orjson
-
-from core.errors import ConfigError
-from core.wire import new_event_id
-from producers.kafka_transport import default_transport, shutdown_default_transport
-from producers.payloads import (
+from agent_audit.core.errors import ConfigError
+from agent_audit.core.wire import new_event_id
+from agent_audit.producers.kafka_transport import default_transport, shutdown_default_transport
+from agent_audit.producers.payloads import (
     as_object,
     error_payload,
     input_payload,
@@ -29,9 +28,9 @@ from producers.payloads import (
     reasoning_payload,
     tool_call_payload,
 )
-from producers.reports import OnceLog
-from producers.tool_call import ToolCall
-from producers.transport import Counters, Transport
+from agent_audit.producers.reports import OnceLog
+from agent_audit.producers.tool_call import ToolCall
+from agent_audit.producers.transport import Counters, Transport
 
 __all__ = ["LEVELS", "AuditTrail"]
 

@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from core.errors import InvalidEvent
-from producers.batching import Envelope, build_envelopes
-from producers.options import ClientOptions
-from producers.publisher import Outcome, Publisher
-from producers.queue import EventQueue
-from producers.replay import Replayer
-from producers.reports import OnceLog
-from producers.spool import DiskSpool, own_spool_dir
+from agent_audit.core.errors import InvalidEvent
+from agent_audit.producers.batching import Envelope, build_envelopes
+from agent_audit.producers.options import ClientOptions
+from agent_audit.producers.publisher import Outcome, Publisher
+from agent_audit.producers.queue import EventQueue
+from agent_audit.producers.replay import Replayer
+from agent_audit.producers.reports import OnceLog
+from agent_audit.producers.spool import DiskSpool, own_spool_dir
 
 __all__ = ["BatchTransport", "Counters", "Transport"]
 

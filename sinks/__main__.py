@@ -1,10 +1,10 @@
-"""``python -m sinks``: run one Elasticsearch sink worker until SIGTERM (drains, then exits)."""
+"""``python -m agent_audit.sinks``: run one Elasticsearch sink worker until SIGTERM (drains, then exits)."""
 
 import logging
 
-from core.runtime import tune_worker_process
-from core.settings import Settings
-from sinks.worker import EventSink
+from agent_audit.core.runtime import tune_worker_process
+from agent_audit.core.settings import Settings
+from agent_audit.sinks.worker import EventSink
 
 
 def main() -> None:

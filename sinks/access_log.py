@@ -14,11 +14,10 @@ import time
 from collections.abc import Callable, Mapping, Sized
 from typing import Any, TypeVar
 
+from agent_audit.core.redaction import Redactor
+from agent_audit.sinks.compliance.store import KW, ensure_index, utc_now
+from agent_audit.sinks.queries import scan
 from elasticsearch import Elasticsearch
-
-from core.redaction import Redactor
-from sinks.compliance.store import KW, ensure_index, utc_now
-from sinks.queries import scan
 
 __all__ = ["AccessLog", "access_log_index", "resolve_actor"]
 

@@ -19,10 +19,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_audit.core.errors import TransientError
+from agent_audit.core.settings import Settings
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-
-from core.errors import TransientError
-from core.settings import Settings
 
 __all__ = ["DeadLetter", "DlqSummary", "ReplayReport", "read_dead_letters", "replay", "replay_group",
            "summarize"]

@@ -12,9 +12,8 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agent_audit.sinks.indices import events_alias
 from elasticsearch import ApiError, Elasticsearch
-
-from sinks.indices import events_alias
 
 __all__ = [
     "ERROR_QUERY",

@@ -22,17 +22,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
+from agent_audit.core.errors import TransientError
+from agent_audit.core.settings import Settings
+from agent_audit.sinks.bulk import BulkItem, build_body, chunk_by_bytes, classify, item_from_record
+from agent_audit.sinks.gather import gather
+from agent_audit.sinks.indices import event_index, install_templates
+from agent_audit.sinks.telemetry import SinkTelemetry
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, Message, Producer, TopicPartition
 from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch, OrjsonSerializer
-
-from core.errors import TransientError
-from core.settings import Settings
-from sinks.bulk import BulkItem, build_body, chunk_by_bytes, classify, item_from_record
-from sinks.gather import gather
-from sinks.indices import event_index, install_templates
-from sinks.telemetry import SinkTelemetry
 
 __all__ = ["EventSink", "ShutdownBeforeAck", "build_es"]
 

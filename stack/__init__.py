@@ -1,6 +1,6 @@
 """The local Kafka + Elasticsearch stack for machines without Docker (laptops, CI)."""
 
-from stack.local import LocalStack
-from stack.process import StackError
+from agent_audit.stack.local import LocalStack
+from agent_audit.stack.process import StackError
 
 __all__ = ["LocalStack", "StackError"]

@@ -14,8 +14,8 @@ import zipfile
 from importlib import resources
 from pathlib import Path
 
-from stack.paths import ES_VERSION, StackPaths
-from stack.process import StackError
+from agent_audit.stack.paths import ES_VERSION, StackPaths
+from agent_audit.stack.process import StackError
 
 __all__ = ["ensure_elasticsearch", "ensure_kafka", "require_tool"]
 
@@ -45,7 +45,7 @@ def ensure_kafka(paths: StackPaths) -> Path:
     if marker.exists():
         return libs
     libs.mkdir(parents=True, exist_ok=True)
-    pom = resources.files("stack") / "resources" / "kafka-pom.xml"
+    pom = resources.files("agent_audit.stack") / "resources" / "kafka-pom.xml"
     with resources.as_file(pom) as pom_path:
         _mvn("-f", str(pom_path), f"{_DEP_PLUGIN}:copy-dependencies",
              "-DincludeScope=runtime", f"-DoutputDirectory={libs}")

@@ -16,10 +16,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from stack.downloads import ensure_elasticsearch, require_tool
-from stack.paths import StackPaths
-from stack.process import start_detached
-from stack.service import HOST, LocalService
+from agent_audit.stack.downloads import ensure_elasticsearch, require_tool
+from agent_audit.stack.paths import StackPaths
+from agent_audit.stack.process import start_detached
+from agent_audit.stack.service import HOST, LocalService
 
 __all__ = ["ElasticsearchNode"]
 

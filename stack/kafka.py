@@ -9,10 +9,10 @@ import uuid
 from importlib import resources
 from pathlib import Path
 
-from stack.downloads import ensure_kafka, require_tool
-from stack.paths import StackPaths
-from stack.process import StackError, port_open, start_detached
-from stack.service import HOST, LocalService
+from agent_audit.stack.downloads import ensure_kafka, require_tool
+from agent_audit.stack.paths import StackPaths
+from agent_audit.stack.process import StackError, port_open, start_detached
+from agent_audit.stack.service import HOST, LocalService
 
 __all__ = ["KafkaNode"]
 
@@ -37,7 +37,7 @@ class KafkaNode(LocalService):
         classpath = f"{libs}/*"
         if not (self.dir / "data" / "meta.properties").exists():
             self._format(java, classpath, props)
-        log4j = resources.files("stack") / "resources" / "kafka-log4j2.properties"
+        log4j = resources.files("agent_audit.stack") / "resources" / "kafka-log4j2.properties"
         argv = [java, f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseG1GC",
                 f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.Kafka", str(props)]
         start_detached(argv, env=os.environ, log=self.log, pidfile=self.pidfile, cwd=self.dir)

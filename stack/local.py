@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from stack.elasticsearch import ElasticsearchNode
-from stack.kafka import KafkaNode
-from stack.paths import StackPaths
+from agent_audit.stack.elasticsearch import ElasticsearchNode
+from agent_audit.stack.kafka import KafkaNode
+from agent_audit.stack.paths import StackPaths
 
 __all__ = ["LocalStack"]
 

@@ -8,11 +8,10 @@ piled up, hundreds of indices and thousands of topics on a one-node stack, and e
 
 from __future__ import annotations
 
+from agent_audit.core.settings import Settings
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch, NotFoundError
-
-from core.settings import Settings
 
 __all__ = ["drop_namespace"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from stack.process import StackError, alive, port_open, stop, wait_until
+from agent_audit.stack.process import StackError, alive, port_open, stop, wait_until
 
 __all__ = ["HOST", "LocalService"]
 

@@ -15,13 +15,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stack.process import log_tail
+from agent_audit.stack.process import log_tail
 
 __all__ = ["Workers", "running_workers"]
 
 COMMANDS = {
-    "stream": [sys.executable, "-m", "stream", "worker", "-l", "info", "--without-web"],
-    "sink": [sys.executable, "-m", "sinks"],
+    "stream": [sys.executable, "-m", "agent_audit.stream", "worker", "-l", "info", "--without-web"],
+    "sink": [sys.executable, "-m", "agent_audit.sinks"],
 }
 
 

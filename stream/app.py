@@ -1,6 +1,6 @@
 """The Faust application: one agent per envelope topic, each a few lines (bytes in, core call, bytes out).
 
-Run it with ``python -m stream worker -l info --without-web`` (Faust's own CLI). Settings come
+Run it with ``python -m agent_audit.stream worker -l info --without-web`` (Faust's own CLI). Settings come
 from the environment (``core.settings``), read once at import, because Faust's CLI imports this module.
 """
 
@@ -14,18 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import faust
-
-from core.alerts import Rule, default_rules, load_rules
-from core.errors import ConfigError
-from core.integrity import ChainHasher, ChainState, SessionChains
-from core.processing import EnvelopeProcessor, ProcessedEnvelope
-from core.redaction import Redactor
-from core.settings import Settings
-from stream.metrics import MergeStage, PartitionWindows
-from stream.output import OutputProducer, OutRecord
-from stream.state import PartitionState
-from stream.telemetry import StreamTelemetry
-from stream.webhook import WebhookNotifier
+from agent_audit.core.alerts import Rule, default_rules, load_rules
+from agent_audit.core.errors import ConfigError
+from agent_audit.core.integrity import ChainHasher, ChainState, SessionChains
+from agent_audit.core.processing import EnvelopeProcessor, ProcessedEnvelope
+from agent_audit.core.redaction import Redactor
+from agent_audit.core.settings import Settings
+from agent_audit.stream.metrics import MergeStage, PartitionWindows
+from agent_audit.stream.output import OutputProducer, OutRecord
+from agent_audit.stream.state import PartitionState
+from agent_audit.stream.telemetry import StreamTelemetry
+from agent_audit.stream.webhook import WebhookNotifier
 
 __all__ = ["alert_rules", "build_app"]
 

@@ -15,13 +15,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
-
-from core.alerts import AlertEvaluator, Rule
-from core.metrics import PartialMerger, WindowAggregator
-from core.processing import ProcessedEnvelope
-from core.settings import Settings
-from stream.output import OutRecord
-from stream.state import PartitionState
+from agent_audit.core.alerts import AlertEvaluator, Rule
+from agent_audit.core.metrics import PartialMerger, WindowAggregator
+from agent_audit.core.processing import ProcessedEnvelope
+from agent_audit.core.settings import Settings
+from agent_audit.stream.output import OutRecord
+from agent_audit.stream.state import PartitionState
 
 __all__ = ["MergeStage", "PartitionWindows"]
 

@@ -13,10 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from agent_audit.core.processing import ProcessedEnvelope
+from agent_audit.core.settings import Settings
 from confluent_kafka import KafkaError, Message, Producer
-
-from core.processing import ProcessedEnvelope
-from core.settings import Settings
 
 __all__ = ["OutRecord", "OutputProducer"]
 

@@ -13,9 +13,8 @@ import logging
 from typing import Any
 
 import orjson
+from agent_audit.core.settings import Settings
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
-from core.settings import Settings
 
 __all__ = ["PartitionState"]
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from agent_audit.core.processing import ProcessedEnvelope
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-
-from core.processing import ProcessedEnvelope
 
 __all__ = ["StreamTelemetry"]
 

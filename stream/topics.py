@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from agent_audit.core.errors import TransientError
+from agent_audit.core.settings import Settings
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
-
-from core.errors import TransientError
-from core.settings import Settings
 
 __all__ = ["create_topics", "topic_specs"]
 

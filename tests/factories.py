@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.wire import new_event_id
+from agent_audit.core.wire import new_event_id
 
 BASE_TIME = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 

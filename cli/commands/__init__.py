@@ -1,7 +1,7 @@
 """Command groups of ``agent-audit`` for queries and compliance; each module has ``register``.
 
-``register_all`` adds them to the main parser; ``main`` runs them alone (``python -m cli.commands``),
-which is also how their tests call them.
+``register_all`` adds them to the main parser; ``main`` runs them alone
+(``python -m agent_audit.cli.commands``), which is also how their tests call them.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from cli.commands import dlq, forget, hold, query, retention, verify
+from agent_audit.cli.commands import dlq, forget, hold, query, retention, verify
 
 __all__ = ["GROUPS", "build_parser", "main", "register_all"]
 

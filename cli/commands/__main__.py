@@ -1,7 +1,7 @@
-"""``python -m cli.commands``: the query and compliance commands without the rest of the CLI."""
+"""``python -m agent_audit.cli.commands``: the query and compliance commands without the rest of the CLI."""
 
 import sys
 
-from cli.commands import main
+from agent_audit.cli.commands import main
 
 sys.exit(main())

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
+    from agent_audit.core.redaction import Redactor
+    from agent_audit.core.settings import Settings
+    from agent_audit.sinks.access_log import AccessLog
     from elasticsearch import Elasticsearch
-
-    from core.redaction import Redactor
-    from core.settings import Settings
-    from sinks.access_log import AccessLog
 
 __all__ = ["Context", "Handler", "actor_parent", "emit", "reports_errors"]
 
@@ -40,7 +39,7 @@ class Context:
     settings: Settings = field(init=False)
 
     def __post_init__(self) -> None:
-        from core.settings import Settings  # noqa: PLC0415 - keep parser construction light
+        from agent_audit.core.settings import Settings  # noqa: PLC0415 - keep parser construction light
 
         self.settings = Settings.from_env()
 
@@ -50,26 +49,26 @@ class Context:
 
     @property
     def actor(self) -> str:
-        from sinks.access_log import resolve_actor  # noqa: PLC0415
+        from agent_audit.sinks.access_log import resolve_actor  # noqa: PLC0415
 
         return resolve_actor(getattr(self.args, "actor", None))
 
     @cached_property
     def es(self) -> Elasticsearch:
-        from sinks.worker import build_es  # noqa: PLC0415
+        from agent_audit.sinks.worker import build_es  # noqa: PLC0415
 
         return build_es(self.settings)
 
     @cached_property
     def redactor(self) -> Redactor:
-        from sinks.compliance.identifiers import redactor_for  # noqa: PLC0415
+        from agent_audit.sinks.compliance.identifiers import redactor_for  # noqa: PLC0415
 
         return redactor_for(self.settings)
 
     @cached_property
     def access_log(self) -> AccessLog:
         """The access log, its index ensured first: a read that cannot be logged never starts."""
-        from sinks.access_log import AccessLog  # noqa: PLC0415
+        from agent_audit.sinks.access_log import AccessLog  # noqa: PLC0415
 
         log = AccessLog(self.es, self.prefix, self.redactor)
         log.ensure()
@@ -86,10 +85,9 @@ def reports_errors(handler: Handler) -> Handler:
 
     @wraps(handler)
     def run(args: argparse.Namespace) -> int:
+        from agent_audit.core.errors import AuditError  # noqa: PLC0415
         from elastic_transport import TransportError  # noqa: PLC0415
         from elasticsearch import ApiError  # noqa: PLC0415
-
-        from core.errors import AuditError  # noqa: PLC0415
 
         try:
             return handler(args)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from cli.commands.context import Context, actor_parent, emit, reports_errors
+from agent_audit.cli.commands.context import Context, actor_parent, emit, reports_errors
 
 __all__ = ["register"]
 
 
 @reports_errors
 def _list(args: argparse.Namespace) -> int:
-    from sinks.dlq import read_dead_letters, summarize  # noqa: PLC0415
+    from agent_audit.sinks.dlq import read_dead_letters, summarize  # noqa: PLC0415
 
     ctx = Context(args)
     log = ctx.access_log
@@ -29,7 +29,7 @@ def _list(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _replay(args: argparse.Namespace) -> int:
-    from sinks.dlq import replay  # noqa: PLC0415
+    from agent_audit.sinks.dlq import replay  # noqa: PLC0415
 
     ctx = Context(args)
     log = ctx.access_log

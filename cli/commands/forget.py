@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from cli.commands.context import Context, actor_parent, emit, reports_errors
+from agent_audit.cli.commands.context import Context, actor_parent, emit, reports_errors
 
 __all__ = ["register"]
 
 
 @reports_errors
 def _forget(args: argparse.Namespace) -> int:
-    from sinks.compliance.erasure import forget  # noqa: PLC0415
+    from agent_audit.sinks.compliance.erasure import forget  # noqa: PLC0415
 
     ctx = Context(args)
     receipt = forget(ctx.es, ctx.settings, args.user_id, ctx.actor)

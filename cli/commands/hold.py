@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli.commands.context import Context, actor_parent, emit, reports_errors
+from agent_audit.cli.commands.context import Context, actor_parent, emit, reports_errors
 
 __all__ = ["register"]
 
 
 @reports_errors
 def _add(args: argparse.Namespace) -> int:
-    from sinks.compliance.holds import HoldStore  # noqa: PLC0415
+    from agent_audit.sinks.compliance.holds import HoldStore  # noqa: PLC0415
 
     ctx = Context(args)
     scope, identifier = ("session", args.session) if args.session else ("user", args.user)
@@ -27,7 +27,7 @@ def _add(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _list(args: argparse.Namespace) -> int:
-    from sinks.compliance.holds import HoldStore  # noqa: PLC0415
+    from agent_audit.sinks.compliance.holds import HoldStore  # noqa: PLC0415
 
     ctx = Context(args)
     for hold in HoldStore(ctx.es, ctx.prefix, ctx.redactor).list(include_released=args.all):
@@ -37,7 +37,7 @@ def _list(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _release(args: argparse.Namespace) -> int:
-    from sinks.compliance.holds import HoldStore  # noqa: PLC0415
+    from agent_audit.sinks.compliance.holds import HoldStore  # noqa: PLC0415
 
     ctx = Context(args)
     hold = HoldStore(ctx.es, ctx.prefix, ctx.redactor).release(args.hold_id, ctx.actor)

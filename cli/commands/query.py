@@ -11,13 +11,13 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from cli.commands.context import Context, actor_parent, emit, reports_errors
+from agent_audit.cli.commands.context import Context, actor_parent, emit, reports_errors
 
 __all__ = ["register"]
 
 
 def _stored(ctx: Context, identifier: str) -> list[str]:
-    from sinks.compliance.identifiers import stored_form  # noqa: PLC0415
+    from agent_audit.sinks.compliance.identifiers import stored_form  # noqa: PLC0415
 
     return stored_form(identifier, ctx.redactor).lookup_values()
 
@@ -43,7 +43,7 @@ def _ms(start: float) -> int:
 
 @reports_errors
 def _timeline(args: argparse.Namespace) -> int:
-    from sinks.queries import session_events  # noqa: PLC0415
+    from agent_audit.sinks.queries import session_events  # noqa: PLC0415
 
     ctx = Context(args)
     rows = session_events(ctx.es, ctx.prefix, _stored(ctx, args.session_id), limit=args.limit)
@@ -53,7 +53,7 @@ def _timeline(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _user(args: argparse.Namespace) -> int:
-    from sinks.queries import user_events  # noqa: PLC0415
+    from agent_audit.sinks.queries import user_events  # noqa: PLC0415
 
     ctx = Context(args)
     rows = user_events(ctx.es, ctx.prefix, _stored(ctx, args.user_id), args.since, args.until, args.limit)
@@ -64,7 +64,7 @@ def _user(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _tools(args: argparse.Namespace) -> int:
-    from sinks.queries import time_range, tool_usage  # noqa: PLC0415
+    from agent_audit.sinks.queries import time_range, tool_usage  # noqa: PLC0415
 
     ctx = Context(args)
     window = time_range(args.since, args.until)
@@ -75,7 +75,7 @@ def _tools(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _errors_per_day(args: argparse.Namespace) -> int:
-    from sinks.queries import errors_per_day  # noqa: PLC0415
+    from agent_audit.sinks.queries import errors_per_day  # noqa: PLC0415
 
     ctx = Context(args)
     rows = errors_per_day(ctx.es, ctx.prefix, args.since, args.until)
@@ -85,7 +85,7 @@ def _errors_per_day(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _search(args: argparse.Namespace) -> int:
-    from sinks.queries import search_text  # noqa: PLC0415
+    from agent_audit.sinks.queries import search_text  # noqa: PLC0415
 
     ctx = Context(args)
     # Stored text is redacted: search for what the stream would have stored for these words.
@@ -97,7 +97,7 @@ def _search(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _gaps(args: argparse.Namespace) -> int:
-    from sinks.queries import seq_completeness, session_seqs  # noqa: PLC0415
+    from agent_audit.sinks.queries import seq_completeness, session_seqs  # noqa: PLC0415
 
     ctx = Context(args)
     report = seq_completeness(session_seqs(ctx.es, ctx.prefix, _stored(ctx, args.session_id)))

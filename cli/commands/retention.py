@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from cli.commands.context import Context, actor_parent, emit, reports_errors
+from agent_audit.cli.commands.context import Context, actor_parent, emit, reports_errors
 
 __all__ = ["register"]
 
 
 @reports_errors
 def _apply(args: argparse.Namespace) -> int:
-    from sinks.compliance.holds import HoldStore  # noqa: PLC0415
-    from sinks.compliance.retention import RetentionPolicy, apply_retention  # noqa: PLC0415
+    from agent_audit.sinks.compliance.holds import HoldStore  # noqa: PLC0415
+    from agent_audit.sinks.compliance.retention import RetentionPolicy, apply_retention  # noqa: PLC0415
 
     ctx = Context(args)
     policy = RetentionPolicy.parse(args.days, args.family)
@@ -25,7 +25,7 @@ def _apply(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _seal(args: argparse.Namespace) -> int:
-    from sinks.compliance.retention import seal  # noqa: PLC0415
+    from agent_audit.sinks.compliance.retention import seal  # noqa: PLC0415
 
     ctx = Context(args)
     sealed = seal(ctx.es, ctx.prefix, args.after_days, dry_run=args.dry_run)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from cli.commands.context import Context, actor_parent, reports_errors
+from agent_audit.cli.commands.context import Context, actor_parent, reports_errors
 
 __all__ = ["register"]
 
 
 @reports_errors
 def _verify(args: argparse.Namespace) -> int:
-    from sinks.compliance.verification import verify_session  # noqa: PLC0415
+    from agent_audit.sinks.compliance.verification import verify_session  # noqa: PLC0415
 
     ctx = Context(args)
     log = ctx.access_log

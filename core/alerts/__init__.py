@@ -8,7 +8,7 @@
 Pure: no I/O and no clock; the caller reads the file and publishes the alerts.
 """
 
-from core.alerts.evaluator import AlertEvaluator
-from core.alerts.rules import KINDS, Rule, default_rules, load_rules
+from agent_audit.core.alerts.evaluator import AlertEvaluator
+from agent_audit.core.alerts.rules import KINDS, Rule, default_rules, load_rules
 
 __all__ = ["KINDS", "AlertEvaluator", "Rule", "default_rules", "load_rules"]

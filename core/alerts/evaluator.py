@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from core.alerts.rules import Rule
+from agent_audit.core.alerts.rules import Rule
 
 __all__ = ["AlertEvaluator"]
 

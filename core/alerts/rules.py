@@ -30,7 +30,7 @@ import tomllib
 from dataclasses import dataclass, fields
 from typing import Any
 
-from core.errors import ConfigError
+from agent_audit.core.errors import ConfigError
 
 __all__ = ["KINDS", "Rule", "default_rules", "load_rules"]
 

@@ -37,11 +37,11 @@ A partial: ``{"partition", "window_start", "window_end"`` (epoch s) ``, "tools":
 ``PartialMerger.counts`` (partials, replayed, revisions, dropped, records).
 """
 
-from core.metrics.merge import PartialMerger
-from core.metrics.records import metric_id, window_records
-from core.metrics.sketch import LogSketch
-from core.metrics.tally import OVERFLOW, WindowTally
-from core.metrics.windows import WindowAggregator, event_time
+from agent_audit.core.metrics.merge import PartialMerger
+from agent_audit.core.metrics.records import metric_id, window_records
+from agent_audit.core.metrics.sketch import LogSketch
+from agent_audit.core.metrics.tally import OVERFLOW, WindowTally
+from agent_audit.core.metrics.windows import WindowAggregator, event_time
 
 __all__ = [
     "OVERFLOW",

@@ -22,8 +22,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.metrics.records import window_records
-from core.metrics.tally import WindowTally
+from agent_audit.core.metrics.records import window_records
+from agent_audit.core.metrics.tally import WindowTally
 
 __all__ = ["PartialMerger"]
 

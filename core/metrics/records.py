@@ -21,7 +21,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from core.metrics.tally import WindowTally
+from agent_audit.core.metrics.tally import WindowTally
 
 __all__ = ["iso", "metric_id", "window_records"]
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from core.metrics.sketch import LogSketch
+from agent_audit.core.metrics.sketch import LogSketch
 
 __all__ = ["OVERFLOW", "ModelStats", "ToolStats", "WindowTally"]
 

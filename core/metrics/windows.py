@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from core.metrics.tally import WindowTally
+from agent_audit.core.metrics.tally import WindowTally
 
 __all__ = ["SNAPSHOT_VERSION", "WindowAggregator", "event_time"]
 

@@ -16,10 +16,10 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from core.redaction.checks import IBAN_LENGTHS, basic_credentials, iban, ipv4, ipv6
-from core.redaction.keys import SECRET, key_kind
-from core.redaction.numbers import find_numbers
-from core.redaction.patterns import (
+from agent_audit.core.redaction.checks import IBAN_LENGTHS, basic_credentials, iban, ipv4, ipv6
+from agent_audit.core.redaction.keys import SECRET, key_kind
+from agent_audit.core.redaction.numbers import find_numbers
+from agent_audit.core.redaction.patterns import (
     ASSIGNMENT,
     AZURE_SECRET,
     BASIC,

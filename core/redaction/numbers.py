@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from core.redaction.checks import card_number, ssn
+from agent_audit.core.redaction.checks import card_number, ssn
 
 __all__ = ["find_numbers"]
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.redaction.detectors import BY_DIGITS, Finding, has_digit
-from core.redaction.keyed import KeyedDigest
-from core.redaction.keys import key_kind
-from core.redaction.patterns import TOKEN
-from core.settings import Settings
+from agent_audit.core.redaction.detectors import BY_DIGITS, Finding, has_digit
+from agent_audit.core.redaction.keyed import KeyedDigest
+from agent_audit.core.redaction.keys import key_kind
+from agent_audit.core.redaction.patterns import TOKEN
+from agent_audit.core.settings import Settings
 
 __all__ = ["MAX_DEPTH", "MAX_TEXT", "POLICY_VERSION", "STRUCTURAL", "Redactor"]
 

@@ -10,10 +10,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from agent_audit.core.errors import TransientError
+from agent_audit.sinks.queries import scan
 from elasticsearch import Elasticsearch
-
-from core.errors import TransientError
-from sinks.queries import scan
 
 __all__ = ["count_by_index", "delete_matching", "writable"]
 

@@ -8,15 +8,19 @@ and leaves a second receipt saying so.
 
 from __future__ import annotations
 
+from agent_audit.core.settings import Settings
+from agent_audit.sinks.compliance.deletion import count_by_index, delete_matching
+from agent_audit.sinks.compliance.families import daily_indices, indices_with_field, sealed_indices
+from agent_audit.sinks.compliance.holds import HoldStore, held_query
+from agent_audit.sinks.compliance.identifiers import (
+    identifier_query,
+    redactor_for,
+    stored_form,
+    subject_digest,
+)
+from agent_audit.sinks.compliance.receipts import Receipt, per_index, store_receipt
+from agent_audit.sinks.compliance.store import utc_now
 from elasticsearch import Elasticsearch
-
-from core.settings import Settings
-from sinks.compliance.deletion import count_by_index, delete_matching
-from sinks.compliance.families import daily_indices, indices_with_field, sealed_indices
-from sinks.compliance.holds import HoldStore, held_query
-from sinks.compliance.identifiers import identifier_query, redactor_for, stored_form, subject_digest
-from sinks.compliance.receipts import Receipt, per_index, store_receipt
-from sinks.compliance.store import utc_now
 
 __all__ = ["forget"]
 

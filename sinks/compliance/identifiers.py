@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from core.redaction import Redactor
-from core.settings import Settings
+from agent_audit.core.redaction import Redactor
+from agent_audit.core.settings import Settings
 
 __all__ = ["StoredForm", "identifier_query", "redactor_for", "stored_form", "subject_digest"]
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from agent_audit.core.integrity import ChainHasher, SessionChains
+from agent_audit.sinks.indices import event_index, install_templates
 from elasticsearch import Elasticsearch
-
-from core.integrity import ChainHasher, SessionChains
-from sinks.indices import event_index, install_templates
 
 __all__ = ["store_events"]
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from contextlib import closing
 
+from agent_audit.core.integrity import ChainHasher, Verdict, verify_chain
+from agent_audit.core.settings import Settings
+from agent_audit.sinks.compliance.identifiers import redactor_for, stored_form
+from agent_audit.sinks.indices import events_alias
+from agent_audit.sinks.queries import scan
 from elasticsearch import Elasticsearch
-
-from core.integrity import ChainHasher, Verdict, verify_chain
-from core.settings import Settings
-from sinks.compliance.identifiers import redactor_for, stored_form
-from sinks.indices import events_alias
-from sinks.queries import scan
 
 __all__ = ["verify_session"]
 

@@ -13,12 +13,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from agent_audit.core.settings import Settings
+from agent_audit.stack.namespace import drop_namespace
+from agent_audit.stack.process import log_tail, port_open
+from agent_audit.stream.topics import create_topics
 from elasticsearch import Elasticsearch
-
-from core.settings import Settings
-from stack.namespace import drop_namespace
-from stack.process import log_tail, port_open
-from stream.topics import create_topics
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +25,7 @@ def stack_env() -> Iterator[dict[str, str]]:
     if os.environ.get("KAFKA_BOOTSTRAP") and os.environ.get("ES_URL"):
         yield {"KAFKA_BOOTSTRAP": os.environ["KAFKA_BOOTSTRAP"], "ES_URL": os.environ["ES_URL"]}
         return
-    from stack import LocalStack  # noqa: PLC0415
+    from agent_audit.stack import LocalStack  # noqa: PLC0415
 
     local = LocalStack.from_env()
     was_running = local.kafka.running() and local.elasticsearch.running()
@@ -48,7 +47,7 @@ def _services_alive(stack_env: dict[str, str]) -> None:
         pass
     if es_up and port_open(host, int(port)):
         return
-    from stack import LocalStack  # noqa: PLC0415
+    from agent_audit.stack import LocalStack  # noqa: PLC0415
 
     local = LocalStack.from_env()
     es_log = local.elasticsearch.dir / "logs" / "agent-audit.log"

@@ -7,12 +7,12 @@ from typing import Any
 
 import orjson
 import pytest
+from agent_audit.cli.commands import main
+from agent_audit.core.settings import Settings
+from agent_audit.sinks.compliance.families import sealed_indices
+from agent_audit.sinks.compliance.testing import store_events
 from elasticsearch import ApiError, Elasticsearch
 
-from cli.commands import main
-from core.settings import Settings
-from sinks.compliance.families import sealed_indices
-from sinks.compliance.testing import store_events
 from tests.factories import event
 
 

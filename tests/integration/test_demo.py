@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from core.settings import Settings
+from agent_audit.core.settings import Settings
 
 ROOT = Path(__file__).parents[2]
 
@@ -18,7 +17,7 @@ ROOT = Path(__file__).parents[2]
 def test_the_demo_prints_a_redacted_timeline_and_counts(settings: Settings, tmp_path: Path) -> None:
     """The demo's own output: all events searchable, a timeline in seq order, no raw email in it."""
     env = {**os.environ, **settings.to_env(), "AUDIT_DEMO_LOGS": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "cli.main", "demo", "--sessions", "60"], env=env,
+    done = subprocess.run([sys.executable, "-m", "agent_audit.cli.main", "demo", "--sessions", "60"], env=env,
                           cwd=ROOT, capture_output=True, text=True, timeout=280, check=False)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr

@@ -17,17 +17,17 @@ from pathlib import Path
 
 import orjson
 import pytest
+from agent_audit.core.settings import Settings
+from agent_audit.core.wire import join_envelope, partition_for
+from agent_audit.sinks.indices import events_alias
+from agent_audit.sinks.queries import count_searchable
+from agent_audit.stack.elasticsearch import ElasticsearchNode
+from agent_audit.stack.paths import StackPaths
+from agent_audit.stack.process import port_open
+from agent_audit.stack.workers import running_workers
 from confluent_kafka import Producer
 from elasticsearch import Elasticsearch
 
-from core.settings import Settings
-from core.wire import join_envelope, partition_for
-from sinks.indices import events_alias
-from sinks.queries import count_searchable
-from stack.elasticsearch import ElasticsearchNode
-from stack.paths import StackPaths
-from stack.process import port_open
-from stack.workers import running_workers
 from tests.factories import event
 from tests.integration.waiting import read_topic, wait_for_count
 

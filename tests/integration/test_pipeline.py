@@ -9,13 +9,13 @@ from typing import Any
 
 import orjson
 import pytest
+from agent_audit.core.settings import Settings
+from agent_audit.core.wire import join_envelope, partition_for
+from agent_audit.sinks.indices import events_alias
+from agent_audit.stack.workers import running_workers
 from confluent_kafka import Producer
 from elasticsearch import Elasticsearch
 
-from core.settings import Settings
-from core.wire import join_envelope, partition_for
-from sinks.indices import events_alias
-from stack.workers import running_workers
 from tests.factories import event
 from tests.integration.waiting import read_topic, wait_for_count
 
@@ -132,8 +132,8 @@ def test_malformed_records_go_to_the_dead_letter_topic_redacted_and_the_pipeline
 def test_a_restarted_stream_recovers_its_chains_and_sessions_stay_intact(
         settings: Settings, es: Elasticsearch, tmp_path: Path) -> None:
     """Stop the stream after half a session, start it again: the chain links across the restart."""
-    from core.integrity import ChainHasher, verify_chain  # noqa: PLC0415
-    from sinks.queries import session_timeline  # noqa: PLC0415
+    from agent_audit.core.integrity import ChainHasher, verify_chain  # noqa: PLC0415
+    from agent_audit.sinks.queries import session_timeline  # noqa: PLC0415
 
     events = _session_events("sess-restart", 40)
     alias = events_alias(settings.index_prefix)

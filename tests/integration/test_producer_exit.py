@@ -10,13 +10,14 @@ import time
 import uuid
 from pathlib import Path
 
-from core.settings import Settings
-from producers import AuditTrail, ClientOptions, KafkaTransport
+from agent_audit.core.settings import Settings
+from agent_audit.producers import AuditTrail, ClientOptions, KafkaTransport
+
 from tests.integration.test_producer_kafka import read_events
 
 AGENT = textwrap.dedent("""
     import sys
-    from producers import AuditTrail
+    from agent_audit.producers import AuditTrail
     trail = AuditTrail(session_id=sys.argv[1], user_id="u", agent="bot")   # the shared default transport
     for i in range(100):
         trail.input("text", content=f"message {i}")

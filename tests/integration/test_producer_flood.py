@@ -7,8 +7,8 @@ import time
 import uuid
 from pathlib import Path
 
-from core.settings import Settings
-from producers import AuditTrail, ClientOptions, KafkaTransport
+from agent_audit.core.settings import Settings
+from agent_audit.producers import AuditTrail, ClientOptions, KafkaTransport
 
 
 def _rss_mb() -> float:

@@ -14,7 +14,7 @@ ROOT = Path(__file__).parents[2]
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "agent_audit.cli.main", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=300, check=False)
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+from agent_audit.core.settings import Settings
+from agent_audit.core.wire import join_envelope, partition_for
+from agent_audit.sinks.indices import events_alias
+from agent_audit.stack.workers import running_workers
 from confluent_kafka import Producer
 from elasticsearch import Elasticsearch
 
-from core.settings import Settings
-from core.wire import join_envelope, partition_for
-from sinks.indices import events_alias
-from stack.workers import running_workers
 from tests.factories import event
 from tests.integration.waiting import wait_for_count
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).parents[2]
 
 
 def _verify(settings: Settings, session: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli.main", "verify", session],
+    return subprocess.run([sys.executable, "-m", "agent_audit.cli.main", "verify", session],
                           env={**os.environ, **settings.to_env()}, cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=False)
 

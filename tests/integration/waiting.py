@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from agent_audit.core.settings import Settings
+from agent_audit.sinks.queries import count_searchable
+from agent_audit.stack.workers import Workers
 from confluent_kafka import Consumer
 from elasticsearch import Elasticsearch
-
-from core.settings import Settings
-from sinks.queries import count_searchable
-from stack.workers import Workers
 
 __all__ = ["read_topic", "wait_for_count"]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import orjson
+from agent_audit.core.contract import validate_event
+from agent_audit.core.wire import partition_for, split_envelope
 
 from bench.workload import envelopes, record_events
-from core.contract import validate_event
-from core.wire import partition_for, split_envelope
 
 
 def test_events_are_valid_and_carry_pii_and_tool_calls() -> None:

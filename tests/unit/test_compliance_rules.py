@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from agent_audit.core.errors import ConfigError
+from agent_audit.core.redaction import Redactor
+from agent_audit.core.settings import Settings
+from agent_audit.sinks.compliance.families import DailyIndex, parse_daily_index
+from agent_audit.sinks.compliance.holds import Hold, held_query
+from agent_audit.sinks.compliance.identifiers import identifier_query, stored_form, subject_digest
+from agent_audit.sinks.compliance.retention import RetentionPolicy, due_for_seal, expired
+from agent_audit.sinks.dlq import DeadLetter, replay_group, summarize
+from agent_audit.sinks.queries import seq_completeness
 from hypothesis import given
 from hypothesis import strategies as st
-
-from core.errors import ConfigError
-from core.redaction import Redactor
-from core.settings import Settings
-from sinks.compliance.families import DailyIndex, parse_daily_index
-from sinks.compliance.holds import Hold, held_query
-from sinks.compliance.identifiers import identifier_query, stored_form, subject_digest
-from sinks.compliance.retention import RetentionPolicy, due_for_seal, expired
-from sinks.dlq import DeadLetter, replay_group, summarize
-from sinks.queries import seq_completeness
 
 TODAY = date(2026, 11, 25)
 

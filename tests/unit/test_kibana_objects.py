@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sinks.indices import events_template
+from agent_audit.sinks.indices import events_template
 
 OBJECTS = Path(__file__).parents[2] / "kibana" / "agent-audit.ndjson"
 

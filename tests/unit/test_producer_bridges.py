@@ -7,15 +7,14 @@ import uuid
 
 import orjson
 import structlog
+from agent_audit.core.contract import validate_event
+from agent_audit.producers import AuditTrail, MemoryTransport
+from agent_audit.producers.logging_bridge import AuditLogHandler
+from agent_audit.producers.otel_bridge import AuditSpanExporter, TrailPerSession
+from agent_audit.producers.structlog_bridge import AuditProcessor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
-
-from core.contract import validate_event
-from producers import AuditTrail, MemoryTransport
-from producers.logging_bridge import AuditLogHandler
-from producers.otel_bridge import AuditSpanExporter, TrailPerSession
-from producers.structlog_bridge import AuditProcessor
 
 
 def _trail() -> tuple[AuditTrail, MemoryTransport]:
@@ -91,12 +90,15 @@ def test_tool_and_llm_spans_become_tool_calls_and_outputs_with_trace_ids() -> No
 
 
 def test_the_log_handler_ignores_the_clients_own_loggers() -> None:
-    """A handler on the root logger never records the client's reports: no feedback loop."""
+    """A handler on the root logger never records the client's reports: no feedback loop; a logger of the
+    agent's own named like ours (``producers``) is recorded."""
     trail, t = _trail()
     handler = AuditLogHandler(trail)
-    handler.emit(logging.LogRecord("producers.transport", logging.WARNING, __file__, 1, "spooling", (), None))
+    own = logging.LogRecord("agent_audit.producers.transport", logging.WARNING, __file__, 1, "x", (), None)
+    handler.emit(own)
     handler.emit(logging.LogRecord("agent", logging.WARNING, __file__, 1, "retrying", (), None))
-    assert [e["payload"]["thought"] for e in _events(t)] == ["retrying"]
+    handler.emit(logging.LogRecord("producers.orders", logging.WARNING, __file__, 1, "theirs", (), None))
+    assert [e["payload"]["thought"] for e in _events(t)] == ["retrying", "theirs"]
 
 
 def test_spans_go_to_one_trail_per_session_and_an_odd_span_is_skipped_not_fatal() -> None:

@@ -9,10 +9,9 @@ import uuid
 from typing import Any
 
 import pytest
-
-from core.contract import validate_event
-from core.errors import ConfigError
-from producers import AuditTrail, Counters, MemoryTransport
+from agent_audit.core.contract import validate_event
+from agent_audit.core.errors import ConfigError
+from agent_audit.producers import AuditTrail, Counters, MemoryTransport
 
 
 def _trail(session_id: str | None = None, **kw: Any) -> tuple[AuditTrail, MemoryTransport]:

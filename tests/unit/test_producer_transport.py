@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from producers import AuditTrail, BatchTransport, ClientOptions, MemoryPublisher
-from producers.batching import Envelope
-from producers.publisher import DeliveryCallback
-from producers.spool import DiskSpool
+from agent_audit.producers import AuditTrail, BatchTransport, ClientOptions, MemoryPublisher
+from agent_audit.producers.batching import Envelope
+from agent_audit.producers.publisher import DeliveryCallback
+from agent_audit.producers.spool import DiskSpool
 
 
 def _options(tmp_path: Path, **kw: Any) -> ClientOptions:
@@ -209,7 +208,7 @@ def test_shutdown_with_the_broker_away_keeps_everything_for_the_next_process(tmp
 
 def test_envelopes_spooled_under_another_partition_count_are_recut_on_replay(tmp_path: Path) -> None:
     """A dead process spooled for 3 partitions; the topic now has 5: each event lands on its partition."""
-    from core.wire import partition_for  # noqa: PLC0415
+    from agent_audit.core.wire import partition_for  # noqa: PLC0415
 
     dead = DiskSpool(tmp_path / "topic" / "dead")
     sessions = [f"s-{i}" for i in range(10)]
@@ -231,7 +230,7 @@ def test_failures_are_logged_once_per_kind_and_never_with_the_payload(
     publisher.up = False
     transport = _transport(tmp_path, publisher, spool_max_bytes=5_000, envelope_events=5)
     trail = AuditTrail(session_id=_sessions(1)[0], user_id="u", agent="a", transport=transport)
-    with caplog.at_level(logging.INFO, logger="producers"):
+    with caplog.at_level(logging.INFO, logger="agent_audit.producers"):
         for i in range(500):
             trail.input(content=f"jane.doe@example.com secret-{i}")
             if i % 100 == 0:

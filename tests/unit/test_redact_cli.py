@@ -15,7 +15,7 @@ def test_objects_keep_their_structure_and_bad_lines_are_reported_by_number() -> 
     """Each object comes back redacted with the same keys; line 2 (not JSON) is named, not echoed."""
     stdin = b'{"user": "jane@example.com", "n": 3, "nested": {"password": "p"}}\n' \
             b'not json jane@example.com\n[1]\n{"ok": "call +44 20 7946 0958"}\n'
-    done = subprocess.run([sys.executable, "-m", "cli.main", "redact"], input=stdin, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "agent_audit.cli.main", "redact"], input=stdin, cwd=ROOT,
                           capture_output=True, timeout=60, check=False)
     lines = [orjson.loads(line) for line in done.stdout.splitlines()]
     assert lines == [{"user": "[EMAIL]", "n": 3, "nested": {"password": "[SECRET]"}},

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from core.redaction import Redactor
-from core.redaction.corpus import KINDS, generate
-from core.redaction.evaluation import score, totals
+from agent_audit.core.redaction import Redactor
+
+from corpora.corpus import KINDS, generate
+from corpora.evaluation import score, totals
 
 STRUCTURED = ("EMAIL", "CARD", "IBAN", "SSN", "IP", "SECRET", "JWT", "PRIVATE_KEY", "CREDENTIALS")
 

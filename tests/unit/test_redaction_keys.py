@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from core.redaction.keys import key_kind
+from agent_audit.core.redaction.keys import key_kind
 
 
 @pytest.mark.parametrize("key", [
@@ -46,8 +45,8 @@ def test_personal_data_keys_name_their_kind(key: str, kind: str) -> None:
 def test_every_secret_word_holds_a_hint_the_text_prefilter_looks_for() -> None:
     """The assignment detector skips texts holding none of KEY_HINTS: every secret word, pair and
     suffix of the key tables must contain one, or its assignments would be missed."""
-    from core.redaction import keys  # noqa: PLC0415
-    from core.redaction.detectors import _may_assign  # noqa: PLC0415
+    from agent_audit.core.redaction import keys  # noqa: PLC0415
+    from agent_audit.core.redaction.detectors import _may_assign  # noqa: PLC0415
 
     words = [w for w, kind in {**keys._WORDS, **keys._PAIRS}.items() if kind == keys.SECRET]
     words += [w for w, kind in keys._SUFFIXES if kind == keys.SECRET]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.redaction import Redactor
-from core.redaction import redactor as redactor_module
+from agent_audit.core.redaction import Redactor
+from agent_audit.core.redaction import redactor as redactor_module
 
 
 def test_a_repeated_text_gives_the_same_result_and_counts_every_time() -> None:

@@ -6,9 +6,8 @@ import subprocess
 import sys
 
 import orjson
-
-from core.redaction import Redactor
-from core.redaction.ndjson import LineError, redact_ndjson_lines
+from agent_audit.core.redaction import Redactor
+from agent_audit.core.redaction.ndjson import LineError, redact_ndjson_lines
 
 
 def test_each_object_comes_back_redacted_with_its_structure_and_bad_lines_are_named() -> None:
@@ -35,7 +34,7 @@ def test_invalid_utf8_is_a_line_error_not_a_crash() -> None:
 def test_the_redaction_package_imports_no_transport_or_network_code() -> None:
     """core.redaction is pure: importing all of it pulls in no Kafka, Faust, Elasticsearch or HTTP
     client (checked in a fresh interpreter, so other tests' imports do not count)."""
-    probe = ("import sys, core.redaction, core.redaction.ndjson, core.redaction.evaluation; "
+    probe = ("import sys, agent_audit.core.redaction, agent_audit.core.redaction.ndjson; "
              "print(sorted(m for m in sys.modules if m.split('.')[0] in {'faust', 'confluent_kafka', "
              "'aiokafka', 'elasticsearch', 'elastic_transport', 'httpx', 'requests', 'urllib3', 'aiohttp'}))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,

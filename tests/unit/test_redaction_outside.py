@@ -10,11 +10,11 @@ digit numbers in Maestro's wider ranges as cards (they take in durations and ids
 from __future__ import annotations
 
 import pytest
+from agent_audit.core.redaction import Redactor
 
-from core.redaction import Redactor
-from core.redaction.corpus import Sample
-from core.redaction.evaluation import Score, score
-from core.redaction.outside import generate
+from corpora.corpus import Sample
+from corpora.evaluation import Score, score
+from corpora.outside import generate
 
 FLOORS = {"EMAIL": (0.99, 0.99), "IBAN": (0.99, 0.99), "SSN": (0.99, 0.99), "IP": (0.99, 0.99),
           "CARD": (0.95, 0.99), "PHONE": (0.88, 0.99)}

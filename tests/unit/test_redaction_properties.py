@@ -8,13 +8,13 @@ import time
 from typing import Any
 
 import pytest
+from agent_audit.core.redaction import Redactor
+from agent_audit.core.redaction.detectors import DETECTORS, Detector, has_digit
+from agent_audit.core.redaction.redactor import MAX_TEXT, MIN_LETTERS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.redaction import Redactor
-from core.redaction.corpus import POSITIVES, Sample, generate, planted
-from core.redaction.detectors import DETECTORS, Detector, has_digit
-from core.redaction.redactor import MAX_TEXT, MIN_LETTERS
+from corpora.corpus import POSITIVES, Sample, generate, planted
 
 PLAIN, KEYED = Redactor(), Redactor(key=b"k", key_version="v1")
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sinks.gather import gather
+from agent_audit.sinks.gather import gather
 
 
 def _arrivals(*slices: list[int]) -> Callable[[int, float], list[int]]:

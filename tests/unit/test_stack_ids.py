@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from stack.kafka import _random_cluster_id
+from agent_audit.stack.kafka import _random_cluster_id
 
 
 def test_cluster_ids_are_16_bytes_of_url_safe_base64_never_starting_with_a_dash() -> None:

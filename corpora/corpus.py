@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from core.redaction.checks import IBAN_LENGTHS, luhn
+from agent_audit.core.redaction.checks import IBAN_LENGTHS, luhn
 
 __all__ = ["KINDS", "NEGATIVES", "POSITIVES", "Sample", "generate", "planted"]
 

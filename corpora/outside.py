@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 from faker import Faker
 
-from core.redaction.corpus import Sample
+from corpora.corpus import Sample
 
 __all__ = ["CARD_TYPES", "LOCALES", "generate"]
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.redaction.corpus import KINDS, Sample, generate
+from corpora.corpus import KINDS, Sample, generate
 
 __all__ = ["Score", "corpus_events", "score", "totals"]
 
