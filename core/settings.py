@@ -3,6 +3,9 @@
 =========================  ===============================  ===========================================
 variable                   default                          meaning
 =========================  ===============================  ===========================================
+AUDIT_MODE                 production                       production: workers refuse to start without
+                                                            their keys; development: the local stack,
+                                                            demo and tests (keys optional)
 KAFKA_BOOTSTRAP            127.0.0.1:9092                   Kafka bootstrap servers
 ES_URL                     http://127.0.0.1:9200            Elasticsearch URL (user:password in it is ok)
 ES_API_KEY                 (none)                           Elasticsearch API key, instead of a password
@@ -72,8 +75,12 @@ class Topics:
         return (self.raw, self.events, self.dlq, self.metrics, self.alerts, self.state, self.partials)
 
 
+MODES = ("production", "development")
+
+
 @dataclass(frozen=True)
 class Settings:
+    mode: str = "production"
     kafka_bootstrap: str = "127.0.0.1:9092"
     es_url: str = "http://127.0.0.1:9200"
     es_api_key: str | None = field(default=None, repr=False)
@@ -102,6 +109,10 @@ class Settings:
     alert_webhook: str = field(default="", repr=False)  # may carry a token in its path
 
     @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    @property
     def topics(self) -> Topics:
         return Topics.with_prefix(self.topic_prefix)
 
@@ -110,7 +121,11 @@ class Settings:
         """Read the variables above; a malformed number is a ``ConfigError`` naming the variable."""
         env = os.environ if env is None else env
         d = cls()
+        mode = env.get("AUDIT_MODE", d.mode) or d.mode
+        if mode not in MODES:
+            raise ConfigError(f"AUDIT_MODE must be one of {', '.join(MODES)}, got {mode!r}")
         return cls(
+            mode=mode,
             kafka_bootstrap=env.get("KAFKA_BOOTSTRAP", d.kafka_bootstrap),
             es_url=env.get("ES_URL", d.es_url),
             es_api_key=env.get("ES_API_KEY") or None,
@@ -142,6 +157,7 @@ class Settings:
     def to_env(self) -> dict[str, str]:
         """The variables that reproduce these settings in a child process (secrets included)."""
         env = {
+            "AUDIT_MODE": self.mode,
             "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "ES_URL": self.es_url,
             "AUDIT_TOPIC_PREFIX": self.topic_prefix,

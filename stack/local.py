@@ -46,5 +46,6 @@ class LocalStack:
         }
 
     def env(self) -> dict[str, str]:
-        """The variables that point every component at this stack."""
-        return {"KAFKA_BOOTSTRAP": self.kafka.bootstrap, "ES_URL": self.elasticsearch.url}
+        """The variables that point every component at this stack: a development stack (AUDIT_MODE)."""
+        return {"KAFKA_BOOTSTRAP": self.kafka.bootstrap, "ES_URL": self.elasticsearch.url,
+                "AUDIT_MODE": "development"}

@@ -64,6 +64,7 @@ def settings(stack_env: dict[str, str]) -> Iterator[Settings]:
     env = dict(os.environ)
     env.update(stack_env)
     env.update({
+        "AUDIT_MODE": "development",
         "AUDIT_TOPIC_PREFIX": f"t{tag}.",
         "AUDIT_INDEX_PREFIX": f"t{tag}-agent",
         "AUDIT_STREAM_APP_ID": f"t{tag}-stream",
