@@ -13,11 +13,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.settings import Settings
 from agent_audit.stack.namespace import drop_namespace
 from agent_audit.stack.process import log_tail, port_open
 from agent_audit.stream.topics import create_topics
-from elasticsearch import Elasticsearch
 
 
 @pytest.fixture(scope="session")
