@@ -3,26 +3,35 @@
 Every hop (client, stream, sink, queries) speaks this contract. ``AuditEvent`` is the tagged union
 over ``kind``; ``validate_event`` is the one way in from untrusted bytes or dicts. The published JSON
 Schema (``schema/audit-event.v1.json``) is generated from these models by ``json_schema()``.
+
+Validation is strict, as the published schema says: no string, boolean or float is coerced into an
+integer, no string or boolean into a float, no number into a timestamp (which must be RFC 3339 text
+with a zone). Every number has bounds (``BOUNDS``): ``seq`` up to 2**53 - 1, ``tokens_used`` up to
+10**9, ``duration_ms`` up to 10**10 (115 days, the latency sketch's limit), ``cost`` up to 10**6,
+``confidence`` in [0, 1]; no NaN or infinity anywhere. A timestamp that cannot be moved to UTC
+(year 1 or 9999 with an offset) is a clean rejection. ``redaction`` and ``integrity`` are the
+stream's own: the stream drops any a producer sends before validating (``core.processing``).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from agent_audit.core.errors import InvalidEvent
 from pydantic import (
-    AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
     TypeAdapter,
     ValidationError,
-    field_validator,
 )
 
 __all__ = [
+    "BOUNDS",
     "KINDS",
     "LEVELS",
     "SCHEMA_VERSION",
@@ -55,9 +64,56 @@ LEVELS: tuple[str, ...] = ("trace", "debug", "info", "warning", "error")
 Ident = Annotated[str, Field(min_length=1, max_length=200)]
 OtelId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}([0-9a-f]{16})?$")]
 
+# The bounds of every number of the contract: (minimum, maximum), both inclusive.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "seq": (0, 2**53 - 1),  # what every JSON reader (JavaScript, Kibana) holds exactly
+    "tokens_used": (0, 10**9),
+    "duration_ms": (0.0, 1e10),  # core.metrics.sketch.MAX_MS: 115 days
+    "cost": (0.0, 1e6),
+    "confidence": (0.0, 1.0),
+}
+
+
+def _bounded(name: str) -> Any:
+    low, high = BOUNDS[name]
+    return Field(ge=low, le=high)
+
+
+Seq = Annotated[int, _bounded("seq")]
+Tokens = Annotated[int, _bounded("tokens_used")]
+DurationMs = Annotated[float, _bounded("duration_ms")]
+Cost = Annotated[float, _bounded("cost")]
+Confidence = Annotated[float, _bounded("confidence")]
+
+# RFC 3339 date-time with a zone, as JSON Schema's "date-time" format says; no epoch numbers.
+RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+_RFC3339 = re.compile(RFC3339)
+
+
+def _utc(value: Any) -> datetime:
+    # One zone everywhere: daily indices and windows are cut on UTC days and minutes.
+    if isinstance(value, datetime):  # a model built in Python (the client, tests)
+        parsed = value
+    elif isinstance(value, str) and _RFC3339.match(value):
+        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value[-1] in "Zz" else value)
+    else:
+        raise ValueError("an RFC 3339 date-time text with a zone")
+    if parsed.tzinfo is None:
+        raise ValueError("a date-time with a zone")
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):  # year 1 or 9999 pushed out of range by the offset
+        raise ValueError("a date-time that exists in UTC") from None
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_utc),
+                      Field(json_schema_extra={"type": "string", "format": "date-time",
+                                               "pattern": RFC3339})]
+
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # strict: no coercion (the published schema has none); allow_inf_nan: no number JSON cannot carry
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class AgentInfo(_Frozen):
@@ -84,22 +140,16 @@ class _Envelope(_Frozen):
     schema_version: Literal[1] = 1
     event_id: Ident
     level: Level = "info"
-    timestamp: AwareDatetime
+    timestamp: Timestamp
     session_id: Ident
     user_id: Ident
     agent: AgentInfo
-    seq: Annotated[int, Field(ge=0)]
+    seq: Seq
     trace_id: OtelId | None = None
     span_id: OtelId | None = None
     parent_span_id: OtelId | None = None
     redaction: RedactionInfo | None = None
     integrity: Integrity | None = None
-
-    @field_validator("timestamp")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        # One zone everywhere: daily indices and windows are cut on UTC days and minutes.
-        return value.astimezone(UTC)
 
 
 # Shapes are chosen so every field maps to one Elasticsearch type: free text is a string, and
@@ -116,7 +166,7 @@ class InputPayload(_Frozen):
 class ReasoningPayload(_Frozen):
     thought: str
     plan: list[str] = Field(default_factory=list)
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    confidence: Confidence | None = None
 
 
 class ToolCallPayload(_Frozen):
@@ -124,15 +174,15 @@ class ToolCallPayload(_Frozen):
     parameters: dict[str, JsonValue] = Field(default_factory=dict)
     result: dict[str, JsonValue] | None = None
     status: Literal["success", "error"] = "success"
-    duration_ms: Annotated[float, Field(ge=0.0)]
+    duration_ms: DurationMs
 
 
 class OutputMetadata(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", strict=True, allow_inf_nan=False)
 
-    tokens_used: Annotated[int, Field(ge=0)] | None = None
+    tokens_used: Tokens | None = None
     model: str | None = None
-    cost: Annotated[float, Field(ge=0.0)] | None = None
+    cost: Cost | None = None
 
 
 class OutputPayload(_Frozen):

@@ -1,13 +1,30 @@
 """What the stream does to one raw envelope, as a pure function: split, validate, redact, encode.
 
+The guarantee: ``EnvelopeProcessor.process`` never raises, and every non-blank line of an envelope
+ends as exactly one output event or exactly one dead letter, whatever the bytes hold. A failure
+while handling one line (parsing, validation, admission, redaction, the chain, encoding) makes that
+line a dead letter with a short reason that never quotes the payload; the other lines go on.
+
 The Faust agent only moves bytes in and out; every decision is made here, so it is tested without
-a broker. Dead letters carry the record redacted *as text* (the dead-letter topic must not become a
-store of raw PII) and a short reason that never quotes the payload.
+a broker. Dead letters carry the record redacted (the dead-letter topic must not become a store of
+raw PII): a line that is JSON is redacted *as parsed JSON*, so escapes such as ``\\u0040`` cannot
+hide an address; only a line that is not JSON is redacted as text, with its ``\\uXXXX`` escapes
+decoded first.
+
+Beyond the schema (``core.contract``), ``Admission`` rules need the time of arrival or the session:
+- a timestamp more than ``max_age_s`` before arrival or ``max_skew_s`` after it is refused
+  (``timestamp: ...``), so one bad clock cannot open an index per day or close windows early;
+- a ``seq`` more than ``max_seq_gap`` past the session's last one is refused (``seq: ...``): one
+  event cannot move a session's chain head out of reach (``seq: 2**63 - 1``) for good.
+``redaction`` and ``integrity`` are the stream's alone: a producer's are dropped before validation.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,18 +32,25 @@ import orjson
 from agent_audit.core.contract import validate_event
 from agent_audit.core.errors import InvalidEvent
 from agent_audit.core.integrity import SessionChains
-from agent_audit.core.wire import split_envelope
+from agent_audit.core.settings import Settings
+from agent_audit.core.wire import decode_exact, split_envelope
 
-__all__ = ["DeadLetter", "EnvelopeProcessor", "ProcessedEnvelope", "RedactedEvent", "TextRedactor"]
+__all__ = ["Admission", "DeadLetter", "EnvelopeProcessor", "ProcessedEnvelope", "RedactedEvent",
+           "TextRedactor"]
 
 # A line longer than this is rejected before parsing: bounded work per record.
 MAX_LINE_BYTES = 1024 * 1024
+# Set by the stream only: whatever a producer puts there is dropped, never merged.
+STREAM_FIELDS = ("redaction", "integrity")
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 
 class TextRedactor(Protocol):
     """The part of ``core.redaction.Redactor`` the processor relies on."""
 
     def redact_text(self, text: str) -> tuple[str, dict[str, int]]: ...
+
+    def redact_value(self, value: Any, depth: int = 0) -> tuple[Any, dict[str, int]]: ...
 
     def redact_event(self, event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]: ...
 
@@ -40,7 +64,7 @@ class RedactedEvent:
 
 @dataclass(frozen=True)
 class DeadLetter:
-    value: bytes  # the record, redacted as text
+    value: bytes  # the record, redacted (as parsed JSON when it is JSON, else as text)
     reason: str
 
 
@@ -51,46 +75,119 @@ class ProcessedEnvelope:
     redactions: Counter[str] = field(default_factory=Counter)
 
 
+@dataclass(frozen=True)
+class Admission:
+    """Rules that need the time of arrival or the session's chain (see the module docstring)."""
+
+    max_age_s: float = 30 * 86_400
+    max_skew_s: float = 300.0
+    max_seq_gap: int = 10_000
+    clock: Callable[[], float] = time.time
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Admission:
+        return cls(max_age_s=settings.max_event_age_s, max_skew_s=settings.max_clock_skew_s,
+                   max_seq_gap=settings.max_seq_gap)
+
+    def check_time(self, event_time: float, now: float) -> None:
+        if event_time < now - self.max_age_s:
+            raise InvalidEvent(f"timestamp: more than {self.max_age_s:.0f} s before arrival")
+        if event_time > now + self.max_skew_s:
+            raise InvalidEvent(f"timestamp: more than {self.max_skew_s:.0f} s after arrival")
+
+    def check_seq(self, seq: int, last_seq: int | None) -> None:
+        head = -1 if last_seq is None else last_seq
+        if seq > head + self.max_seq_gap:
+            raise InvalidEvent(f"seq: more than {self.max_seq_gap} past the session's last seq")
+
+
 class EnvelopeProcessor:
-    def __init__(self, redactor: TextRedactor, chains: SessionChains | None = None) -> None:
+    def __init__(self, redactor: TextRedactor, chains: SessionChains | None = None,
+                 admission: Admission | None = None) -> None:
         self.redactor = redactor
         self.chains = chains
+        self.admission = admission or Admission()
 
-    def process(self, envelope: bytes) -> ProcessedEnvelope:
+    def process(self, envelope: bytes | None) -> ProcessedEnvelope:
         out = ProcessedEnvelope()
+        if not isinstance(envelope, bytes):  # a null (tombstone) message holds no line
+            return out
+        now = self.admission.clock()
         for line in split_envelope(envelope):
             try:
-                event = self._one(line)
+                redacted, counts = self._redacted(line, now)
             except InvalidEvent as exc:
                 out.dead.append(self._dead_letter(line, exc.reason))
                 continue
-            redacted, counts = self.redactor.redact_event(event)
-            if self.chains is not None:  # hash what is stored: the redacted event
-                redacted, value = self.chains.apply_encoded(redacted)
-            else:
-                value = orjson.dumps(redacted)
+            except Exception as exc:  # one line must never stop its partition
+                out.dead.append(self._dead_letter(line, f"internal: {type(exc).__name__}"))
+                continue
+            out.events.append(redacted)
             if counts:
                 out.redactions.update(counts)
-            out.events.append(RedactedEvent(str(redacted["session_id"]).encode(), value, redacted))
         return out
 
-    def _one(self, line: bytes) -> dict[str, Any]:
+    def _redacted(self, line: bytes, now: float) -> tuple[RedactedEvent, dict[str, int]]:
+        event = self._one(line, now)
+        redacted, counts = self.redactor.redact_event(event)
+        if self.chains is not None:  # hash what is stored: the redacted event; last, it moves state
+            self._check_seq(redacted)
+            redacted, value = self.chains.apply_encoded(redacted)
+        else:
+            value = orjson.dumps(redacted)
+        return RedactedEvent(str(redacted["session_id"]).encode(), value, redacted), counts
+
+    def _one(self, line: bytes, now: float) -> dict[str, Any]:
         if len(line) > MAX_LINE_BYTES:
             raise InvalidEvent(f"size: event line of {len(line)} bytes exceeds {MAX_LINE_BYTES}")
         try:
-            data = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidEvent(f"json: {exc.msg}") from None
+            # Not pydantic's own JSON parser: it accepts NaN and integers past 64 bits, which no
+            # JSON writer downstream can encode again. decode_exact keeps big integers exactly.
+            data = decode_exact(line)
+        except ValueError as exc:
+            raise InvalidEvent(f"json: {getattr(exc, 'msg', 'not JSON')}") from None
         if not isinstance(data, dict):
             raise InvalidEvent(f"json: expected an object, got {type(data).__name__}")
-        # orjson first, not pydantic's own JSON parser: that one accepts NaN and integers past
-        # 64 bits, which no JSON writer downstream can encode again.
+        for name in STREAM_FIELDS:
+            data.pop(name, None)
         model = validate_event(data)
+        self.admission.check_time(model.timestamp.timestamp(), now)
         # Dump the validated model, not the input: timestamps normalized, defaults filled in.
         event: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
         return event
 
+    def _check_seq(self, event: dict[str, Any]) -> None:
+        assert self.chains is not None
+        # The head as the chain knows it (loaded from the state topic when not cached).
+        state = self.chains._state(str(event["session_id"]))  # no public accessor yet
+        self.admission.check_seq(int(event["seq"]), state.last_seq if state else None)
+
     def _dead_letter(self, line: bytes, reason: str) -> DeadLetter:
+        """Never raises: when even redaction fails, the record is withheld, the reason kept."""
+        try:
+            return DeadLetter(self._redacted_copy(line), reason)
+        except Exception as exc:  # a dead letter must always come out
+            return DeadLetter(b"", f"{reason} (record withheld: redaction failed, {type(exc).__name__})")
+
+    def _redacted_copy(self, line: bytes) -> bytes:
+        try:
+            data = decode_exact(line)
+        except ValueError:
+            data = _NOT_JSON
+        if data is not _NOT_JSON:
+            try:
+                clean, _ = self.redactor.redact_value(data)
+                return orjson.dumps(clean)
+            except (TypeError, ValueError, RecursionError):
+                pass  # not encodable again: redact it as text below
         text = line.decode("utf-8", errors="replace")
-        clean, _ = self.redactor.redact_text(text)
-        return DeadLetter(value=clean.encode(), reason=reason)
+        clean_text, _ = self.redactor.redact_text(_ESCAPE.sub(_unescape, text))
+        return clean_text.encode("utf-8", errors="replace")
+
+
+_NOT_JSON = object()
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = int(match[1], 16)
+    return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)  # a lone surrogate cannot be encoded

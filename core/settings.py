@@ -32,6 +32,12 @@ AUDIT_WINDOW_GRACE_S       10                               event-time grace bef
 AUDIT_WINDOW_MAX_TOOLS     200                              distinct tools per window, then __overflow__
 AUDIT_ALERT_RULES          (built-in defaults)              TOML file of alert rules (core/alerts.py)
 AUDIT_ALERT_WEBHOOK        (none)                           URL that receives each alert as a JSON POST
+AUDIT_MAX_EVENT_AGE_S      2592000 (30 days)                events older than this at arrival go to the
+                                                            DLQ (reason ``timestamp: ...``)
+AUDIT_MAX_CLOCK_SKEW_S     300                              events further ahead of arrival than this
+                                                            go to the DLQ (reason ``timestamp: ...``)
+AUDIT_MAX_SEQ_GAP          10000                            a seq further past its session's last one
+                                                            goes to the DLQ (reason ``seq: ...``)
 =========================  ===============================  ===========================================
 
 Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY) come from here
@@ -107,6 +113,9 @@ class Settings:
     window_max_tools: int = 200
     alert_rules_path: str = ""
     alert_webhook: str = field(default="", repr=False)  # may carry a token in its path
+    max_event_age_s: int = 30 * 86_400
+    max_clock_skew_s: int = 300
+    max_seq_gap: int = 10_000
 
     @property
     def production(self) -> bool:
@@ -152,6 +161,9 @@ class Settings:
             window_max_tools=_int(env, "AUDIT_WINDOW_MAX_TOOLS", d.window_max_tools),
             alert_rules_path=env.get("AUDIT_ALERT_RULES", ""),
             alert_webhook=env.get("AUDIT_ALERT_WEBHOOK", ""),
+            max_event_age_s=_int(env, "AUDIT_MAX_EVENT_AGE_S", d.max_event_age_s),
+            max_clock_skew_s=_int(env, "AUDIT_MAX_CLOCK_SKEW_S", d.max_clock_skew_s, allow_zero=True),
+            max_seq_gap=_int(env, "AUDIT_MAX_SEQ_GAP", d.max_seq_gap),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -181,6 +193,9 @@ class Settings:
             "AUDIT_WINDOW_MAX_TOOLS": str(self.window_max_tools),
             "AUDIT_ALERT_RULES": self.alert_rules_path,
             "AUDIT_ALERT_WEBHOOK": self.alert_webhook,
+            "AUDIT_MAX_EVENT_AGE_S": str(self.max_event_age_s),
+            "AUDIT_MAX_CLOCK_SKEW_S": str(self.max_clock_skew_s),
+            "AUDIT_MAX_SEQ_GAP": str(self.max_seq_gap),
         }
         if self.es_api_key:
             env["ES_API_KEY"] = self.es_api_key

@@ -17,7 +17,7 @@ import faust
 from agent_audit.core.alerts import Rule, default_rules, load_rules
 from agent_audit.core.errors import ConfigError
 from agent_audit.core.integrity import ChainHasher, ChainState, SessionChains
-from agent_audit.core.processing import EnvelopeProcessor, ProcessedEnvelope
+from agent_audit.core.processing import Admission, EnvelopeProcessor, ProcessedEnvelope
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.settings import Settings
 from agent_audit.stream.metrics import MergeStage, PartitionWindows
@@ -92,7 +92,8 @@ class _EnvelopeState:
         self.partition = 0  # the envelope being processed: chains load from its partition
         hasher = ChainHasher(settings.integrity_key.encode() if settings.integrity_key else None)
         self.chains = SessionChains(hasher, load=self._load_chain)
-        self.processor = EnvelopeProcessor(Redactor.from_settings(settings), self.chains)
+        self.processor = EnvelopeProcessor(Redactor.from_settings(settings), self.chains,
+                                           Admission.from_settings(settings))
         self.windows = PartitionWindows(settings, self.state)
 
     def _load_chain(self, session: str) -> ChainState | None:
@@ -102,6 +103,17 @@ class _EnvelopeState:
     async def ensure_loaded(self, partition: int) -> None:
         if not self.state.loaded(partition):
             await asyncio.get_running_loop().run_in_executor(None, self.state.load, partition)
+
+    def chain_records(self, partition: int) -> list[tuple[bytes, bytes, int]]:
+        """The state records of the chains this envelope moved; one that cannot be encoded is
+        logged and left out (its session's head is still in memory), never a stop."""
+        records = []
+        for session, chain in self.chains.drain_touched().items():
+            try:
+                records.append(self.state.put(partition, f"chain:{session}", chain.to_json()))
+            except (TypeError, ValueError) as exc:
+                log.error("stream.chain_state.unsaved error=%s", type(exc).__name__)
+        return records
 
     def forget(self) -> None:
         self.chains.states.clear()
@@ -115,7 +127,7 @@ def _wire_envelopes(app: faust.App, settings: Settings, output: OutputProducer,
     raw = app.topic(settings.topics.raw, value_type=bytes, key_type=bytes,
                     value_serializer="raw", key_serializer="raw")
     shared = _EnvelopeState(settings)
-    state, chains, windows = shared.state, shared.chains, shared.windows
+    state, windows = shared.state, shared.windows
     # The envelope agent and the idle timer both touch a partition's windows: one at a time.
     lock = asyncio.Lock()
     # The envelope whose outputs are on their way (at most one): the next envelope is processed
@@ -145,9 +157,9 @@ def _wire_envelopes(app: faust.App, settings: Settings, output: OutputProducer,
                     await settle()  # its state records must be on the topic before it is read
                 await shared.ensure_loaded(msg.partition)
                 shared.partition = msg.partition
+                # Neither call raises, whatever the envelope holds: a bad line is a dead letter.
                 result = shared.processor.process(event.value)
-                records = [state.put(msg.partition, f"chain:{session}", s.to_json())
-                           for session, s in chains.drain_touched().items()]  # per envelope
+                records = shared.chain_records(msg.partition)  # per envelope
                 metric_out, window_state = windows.observe(msg.partition, msg.offset, result)
                 await settle()
                 sending.append(asyncio.ensure_future(
@@ -165,9 +177,13 @@ def _wire_envelopes(app: faust.App, settings: Settings, output: OutputProducer,
                 continue
             async with lock:
                 await settle()  # a watermark must never overtake the partials before it
-                await shared.ensure_loaded(tp.partition)
-                metric_out, window_state = windows.tick(tp.partition)
-                await output.send_async(ProcessedEnvelope(), None, [window_state], metric_out)
+                try:
+                    await shared.ensure_loaded(tp.partition)
+                    metric_out, window_state = windows.tick(tp.partition)
+                    await output.send_async(ProcessedEnvelope(), None, [window_state], metric_out)
+                except Exception as exc:  # the next tick tries again; never stop the timer
+                    log.error("stream.idle_tick.failed partition=%d error=%s", tp.partition,
+                              type(exc).__name__)
 
     return shared
 

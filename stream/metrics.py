@@ -4,6 +4,11 @@
 with the offset of the last envelope it counted, so a replayed envelope (after a crash, before the
 commit) is not counted twice. Its snapshot goes out with the envelope's outputs. ``MergeStage``
 turns partials and watermarks into metric records for ``agent.metrics``.
+
+Neither can wedge a partition: an event the windows cannot count is logged and counted in
+``counts["unmeasured"]`` (it is stored all the same), and if a partition's windows cannot be
+closed or snapshot at all they are started afresh with an error log (the open windows are lost,
+the envelope goes on). A message on the partials topic that is not one of ours is logged and skipped.
 """
 
 from __future__ import annotations
@@ -57,29 +62,44 @@ class PartitionWindows:
                 self.aggregators[partition] = agg
                 self.offsets[partition] = int(snap["offset"])
             else:
-                s = self.settings
-                self.aggregators[partition] = WindowAggregator(
-                    partition=partition, size_s=s.window_s, grace_s=s.window_grace_s,
-                    max_tools=s.window_max_tools)
-                self.offsets[partition] = -1
+                self._fresh(partition, -1)
         return self.aggregators[partition]
+
+    def _fresh(self, partition: int, offset: int) -> None:
+        s = self.settings
+        self.aggregators[partition] = WindowAggregator(
+            partition=partition, size_s=s.window_s, grace_s=s.window_grace_s, max_tools=s.window_max_tools)
+        self.offsets[partition] = offset
 
     def observe(self, partition: int, offset: int, result: ProcessedEnvelope
                 ) -> tuple[list[OutRecord], tuple[bytes, bytes, int]]:
         """Count an envelope once; return partials/watermark to publish and the state record."""
-        agg = self._aggregator(partition)
-        if offset > self.offsets[partition]:
-            now = time.time()
-            for ev in result.events:
-                agg.observe(ev.event, now)
-            self.offsets[partition] = offset
-        return self._emit(partition, agg.close_due(), agg.watermark())
+        try:
+            agg = self._aggregator(partition)
+            if offset > self.offsets[partition]:
+                now = time.time()
+                for ev in result.events:
+                    _count(agg, ev.event, now)
+                self.offsets[partition] = offset
+            return self._emit(partition, agg.close_due(), agg.watermark())
+        except Exception as exc:  # the windows must never wedge their partition
+            return self._afresh(partition, max(offset, self.offsets.get(partition, -1)), exc)
 
     def tick(self, partition: int) -> tuple[list[OutRecord], tuple[bytes, bytes, int]]:
         """The idle timer: wall-clock time closes windows of a quiet partition."""
-        agg = self._aggregator(partition)
-        now = time.time()
-        return self._emit(partition, agg.close_due(now), agg.watermark(now))
+        try:
+            agg = self._aggregator(partition)
+            now = time.time()
+            return self._emit(partition, agg.close_due(now), agg.watermark(now))
+        except Exception as exc:  # same: a broken window must not stop the timer
+            return self._afresh(partition, self.offsets.get(partition, -1), exc)
+
+    def _afresh(self, partition: int, offset: int, exc: Exception
+                ) -> tuple[list[OutRecord], tuple[bytes, bytes, int]]:
+        log.error("stream.windows.reset partition=%d error=%s: open windows lost, starting afresh",
+                  partition, type(exc).__name__)
+        self._fresh(partition, offset)
+        return self._emit(partition, [], -math.inf)
 
     def _emit(self, partition: int, partials: list[dict[str, Any]], watermark: float
               ) -> tuple[list[OutRecord], tuple[bytes, bytes, int]]:
@@ -96,6 +116,14 @@ class PartitionWindows:
         self.offsets.clear()
 
 
+def _count(agg: WindowAggregator, event: dict[str, Any], now: float) -> None:
+    try:
+        agg.observe(event, now)
+    except Exception as exc:  # one event the windows cannot count is not a stop
+        agg.counts["unmeasured"] = agg.counts.get("unmeasured", 0) + 1
+        log.warning("stream.windows.unmeasured error=%s", type(exc).__name__)
+
+
 class MergeStage:
     def __init__(self, settings: Settings, state: PartitionState, rules: list[Rule]) -> None:
         self.settings = settings
@@ -110,6 +138,13 @@ class MergeStage:
         return True
 
     def handle(self, message: bytes) -> tuple[list[OutRecord], list[tuple[bytes, bytes, int]]]:
+        try:
+            return self._handle(message)
+        except Exception as exc:  # a message that is not ours must not stop the merge
+            log.error("stream.merge.skipped error=%s: not a partial or watermark", type(exc).__name__)
+            return [], []
+
+    def _handle(self, message: bytes) -> tuple[list[OutRecord], list[tuple[bytes, bytes, int]]]:
         if self.merger is None:
             snap = self.state.get(0, MERGER_KEY)
             merger = _restored("merger", lambda: PartialMerger.from_json(snap["merger"])) if snap else None

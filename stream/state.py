@@ -4,7 +4,8 @@ Why not a Faust table: with a non-empty changelog, faust-streaming 0.15 resumes 
 seeks the source partitions to their committed offsets, and an envelope was skipped (seen here:
 committed, never processed). Our state records go out through the same producer as the outputs
 and are flushed before the envelope is acknowledged, so state is never behind what was emitted.
-A partition's state is read back, key by key, the first time an envelope of it arrives.
+A partition's state is read back, key by key, the first time an envelope of it arrives; a record
+that is not ours (undecodable, written by someone else) is logged and skipped, never a crash loop.
 """
 
 from __future__ import annotations
@@ -46,12 +47,7 @@ class PartitionState:
                         raise TimeoutError(f"state partition {partition} unread past offset {position}")
                     if msg.error():
                         continue
-                    key = (msg.key() or b"").decode()
-                    value = msg.value()
-                    if value is None:
-                        values.pop(key, None)  # a tombstone
-                    else:
-                        values[key] = orjson.loads(value)
+                    _apply(values, msg.key(), msg.value())
                     position = (msg.offset() or 0) + 1
         finally:
             consumer.close()
@@ -70,3 +66,14 @@ class PartitionState:
     def forget(self) -> None:
         """After a rebalance another worker may own these partitions: reload when they return."""
         self.partitions.clear()
+
+
+def _apply(values: dict[str, Any], key: bytes | None, value: bytes | None) -> None:
+    name = (key or b"").decode("utf-8", errors="replace")
+    if value is None:
+        values.pop(name, None)  # a tombstone
+        return
+    try:
+        values[name] = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        log.error("stream.state.skipped key_bytes=%d: not a JSON state record", len(key or b""))

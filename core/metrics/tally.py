@@ -5,6 +5,7 @@ tallies merge exactly (counts add, sketches merge). Distinct tool and model name
 window: a name beyond the cap is folded into ``OVERFLOW`` and the event counted in ``overflowed``.
 A tool call whose ``duration_ms`` cannot be a latency (missing, negative, NaN) still counts as a
 call and an error if it is one, and is counted in ``bad_durations`` instead of the sketch.
+Token sums saturate at ``MAX_TOKENS`` (2**53): a tally always encodes as JSON and reads back exactly.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any, TypeVar
 
 from agent_audit.core.metrics.sketch import LogSketch
 
-__all__ = ["OVERFLOW", "ModelStats", "ToolStats", "WindowTally"]
+__all__ = ["MAX_TOKENS", "OVERFLOW", "ModelStats", "ToolStats", "WindowTally"]
 
 OVERFLOW = "__overflow__"
+MAX_TOKENS = 2**53
 UNKNOWN = "unknown"
 
 _S = TypeVar("_S")
@@ -63,7 +65,7 @@ class WindowTally:
             meta = (event.get("payload") or {}).get("metadata") or {}
             model = self._slot(self.models, str(meta.get("model") or UNKNOWN), max_models, ModelStats)
             model.outputs += 1
-            model.tokens += int(_number(meta.get("tokens_used")))
+            model.tokens = min(model.tokens + int(_number(meta.get("tokens_used"))), MAX_TOKENS)
             model.cost += _number(meta.get("cost"))
 
     def _slot(self, table: dict[str, _S], name: str, cap: int, new: Callable[[], _S]) -> _S:
@@ -88,7 +90,8 @@ class WindowTally:
             out.tools[name] = ToolStats(a.calls + b.calls, a.errors + b.errors, a.latency.merge(b.latency))
         for name in self.models.keys() | other.models.keys():
             c, d = self.models.get(name, ModelStats()), other.models.get(name, ModelStats())
-            out.models[name] = ModelStats(c.outputs + d.outputs, c.tokens + d.tokens, c.cost + d.cost)
+            out.models[name] = ModelStats(c.outputs + d.outputs, min(c.tokens + d.tokens, MAX_TOKENS),
+                                          c.cost + d.cost)
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -119,4 +122,4 @@ def _number(value: Any) -> float:
         number = float(value or 0)
     except (TypeError, ValueError):
         return 0.0
-    return number if 0.0 <= number < 1e300 else 0.0
+    return number if 0.0 <= number <= MAX_TOKENS else 0.0

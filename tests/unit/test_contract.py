@@ -80,3 +80,84 @@ def test_a_session_always_maps_to_the_same_partition() -> None:
     """partition_for is stable and in range, so a session's events stay ordered."""
     assert partition_for("s-1", 6) == partition_for("s-1", 6)
     assert {partition_for(f"s-{i}", 6) for i in range(200)} == set(range(6))
+
+
+def _with(path: str, value: object, kind: str = "tool_call") -> dict[str, object]:
+    ev = event(kind, 3)
+    *parents, leaf = path.split(".")
+    target = ev
+    for p in parents:
+        target = target[p]
+    target[leaf] = value
+    return ev
+
+
+@pytest.mark.parametrize(("kind", "path", "value"), [
+    ("tool_call", "seq", "12"),
+    ("tool_call", "seq", True),
+    ("tool_call", "seq", 12.0),
+    ("tool_call", "timestamp", 1700000000),
+    ("tool_call", "timestamp", "1700000000"),
+    ("tool_call", "payload.duration_ms", "15.5"),
+    ("tool_call", "payload.duration_ms", True),
+    ("reasoning", "payload.confidence", "0.5"),
+    ("output", "payload.metadata.tokens_used", "100"),
+    ("output", "payload.metadata.tokens_used", 100.0),
+    ("output", "payload.metadata.cost", "0.1"),
+    ("input", "payload.content", 5),
+])
+def test_no_type_is_coerced(kind: str, path: str, value: object) -> None:
+    """Validation is strict, as the published schema: no string, boolean or float becomes a number
+    or a timestamp, no number becomes a string."""
+    with pytest.raises(InvalidEvent) as info:
+        validate_event(_with(path, value, kind))
+    assert path.rsplit(".", 1)[-1] in info.value.reason
+
+
+@pytest.mark.parametrize(("kind", "path", "value"), [
+    ("tool_call", "seq", 2**53),
+    ("tool_call", "seq", 2**63 - 1),
+    ("output", "payload.metadata.tokens_used", 2**64 - 1),
+    ("output", "payload.metadata.tokens_used", 10**9 + 1),
+    ("output", "payload.metadata.cost", 1e7),
+    ("output", "payload.metadata.cost", float("inf")),
+    ("tool_call", "payload.duration_ms", 1e11),
+    ("tool_call", "payload.duration_ms", float("nan")),
+    ("reasoning", "payload.confidence", 1.5),
+])
+def test_every_number_has_bounds(kind: str, path: str, value: object) -> None:
+    """Numbers outside their documented bounds (contract.BOUNDS) are rejected, NaN and infinity too."""
+    with pytest.raises(InvalidEvent) as info:
+        validate_event(_with(path, value, kind))
+    assert path.rsplit(".", 1)[-1] in info.value.reason
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00",
+                                   "2026-13-01T00:00:00Z", "2026-11-25 09:30:00Z", "yesterday"])
+def test_timestamps_that_do_not_exist_in_utc_are_clean_rejections(stamp: str) -> None:
+    """A timestamp the offset pushes out of range, or not RFC 3339, is an InvalidEvent, not a crash."""
+    with pytest.raises(InvalidEvent) as info:
+        validate_event(_with("timestamp", stamp))
+    assert "timestamp" in info.value.reason
+
+
+def test_the_bounds_are_in_the_published_schema() -> None:
+    """Every bound the models enforce is in the JSON Schema, so producers can check before sending."""
+    defs = json_schema()["$defs"]
+    assert defs["ToolCallEvent"]["properties"]["seq"]["maximum"] == 2**53 - 1
+    assert defs["ToolCallPayload"]["properties"]["duration_ms"]["maximum"] == 1e10
+    tokens = defs["OutputMetadata"]["properties"]["tokens_used"]["anyOf"][0]
+    assert tokens == {"maximum": 10**9, "minimum": 0, "type": "integer"}
+    assert "pattern" in defs["ToolCallEvent"]["properties"]["timestamp"]
+
+
+def test_exact_decoding_keeps_big_integers_as_marked_strings() -> None:
+    """An integer beyond 2**53 comes out as its digits and "n", never as an altered float; an
+    unholdable number is refused."""
+    from agent_audit.core.wire import decode_exact  # noqa: PLC0415
+
+    line = b'{"a": 1180591620717411303424, "b": [9007199254740993, 9007199254740992, -99999999999999999]}'
+    assert decode_exact(line) == {"a": "1180591620717411303424n",
+                                  "b": ["9007199254740993n", 9007199254740992, "-99999999999999999n"]}
+    with pytest.raises(ValueError, match="infinity"):
+        decode_exact(b'{"a": 1e400, "b": 12345678901234567}')
