@@ -241,11 +241,25 @@ def validate_event(data: bytes | str | dict[str, Any]) -> AuditEvent:
         raise InvalidEvent(_reason(exc)) from None
 
 
+def _field_names() -> frozenset[str]:
+    models: tuple[type[BaseModel], ...] = (
+        AgentInfo, RedactionInfo, Integrity, InputPayload, ReasoningPayload, ToolCallPayload,
+        OutputMetadata, OutputPayload, ErrorPayload, InputEvent, ReasoningEvent, ToolCallEvent,
+        OutputEvent, ErrorEvent)
+    return frozenset(KINDS).union(*(m.model_fields for m in models))
+
+
+_FIELD_NAMES = _field_names()
+
+
 def _reason(exc: ValidationError) -> str:
-    # Only locations and error types: the message of a pydantic error may echo the input (PII).
+    # Only locations and error types: the message of a pydantic error may echo the input (PII),
+    # and so may a location (an unexpected key, a key of a free-form object): only the contract's
+    # own field names and list positions are named, any other key is "<key>".
     parts = []
     for err in exc.errors(include_input=False, include_url=False)[:5]:
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = ".".join(p if p in _FIELD_NAMES else "<key>" if isinstance(p, str) else str(p)
+                       for p in err["loc"])
         if err["type"].startswith("union_tag"):  # the discriminator itself is missing or unknown
             loc = "kind"
         loc = loc or "<root>"

@@ -29,7 +29,7 @@ def test_each_kind_validates(kind: str) -> None:
     (lambda e: e.update(kind="telepathy"), "kind"),
     (lambda e: e.update(timestamp="2026-11-25T09:30:00"), "timestamp"),  # naive time: no zone
     (lambda e: e["payload"].pop("duration_ms"), "duration_ms"),
-    (lambda e: e.update(unexpected=1), "unexpected"),
+    (lambda e: e.update(unexpected=1), "<key>: extra_forbidden"),
     (lambda e: e.update(level="loud"), "level"),
 ])
 def test_invalid_events_are_rejected_with_a_reason_naming_the_field(mutate, where: str) -> None:  # type: ignore[no-untyped-def]
@@ -161,3 +161,14 @@ def test_exact_decoding_keeps_big_integers_as_marked_strings() -> None:
                                   "b": ["9007199254740993n", 9007199254740992, "-99999999999999999n"]}
     with pytest.raises(ValueError, match="infinity"):
         decode_exact(b'{"a": 1e400, "b": 12345678901234567}')
+
+
+def test_the_reason_never_echoes_an_unexpected_key() -> None:
+    """A key the contract does not know may be PII too: the reason says <key> instead."""
+    ev = event("tool_call", 1)
+    ev["payload"]["jane@example.com"] = 1
+    ev["555-0123"] = 2
+    with pytest.raises(InvalidEvent) as info:
+        validate_event(ev)
+    assert "jane" not in info.value.reason and "555" not in info.value.reason
+    assert "tool_call.payload.<key>: extra_forbidden" in info.value.reason
