@@ -1,8 +1,18 @@
-"""Dead letters: inspect the dead-letter topic by reason, replay the stream's rejects after a fix.
+"""Dead letters: inspect the dead-letter topic by reason, replay them after a fix.
 
 Each dead letter carries a ``reason`` header; those the stream rejected also carry ``source``
-(``<raw topic>/<partition>/<offset>``), the sink's rejects (documents Elasticsearch refused) do not.
-Values are already redacted copies: a replay re-publishes the *redacted* line, never the original.
+(``<raw topic>/<partition>/<offset>``), the sink's rejects (documents Elasticsearch refused, reason
+``es:<status>:<error type>``) do not. Values are already redacted copies: a replay re-publishes the *redacted*
+line, never the original.
+
+Where each goes back to:
+- the stream's rejects: to the raw topic, to the partition they came from, validated again;
+- the sink's rejects: the document exactly as the stream emitted it (redacted, hash-chained), to
+  the topic the sink reads it from (``agent.events``, ``agent.metrics`` or ``agent.alerts``), with
+  the headers the stream gives it: its chain link is unchanged, and the sink writes it with its own
+  id and ``op_type=create`` (a version for metrics), so a replay never doubles a document. A sink
+  reject that is not such a document (``sink: not a decodable event``) is counted, not replayed.
+  Replay them with ``--reason-prefix es:`` once the cause (a mapping, a closed index) is fixed.
 
 Nothing is ever removed from the dead-letter topic (it expires by its retention only). Listing reads
 it with a throwaway consumer group and commits nothing. Replay reads it with a named group that
@@ -21,10 +31,12 @@ from typing import Any
 
 from agent_audit.core.errors import TransientError
 from agent_audit.core.settings import Settings
+import orjson
+from agent_audit.core.settings import Topics
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-__all__ = ["DeadLetter", "DlqSummary", "ReplayReport", "read_dead_letters", "replay", "replay_group",
-           "summarize"]
+__all__ = ["DeadLetter", "DlqSummary", "ReplayReport", "read_dead_letters", "refused_document_target",
+           "replay", "replay_group", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,8 @@ class DeadLetter:
     def summary(self, raw_topic: str) -> dict[str, Any]:
         return {"partition": self.partition, "offset": self.offset, "reason": self.reason,
                 "source": self.source, "bytes": len(self.value), "timestamp_ms": self.timestamp_ms,
-                "replayable": self.raw_partition(raw_topic) is not None}
+                "replayable": self.raw_partition(raw_topic) is not None
+                or refused_document_target(self, Topics.with_prefix("")) is not None}
 
 
 @dataclass(frozen=True)
@@ -159,7 +172,8 @@ class ReplayReport:
     scanned: int = 0
     replayed: int = 0
     other_reason: int = 0
-    not_from_stream: int = 0  # the sink's rejects: already-redacted events, not raw lines
+    not_from_stream: int = 0  # neither the stream's reject nor a document the sink refused
+    refused_documents: int = 0  # of ``replayed``: documents Elasticsearch refused, sent to the sink again
     replayed_by_reason: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -168,8 +182,9 @@ class ReplayReport:
 
 def replay(settings: Settings, reason_prefix: str | None = None, group: str | None = None,
            batch: int = 500, timeout: float = 15.0) -> ReplayReport:
-    """Re-publish the stream's dead letters matching ``reason_prefix`` to the raw topic, each to the
-    partition it came from (the stream keeps a session's chain state per partition)."""
+    """Re-publish the dead letters matching ``reason_prefix``: the stream's to the raw topic, each to
+    the partition it came from (the stream keeps a session's chain state per partition); the
+    documents Elasticsearch refused to the sink's topic they came from (see the module docstring)."""
     topics = settings.topics
     report = ReplayReport(group or replay_group(settings, reason_prefix))
     consumer = _consumer(settings, report.group)
@@ -186,7 +201,7 @@ def replay(settings: Settings, reason_prefix: str | None = None, group: str | No
         progress: dict[int, int] = {}
         for msg in _read(consumer, topics.dlq, ranges, timeout):
             letter = DeadLetter.from_message(msg)
-            _replay_one(producer, letter, topics.raw, topics.dlq, reason_prefix, report, on_delivery)
+            _replay_one(producer, letter, topics, reason_prefix, report, on_delivery)
             progress[letter.partition] = letter.offset + 1
             if report.scanned % batch == 0:
                 _commit(consumer, producer, topics.dlq, progress, failures)
@@ -198,24 +213,66 @@ def replay(settings: Settings, reason_prefix: str | None = None, group: str | No
     return report
 
 
-def _replay_one(producer: Producer, letter: DeadLetter, raw: str, dlq: str, reason_prefix: str | None,
+Headers = list[tuple[str, str | bytes | None]]
+REFUSED = "es:"  # the reason prefix of a document Elasticsearch refused (sinks.bulk.classify)
+
+
+def _replay_one(producer: Producer, letter: DeadLetter, topics: Topics, reason_prefix: str | None,
                 report: ReplayReport, on_delivery: Any) -> None:
     report.scanned += 1
     if not letter.matches(reason_prefix):
         report.other_reason += 1
         return
-    partition = letter.raw_partition(raw)
-    if partition is None:
-        report.not_from_stream += 1
-        return
-    headers: list[tuple[str, str | bytes | None]] = [
-        ("replayed_from", f"{dlq}/{letter.partition}/{letter.offset}".encode()),
+    headers: Headers = [
+        ("replayed_from", f"{topics.dlq}/{letter.partition}/{letter.offset}".encode()),
         ("dlq_reason", letter.reason.encode()),
     ]
-    producer.produce(raw, value=letter.value, partition=partition, headers=headers, on_delivery=on_delivery)
+    partition = letter.raw_partition(topics.raw)
+    if partition is not None:
+        producer.produce(topics.raw, value=letter.value, partition=partition, headers=headers,
+                         on_delivery=on_delivery)
+    else:
+        target = refused_document_target(letter, topics)
+        if target is None:
+            report.not_from_stream += 1
+            return
+        topic, key, own = target
+        producer.produce(topic, value=letter.value, key=key, headers=[*own, *headers],
+                         on_delivery=on_delivery)
+        report.refused_documents += 1
     producer.poll(0)
     report.replayed += 1
     report.replayed_by_reason[letter.reason] = report.replayed_by_reason.get(letter.reason, 0) + 1
+
+
+def refused_document_target(letter: DeadLetter, topics: Topics) -> tuple[str, bytes | None, Headers] | None:
+    """Where a document the sink dead-lettered goes back to, with the headers the stream gave it:
+    (topic, key, headers); None when it is not a document of ours (or not the sink's reject)."""
+    if letter.source is not None or not letter.reason.startswith(REFUSED):
+        return None
+    try:
+        doc = orjson.loads(letter.value)
+        return _target(doc, topics) if isinstance(doc, dict) else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _target(doc: dict[str, Any], topics: Topics) -> tuple[str, bytes | None, Headers] | None:
+    if "event_id" in doc and "session_id" in doc:
+        return topics.events, str(doc["session_id"]).encode(), [
+            ("event_id", str(doc["event_id"]).encode()), ("day", _day(doc["timestamp"]))]
+    if "metric_id" in doc:
+        return topics.metrics, None, [
+            ("metric_id", str(doc["metric_id"]).encode()),
+            ("revision", str(int(doc["revision"])).encode()), ("day", _day(doc["window_start"]))]
+    if "alert_id" in doc:
+        return topics.alerts, None, [("alert_id", str(doc["alert_id"]).encode()),
+                                     ("day", _day(doc["window_start"]))]
+    return None
+
+
+def _day(timestamp: Any) -> bytes:
+    return str(timestamp)[:10].replace("-", ".").encode()
 
 
 def _commit(consumer: Consumer, producer: Producer, topic: str, progress: dict[int, int],

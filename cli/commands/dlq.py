@@ -1,7 +1,9 @@
-"""``agent-audit dlq list | replay``: inspect dead letters by reason; replay the stream's rejects.
+"""``agent-audit dlq list | replay``: inspect dead letters by reason; replay them after a fix.
 
 Dead letters are redacted copies of what was rejected: a replay re-publishes the redacted line, so
-whatever redaction replaced stays replaced. Nothing is deleted from the dead-letter topic.
+whatever redaction replaced stays replaced. The stream's rejects go back to the raw topic; documents
+Elasticsearch refused go back, unchanged, to the sink's topic (ids make that idempotent). Nothing
+is deleted from the dead-letter topic.
 """
 
 from __future__ import annotations
@@ -53,10 +55,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = sub.add_parser(
         "replay", parents=[parent],
         help="re-publish the stream's dead letters (source header on the raw topic) to the raw topic, "
-             "each to its original partition. Dead letters are REDACTED copies: the replay carries the "
-             "redacted text, not the original. Records stay in the dead-letter topic; the group commits "
-             "its progress, so each record is replayed once per group. The sink's rejects (no source) "
-             "are counted, not replayed.",
+             "each to its original partition, and the documents Elasticsearch refused (reason 'es:...') "
+             "unchanged to the topic the sink reads (same id: never stored twice). Dead letters are "
+             "REDACTED copies: the replay carries the redacted text, not the original. Records stay in "
+             "the dead-letter topic; the group commits its progress, so each record is replayed once per "
+             "group. A sink reject that is not one of our documents is counted, not replayed.",
     )
     p.add_argument("--reason-prefix", help="only reasons starting with this")
     p.add_argument("--group", help="replay consumer group (default: one per topic prefix and reason prefix)")

@@ -1,16 +1,26 @@
-"""``agent-audit dlq list | replay`` against the real Kafka broker."""
+"""``agent-audit dlq list | replay`` against the real Kafka broker (the workers too, for the sink's)."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from agent_audit.cli.commands import main
+from agent_audit.core.integrity import ChainHasher, verify_chain
 from agent_audit.core.settings import Settings
+from agent_audit.core.wire import join_envelope, partition_for
+from agent_audit.sinks.indices import event_index, events_alias
+from agent_audit.sinks.queries import session_timeline
+from agent_audit.stack.workers import running_workers
 from confluent_kafka import Consumer, Producer, TopicPartition
+from elasticsearch import Elasticsearch
 
-from tests.integration.waiting import read_topic
+from tests.factories import event
+from tests.integration.waiting import read_topic, wait_for_count
 
 
 def _dead_letters(settings: Settings) -> None:
@@ -72,3 +82,56 @@ def test_dead_letters_are_listed_by_reason_and_replayed_once_per_group_to_their_
     headers = dict(replayed[0].headers())
     assert headers["replayed_from"].startswith(settings.topics.dlq.encode() + b"/")
     assert _cli(capsys, "dlq", "list")["total"] == 4
+
+
+@pytest.mark.timeout(300)
+def test_documents_elasticsearch_refused_are_replayed_after_a_fix_once_with_chains_intact(
+        settings: Settings, es: Elasticsearch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sink's rejects (an index that refuses every document) replay, after the index is fixed,
+    to the sink's topic unchanged: every event stored once, its chain intact; replaying them again
+    (another group) stores nothing twice."""
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    now = datetime.now(UTC)
+    events = [event("input", seq, session="sess-refused", at=now) for seq in range(6)]
+    broken = event_index(settings.index_prefix, now.strftime("%Y.%m.%d"))
+    es.indices.create(index=broken, mappings={"dynamic": "strict",
+                                              "properties": {"event_id": {"type": "keyword"}}})
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer.produce(settings.topics.raw, value=join_envelope(orjson.dumps(e) for e in events),
+                     partition=partition_for("sess-refused", settings.raw_partitions))
+    assert producer.flush(10) == 0
+    alias = events_alias(settings.index_prefix)
+
+    with running_workers(settings.to_env(), tmp_path) as workers:
+        refused = read_topic(settings, settings.topics.dlq, expected=len(events), timeout=90)
+        assert len(refused) == len(events)
+        assert all(dict(m.headers())["reason"].startswith(b"es:400:") for m in refused)
+        es.indices.delete(index=broken)  # the fix: the next document creates it from the template
+
+        report = _cli(capsys, "dlq", "replay", "--reason-prefix", "es:")
+        assert (report["replayed"], report["refused_documents"]) == (len(events), len(events))
+        assert wait_for_count(es, alias, len(events), workers) == len(events)
+        again = _cli(capsys, "dlq", "replay", "--reason-prefix", "es:", "--group", "second")
+        assert again["replayed"] == len(events)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _sink_consumed(settings) < 3 * len(events):
+            workers.check_alive()
+            time.sleep(0.5)
+        assert _sink_consumed(settings) == 3 * len(events)
+        es.indices.refresh(index=alias)
+        assert es.count(index=alias)["count"] == len(events)
+
+    timeline = session_timeline(es, settings.index_prefix, "sess-refused")
+    assert str(verify_chain(timeline, ChainHasher())) == f"intact ({len(events)} events)"
+
+
+def _sink_consumed(settings: Settings) -> int:
+    """Records of agent.events the sink has committed: the stream's, then each replay's."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": settings.sink_group})
+    topic = settings.topics.events
+    parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    committed = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=10)
+    consumer.close()
+    return sum(max(tp.offset, 0) for tp in committed)
