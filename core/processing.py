@@ -17,6 +17,11 @@ Beyond the schema (``core.contract``), ``Admission`` rules need the time of arri
 - a ``seq`` more than ``max_seq_gap`` past the session's last one is refused (``seq: ...``): one
   event cannot move a session's chain head out of reach (``seq: 2**63 - 1``) for good.
 ``redaction`` and ``integrity`` are the stream's alone: a producer's are dropped before validation.
+
+A session the chain does not know, met at a ``seq`` above 0, may be one the stream retired for
+idleness: ``recover_head`` (the stream's lookup of the stored events) gives its head back. If the
+lookup fails, the event is a dead letter (``chain: ...``), to replay once the store answers: it is
+never linked to a guessed head. If nothing is stored, the chain starts at that event.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import Any, Protocol
 import orjson
 from agent_audit.core.contract import validate_event
 from agent_audit.core.errors import InvalidEvent
-from agent_audit.core.integrity import SessionChains
+from agent_audit.core.integrity import ChainState, SessionChains
 from agent_audit.core.settings import Settings
 from agent_audit.core.wire import decode_exact, split_envelope
 
@@ -103,10 +108,12 @@ class Admission:
 
 class EnvelopeProcessor:
     def __init__(self, redactor: TextRedactor, chains: SessionChains | None = None,
-                 admission: Admission | None = None) -> None:
+                 admission: Admission | None = None,
+                 recover_head: Callable[[str], ChainState | None] | None = None) -> None:
         self.redactor = redactor
         self.chains = chains
         self.admission = admission or Admission()
+        self.recover_head = recover_head
 
     def process(self, envelope: bytes | None) -> ProcessedEnvelope:
         out = ProcessedEnvelope()
@@ -158,9 +165,23 @@ class EnvelopeProcessor:
 
     def _check_seq(self, event: dict[str, Any]) -> None:
         assert self.chains is not None
+        session, seq = str(event["session_id"]), int(event["seq"])
         # The head as the chain knows it (loaded from the state topic when not cached).
-        state = self.chains._state(str(event["session_id"]))  # no public accessor yet
-        self.admission.check_seq(int(event["seq"]), state.last_seq if state else None)
+        state = self.chains._state(session)  # no public accessor yet
+        if state is None and seq > 0 and self.recover_head is not None:
+            state = self._recovered(session)
+        self.admission.check_seq(seq, state.last_seq if state else None)
+
+    def _recovered(self, session: str) -> ChainState | None:
+        assert self.chains is not None
+        try:
+            state = self.recover_head(session) if self.recover_head else None
+        except Exception as exc:  # any failure of the lookup: never link to a guessed head
+            raise InvalidEvent(f"chain: head of an unknown session unavailable ({type(exc).__name__})"
+                               ) from None
+        if state is not None:
+            self.chains.states[session] = state
+        return state
 
     def _dead_letter(self, line: bytes, reason: str) -> DeadLetter:
         """Never raises: when even redaction fails, the record is withheld, the reason kept."""

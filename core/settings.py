@@ -38,6 +38,9 @@ AUDIT_MAX_CLOCK_SKEW_S     300                              events further ahead
                                                             go to the DLQ (reason ``timestamp: ...``)
 AUDIT_MAX_SEQ_GAP          10000                            a seq further past its session's last one
                                                             goes to the DLQ (reason ``seq: ...``)
+AUDIT_SESSION_IDLE_S       86400 (1 day)                    a session idle this long leaves the stream's
+                                                            state (tombstoned); a late event recovers
+                                                            its chain head from Elasticsearch
 =========================  ===============================  ===========================================
 
 Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY) come from here
@@ -116,6 +119,7 @@ class Settings:
     max_event_age_s: int = 30 * 86_400
     max_clock_skew_s: int = 300
     max_seq_gap: int = 10_000
+    session_idle_s: int = 86_400
 
     @property
     def production(self) -> bool:
@@ -164,6 +168,7 @@ class Settings:
             max_event_age_s=_int(env, "AUDIT_MAX_EVENT_AGE_S", d.max_event_age_s),
             max_clock_skew_s=_int(env, "AUDIT_MAX_CLOCK_SKEW_S", d.max_clock_skew_s, allow_zero=True),
             max_seq_gap=_int(env, "AUDIT_MAX_SEQ_GAP", d.max_seq_gap),
+            session_idle_s=_int(env, "AUDIT_SESSION_IDLE_S", d.session_idle_s),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -196,6 +201,7 @@ class Settings:
             "AUDIT_MAX_EVENT_AGE_S": str(self.max_event_age_s),
             "AUDIT_MAX_CLOCK_SKEW_S": str(self.max_clock_skew_s),
             "AUDIT_MAX_SEQ_GAP": str(self.max_seq_gap),
+            "AUDIT_SESSION_IDLE_S": str(self.session_idle_s),
         }
         if self.es_api_key:
             env["ES_API_KEY"] = self.es_api_key

@@ -22,7 +22,8 @@ from agent_audit.core.redaction import Redactor
 from agent_audit.core.settings import Settings
 from agent_audit.stream.metrics import MergeStage, PartitionWindows
 from agent_audit.stream.output import OutputProducer, OutRecord
-from agent_audit.stream.state import PartitionState
+from agent_audit.stream.heads import StoredHeads
+from agent_audit.stream.state import SESSION_PREFIX, PartitionState, Tombstone
 from agent_audit.stream.telemetry import StreamTelemetry
 from agent_audit.stream.webhook import WebhookNotifier
 
@@ -92,12 +93,13 @@ class _EnvelopeState:
         self.partition = 0  # the envelope being processed: chains load from its partition
         hasher = ChainHasher(settings.integrity_key.encode() if settings.integrity_key else None)
         self.chains = SessionChains(hasher, load=self._load_chain)
+        self.idle_s = settings.session_idle_s
         self.processor = EnvelopeProcessor(Redactor.from_settings(settings), self.chains,
-                                           Admission.from_settings(settings))
+                                           Admission.from_settings(settings), StoredHeads(settings))
         self.windows = PartitionWindows(settings, self.state)
 
     def _load_chain(self, session: str) -> ChainState | None:
-        stored = self.state.get(self.partition, f"chain:{session}")
+        stored = self.state.get(self.partition, f"{SESSION_PREFIX}{session}")
         return ChainState.from_json(stored) if stored else None
 
     async def ensure_loaded(self, partition: int) -> None:
@@ -107,13 +109,24 @@ class _EnvelopeState:
     def chain_records(self, partition: int) -> list[tuple[bytes, bytes, int]]:
         """The state records of the chains this envelope moved; one that cannot be encoded is
         logged and left out (its session's head is still in memory), never a stop."""
-        records = []
+        records, now = [], time.time()
         for session, chain in self.chains.drain_touched().items():
+            key = f"{SESSION_PREFIX}{session}"
             try:
-                records.append(self.state.put(partition, f"chain:{session}", chain.to_json()))
+                records.append(self.state.put(partition, key, {**chain.to_json(), "at": now}))
             except (TypeError, ValueError) as exc:
                 log.error("stream.chain_state.unsaved error=%s", type(exc).__name__)
+            self.state.touch(partition, key, now)
         return records
+
+    def retire_idle(self, partition: int) -> list[Tombstone]:
+        """Sessions of ``partition`` idle past AUDIT_SESSION_IDLE_S leave the state (tombstones)."""
+        gone = self.state.retire(partition, time.time() - self.idle_s)
+        for key, _, _ in gone:
+            self.chains.states.pop(key.decode()[len(SESSION_PREFIX):], None)
+        if gone:
+            log.info("stream.sessions.retired partition=%d count=%d", partition, len(gone))
+        return gone
 
     def forget(self) -> None:
         self.chains.states.clear()
@@ -180,7 +193,8 @@ def _wire_envelopes(app: faust.App, settings: Settings, output: OutputProducer,
                 try:
                     await shared.ensure_loaded(tp.partition)
                     metric_out, window_state = windows.tick(tp.partition)
-                    await output.send_async(ProcessedEnvelope(), None, [window_state], metric_out)
+                    retired = shared.retire_idle(tp.partition)
+                    await output.send_async(ProcessedEnvelope(), None, [window_state, *retired], metric_out)
                 except Exception as exc:  # the next tick tries again; never stop the timer
                     log.error("stream.idle_tick.failed partition=%d error=%s", tp.partition,
                               type(exc).__name__)

@@ -49,7 +49,7 @@ class OutputProducer:
         self.dead_lettered = 0
 
     def send(self, result: ProcessedEnvelope, source: tuple[str, int, int] | None = None,
-             state: Sequence[tuple[bytes, bytes, int]] = (), extra: Sequence[OutRecord] = ()) -> None:
+             state: Sequence[tuple[bytes, bytes | None, int]] = (), extra: Sequence[OutRecord] = ()) -> None:
         """Publish one envelope's events, dead letters, state and extra records; return once acked."""
         backoff = 0.2
         while True:
@@ -64,13 +64,13 @@ class OutputProducer:
             backoff = min(backoff * 2, 5.0)
 
     async def send_async(self, result: ProcessedEnvelope, source: tuple[str, int, int] | None,
-                         state: Sequence[tuple[bytes, bytes, int]] = (),
+                         state: Sequence[tuple[bytes, bytes | None, int]] = (),
                          extra: Sequence[OutRecord] = ()) -> None:
         # The flush waits on the network: keep it off the event loop so Faust keeps heartbeating.
         await asyncio.get_running_loop().run_in_executor(None, self.send, result, source, state, extra)
 
     def _send_once(self, result: ProcessedEnvelope, source: tuple[str, int, int] | None,
-                   state: Sequence[tuple[bytes, bytes, int]], extra: Sequence[OutRecord]) -> list[str]:
+                   state: Sequence[tuple[bytes, bytes | None, int]], extra: Sequence[OutRecord]) -> list[str]:
         failures: list[str] = []
 
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
@@ -101,7 +101,7 @@ class OutputProducer:
             failures.append(f"{remaining} records not acknowledged within 30s")
         return failures
 
-    def _produce(self, topic: str, value: bytes, key: bytes | None,
+    def _produce(self, topic: str, value: bytes | None, key: bytes | None,
                  headers: Sequence[tuple[str, str | bytes | None]],
                  cb: Callable[[KafkaError | None, Message], None], partition: int = -1) -> None:
         while True:

@@ -6,18 +6,27 @@ committed, never processed). Our state records go out through the same producer 
 and are flushed before the envelope is acknowledged, so state is never behind what was emitted.
 A partition's state is read back, key by key, the first time an envelope of it arrives; a record
 that is not ours (undecodable, written by someone else) is logged and skipped, never a crash loop.
+
+Bounded: a session's record (``chain:<session>``) carries the wall time it last moved (``at``);
+``retire`` drops the records idle for longer than ``AUDIT_SESSION_IDLE_S`` and returns their
+tombstones, so the compacted topic forgets them too. Activity is kept in touch order (a dict
+re-inserted on each touch), so a sweep costs the records it retires, not the records it keeps.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import orjson
 from agent_audit.core.settings import Settings
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-__all__ = ["PartitionState"]
+__all__ = ["SESSION_PREFIX", "PartitionState", "Tombstone"]
+
+SESSION_PREFIX = "chain:"
+Tombstone = tuple[bytes, None, int]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +36,8 @@ class PartitionState:
         self.topic = settings.topics.state
         self.bootstrap = settings.kafka_bootstrap
         self.partitions: dict[int, dict[str, Any]] = {}
+        # Per partition, session keys in the order they last moved, with that wall time.
+        self.activity: dict[int, dict[str, float]] = {}
 
     def loaded(self, partition: int) -> bool:
         return partition in self.partitions
@@ -52,6 +63,7 @@ class PartitionState:
         finally:
             consumer.close()
         self.partitions[partition] = values
+        self.activity[partition] = _activity(values, time.time())
         log.info("stream.state.loaded partition=%d keys=%d", partition, len(values))
         return values
 
@@ -63,9 +75,30 @@ class PartitionState:
         self.partitions.setdefault(partition, {})[key] = value
         return key.encode(), orjson.dumps(value), partition
 
+    def touch(self, partition: int, key: str, at: float) -> None:
+        """``key`` moved at wall time ``at``: it goes to the young end of the partition's activity."""
+        active = self.activity.setdefault(partition, {})
+        active.pop(key, None)
+        active[key] = at
+
+    def retire(self, partition: int, before: float, limit: int = 10_000) -> list[Tombstone]:
+        """Forget up to ``limit`` keys that last moved before ``before``; their tombstones to publish."""
+        active, values = self.activity.get(partition, {}), self.partitions.get(partition, {})
+        out: list[Tombstone] = []
+        for key, at in active.items():
+            if at >= before or len(out) >= limit:
+                break
+            out.append((key.encode(), None, partition))
+        for key_bytes, _, _ in out:
+            key = key_bytes.decode()
+            del active[key]
+            values.pop(key, None)
+        return out
+
     def forget(self) -> None:
         """After a rebalance another worker may own these partitions: reload when they return."""
         self.partitions.clear()
+        self.activity.clear()
 
 
 def _apply(values: dict[str, Any], key: bytes | None, value: bytes | None) -> None:
@@ -77,3 +110,16 @@ def _apply(values: dict[str, Any], key: bytes | None, value: bytes | None) -> No
         values[name] = orjson.loads(value)
     except orjson.JSONDecodeError:
         log.error("stream.state.skipped key_bytes=%d: not a JSON state record", len(key or b""))
+
+
+def _activity(values: dict[str, Any], now: float) -> dict[str, float]:
+    """Session keys oldest first; a record without ``at`` (an older stream) counts as moved now."""
+    seen = sorted((_at(v, now), k) for k, v in values.items() if k.startswith(SESSION_PREFIX))
+    return {k: at for at, k in seen}
+
+
+def _at(value: Any, now: float) -> float:
+    try:
+        return float(value.get("at", now))
+    except (AttributeError, TypeError, ValueError):
+        return now
