@@ -54,7 +54,8 @@ def test_activity_is_rebuilt_from_the_records_on_load() -> None:
         ("chain:early", 5.0), ("chain:late", 50.0), ("chain:old", 100.0)]
 
 
-def _chained(chains: SessionChains, seqs: range, recover: Any = None) -> tuple[list[dict[str, Any]], list[str]]:
+def _chained(chains: SessionChains, seqs: range,
+             recover: Any = None) -> tuple[list[dict[str, Any]], list[str]]:
     processor = EnvelopeProcessor(Redactor(), chains, AT_BASE, recover)
     out = processor.process(join_envelope(orjson.dumps(event("input", s)) for s in seqs))
     return [e.event for e in out.events], [d.reason for d in out.dead]
