@@ -1,0 +1,139 @@
+"""Stream state at 1M sessions: memory, state-topic bytes and restore time, with and without retirement.
+
+One stream partition sees ``BENCH_STATE_SESSIONS`` sessions (default 1,000,000) start one after the
+other over ``BENCH_STATE_DAYS`` simulated days (default 10), each with enough events to fill its
+chain state (``ChainState.RECENT`` hashes: the usual case). Two runs through the stream's own code
+(``stream.state.PartitionState``: ``put`` + ``touch`` per session, ``retire`` as the idle timer
+calls it):
+- baseline: no retirement (the stream before issue 13): every session ever seen stays;
+- retired: ``AUDIT_SESSION_IDLE_S`` = 1 day (the default): only sessions active in the last day stay.
+For each: live sessions; memory (RSS growth of this process while it holds that state: the values
+as the stream keeps them, plus the activity order); state-topic bytes (key + value of the live
+records, what compaction keeps; tombstones are kept a further ``delete.retention.ms`` before they
+go too); restore time (``PartitionState.load`` of a fresh compacted partition holding the live
+records, on the real Kafka, as a restarted or rebalanced worker does it); and the idle timer's cost
+of one sweep of 10,000 retirements.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from agent_audit.core.integrity import ChainState
+from agent_audit.core.settings import Settings
+from agent_audit.stream.state import PartitionState
+from confluent_kafka import Producer
+
+from bench.harness import emit, fresh_settings, table
+
+N = int(os.environ.get("BENCH_STATE_SESSIONS", "1000000"))
+DAYS = float(os.environ.get("BENCH_STATE_DAYS", "10"))
+IDLE_S = 86_400.0
+SWEEP_EVERY = 1_000  # sessions between two retire() calls: the timer runs every few seconds
+
+
+@dataclass
+class Run:
+    name: str
+    live: int
+    rss_mb: float
+    topic_mb: float
+    restore_s: float
+    sweep_ms: float | None
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _record(session: int, seq: int, at: float) -> dict[str, Any]:
+    """A session's state record as the stream writes it (see stream.app chain_records). Hashes are
+    distinct 64-hex-digit strings (cheaper to make than random ones, the same size in memory)."""
+    first = max(0, seq - ChainState.RECENT + 1)
+    salt = session * 1_000
+    chain = ChainState(seq, tuple((s, format(salt + s, "064x")) for s in range(first, seq + 1)))
+    return {**chain.to_json(), "at": at}
+
+
+def _fill(state: PartitionState, retire: bool) -> tuple[float, float | None]:
+    """Sessions start in order over DAYS; returns (simulated end time, worst sweep of 10k in ms)."""
+    step = DAYS * 86_400 / N
+    worst: float | None = None
+    for i in range(N):
+        at = i * step
+        key = f"chain:session-{i:08d}"
+        state.put(0, key, _record(i, 24, at))
+        state.touch(0, key, at)
+        if retire and i % SWEEP_EVERY == 0:
+            started = time.perf_counter()
+            gone = state.retire(0, at - IDLE_S)
+            if len(gone) >= 1_000:
+                ms = (time.perf_counter() - started) * 1000 * 10_000 / len(gone)
+                worst = ms if worst is None else max(worst, ms)
+    return N * step, worst
+
+
+def _restore(settings: Settings, values: dict[str, Any], topic_partition: int) -> tuple[float, float]:
+    """Publish the live records to one state partition; time PartitionState.load of it."""
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 50,
+                         "compression.type": "lz4", "batch.size": 1_000_000})
+    size = 0
+    for key, value in values.items():
+        k, v = key.encode(), orjson.dumps(value)
+        size += len(k) + len(v)
+        while True:
+            try:
+                producer.produce(settings.topics.state, key=k, value=v, partition=topic_partition)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    assert producer.flush(120) == 0
+    reader = PartitionState(settings)
+    started = time.perf_counter()
+    reader.load(topic_partition, timeout=120)
+    restore = time.perf_counter() - started
+    assert len(reader.partitions[topic_partition]) == len(values)
+    return size / 2**20, restore
+
+
+def _run(settings: Settings, name: str, retire: bool, topic_partition: int) -> Run:
+    gc.collect()
+    before = _rss_mb()
+    state = PartitionState(settings)
+    state.partitions[0] = {}
+    _, sweep = _fill(state, retire)
+    gc.collect()
+    rss = _rss_mb() - before
+    live = len(state.partitions[0])
+    topic_mb, restore = _restore(settings, state.partitions[0], topic_partition)
+    del state
+    gc.collect()
+    return Run(name, live, rss, topic_mb, restore, sweep)
+
+
+def main() -> None:
+    with fresh_settings() as settings:
+        runs = [_run(settings, "baseline: no retirement", False, 0),
+                _run(settings, "retired after 1 day idle", True, 1)]
+    base, ours = runs
+    print(f"state benchmark: {N:,} sessions over {DAYS:g} simulated days on one partition, "
+          f"{ChainState.RECENT} hashes each; restore = PartitionState.load from the real Kafka")
+    table(["run", "live sessions", "memory MB", "topic MB", "restore s", "sweep of 10k ms"],
+          [[r.name, f"{r.live:,}", r.rss_mb, r.topic_mb, f"{r.restore_s:.2f}",
+            "-" if r.sweep_ms is None else f"{r.sweep_ms:.1f}"] for r in runs])
+    emit({"sessions": N, "days": DAYS, "idle_s": IDLE_S,
+          "baseline": {"live": base.live, "memory_mb": round(base.rss_mb), "topic_mb": round(base.topic_mb),
+                       "restore_s": round(base.restore_s, 2)},
+          "retired": {"live": ours.live, "memory_mb": round(ours.rss_mb), "topic_mb": round(ours.topic_mb),
+                      "restore_s": round(ours.restore_s, 2), "sweep_10k_ms": round(ours.sweep_ms or 0, 1)},
+          "memory_ratio": round(ours.rss_mb / base.rss_mb, 3) if base.rss_mb else None})
+
+
+if __name__ == "__main__":
+    main()
