@@ -32,6 +32,8 @@ AUDIT_WINDOW_GRACE_S       10                               event-time grace bef
 AUDIT_WINDOW_MAX_TOOLS     200                              distinct tools per window, then __overflow__
 AUDIT_ALERT_RULES          (built-in defaults)              TOML file of alert rules (core/alerts.py)
 AUDIT_ALERT_WEBHOOK        (none)                           URL that receives each alert as a JSON POST
+AUDIT_SINK_MAX_POLL_MS     300000 (5 min)                   the sink's max.poll.interval.ms (its session
+                                                            timeout is the smaller of this and 45 s)
 =========================  ===============================  ===========================================
 
 Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY) come from here
@@ -107,6 +109,7 @@ class Settings:
     window_max_tools: int = 200
     alert_rules_path: str = ""
     alert_webhook: str = field(default="", repr=False)  # may carry a token in its path
+    sink_max_poll_ms: int = 300_000
 
     @property
     def production(self) -> bool:
@@ -152,6 +155,7 @@ class Settings:
             window_max_tools=_int(env, "AUDIT_WINDOW_MAX_TOOLS", d.window_max_tools),
             alert_rules_path=env.get("AUDIT_ALERT_RULES", ""),
             alert_webhook=env.get("AUDIT_ALERT_WEBHOOK", ""),
+            sink_max_poll_ms=_int(env, "AUDIT_SINK_MAX_POLL_MS", d.sink_max_poll_ms),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -181,6 +185,7 @@ class Settings:
             "AUDIT_WINDOW_MAX_TOOLS": str(self.window_max_tools),
             "AUDIT_ALERT_RULES": self.alert_rules_path,
             "AUDIT_ALERT_WEBHOOK": self.alert_webhook,
+            "AUDIT_SINK_MAX_POLL_MS": str(self.sink_max_poll_ms),
         }
         if self.es_api_key:
             env["ES_API_KEY"] = self.es_api_key
