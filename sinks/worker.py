@@ -10,6 +10,8 @@ already there: 409), or dead-lettered with its reason when Elasticsearch refuses
 Transient trouble (connection loss, 429, 5xx) is retried with backoff, never dropped. Run several
 workers in one consumer group to scale.
 
+Late records for a sealed day go to today's index of their family, once (``sinks.late``).
+
 Order (``sinks.lanes``): copies of one document id are written in consumption order, so the first
 copy of an ``event_id`` in partition order is the one stored, whatever the batching.
 
@@ -36,6 +38,7 @@ from agent_audit.core.settings import Settings
 from agent_audit.sinks.bulk import BulkItem, build_body, classify, item_from_record
 from agent_audit.sinks.gather import gather
 from agent_audit.sinks.indices import event_index, install_templates
+from agent_audit.sinks.late import SEALED_REASON, LateRouter, split_sealed
 from agent_audit.sinks.lanes import BulkLanes
 from agent_audit.sinks.telemetry import SinkTelemetry
 from confluent_kafka import (
@@ -122,6 +125,7 @@ class EventSink:
         self._batches = 0
         # Every record asks for its daily index: a handful of distinct answers, cached.
         self._index_for_day = lru_cache(maxsize=256)(partial(event_index, settings.index_prefix))
+        self.late = LateRouter(self.es, settings.index_prefix)
 
     def run(self) -> None:
         install_templates(self.es, self.settings.index_prefix)
@@ -298,10 +302,12 @@ class EventSink:
                 self.telemetry.retries.inc()
                 log.warning("sink.bulk.retry reason=%s backoff_s=%.1f", exc, backoff)
             if outcome is not None:
+                late, refused = split_sealed(outcome.failed)
+                moved, already, stuck = self._route_late(late)
                 stored += outcome.stored
-                duplicates += outcome.duplicates
-                failed += outcome.failed
-                pending = outcome.retry
+                duplicates += outcome.duplicates + already
+                failed += refused + [(item, SEALED_REASON) for item in stuck]
+                pending = outcome.retry + moved
             if pending:
                 if self.stopping.is_set():
                     # Not committed: the next worker of the group replays this batch.
@@ -309,6 +315,15 @@ class EventSink:
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
         return stored, duplicates, failed
+
+    def _route_late(self, late: list[BulkItem]) -> tuple[list[BulkItem], int, list[BulkItem]]:
+        if not late:
+            return [], 0, []
+        try:
+            return self.late.route(late)
+        except (ESConnectionError, ConnectionTimeout, ApiError) as exc:
+            log.warning("sink.late.retry reason=%s", type(exc).__name__)
+            return late, 0, []  # sent again, refused again, routed again once Elasticsearch answers
 
     def _bulk(self, items: Sequence[BulkItem]) -> dict[str, object]:
         try:
