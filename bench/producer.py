@@ -9,7 +9,8 @@ Target: median <= 5 µs. ``BENCH_PRODUCER_CALLS`` sets N (default 100000).
 
 The tail: median, p99.9, max and the count of calls over 1 ms and over 5 ms, while the broker is
 away (a closed port: everything goes to the spool) and then while the next process replays that
-spool, with an agent that does a little other work between calls. Goal: max <= 5 ms. The baseline,
+spool, with an agent that does a little other work between calls; before (the broker probe blocked
+the transport's thread 0.5 s, and the queue piled up behind it) and now. Goal: max <= 5 ms. The baseline,
 interleaved with them (twice), is the same agent loop on a transport that keeps events in a list
 and runs no thread: what the machine itself does to a loop of Python calls (on a shared 2-core
 machine its scheduler adds spikes of its own). ``BENCH_PRODUCER_TAIL_CALLS`` sets the calls (100000).
@@ -152,15 +153,18 @@ def _paced(transport: KafkaTransport | MemoryTransport, n: int) -> Tail:
     return samples[n // 2] / 1000, samples[int(n * 0.999)] / 1000, samples[-1] / 1000, over[0], over[1]
 
 
-def _outage_then_replay(settings: Settings, options: ClientOptions) -> tuple[Tail, Tail]:
+def _outage_then_replay(settings: Settings, options: ClientOptions,
+                        probe_s: float | None) -> tuple[Tail, Tail]:
     with tempfile.TemporaryDirectory() as spool:
         local = dataclasses.replace(options, spool_dir=Path(spool))
         nowhere = dataclasses.replace(settings, kafka_bootstrap="127.0.0.1:1")
         away = KafkaTransport(nowhere, options=local, exit_hook=False)
+        away.replayer.probe_timeout_s = probe_s or away.replayer.probe_timeout_s
         time.sleep(0.5)  # the start-up probe has found the broker away
         during = _paced(away, TAIL_N)
         away.shutdown(0.5)
         back = KafkaTransport(settings, options=local, exit_hook=False)
+        back.replayer.probe_timeout_s = probe_s or back.replayer.probe_timeout_s
         replaying = _paced(back, TAIL_N)
         back.shutdown(60)
     return during, replaying
@@ -171,8 +175,10 @@ def _tails(settings: Settings, options: ClientOptions) -> list[tuple[str, Tail]]
     for attempt in (1, 2):
         control = _paced(MemoryTransport(), TAIL_N)
         rows.append((f"baseline: same loop, no transport thread, run {attempt}", control))
-        away, replay = _outage_then_replay(settings, options)
-        rows += [(f"broker away, run {attempt}", away), (f"spool replaying, run {attempt}", replay)]
+        for label, probe_s in (("before: 0.5 s probes", 0.5), ("probes <= a linger", None)):
+            away, replay = _outage_then_replay(settings, options, probe_s)
+            rows += [(f"{label}, broker away, run {attempt}", away),
+                     (f"{label}, spool replaying, run {attempt}", replay)]
     return rows
 
 
@@ -199,13 +205,17 @@ def main() -> None:
     print(f"\nthe tail: {TAIL_N:,} paced calls per row (load average now {os.getloadavg()[0]:.1f})")
     table(["scenario", "median µs", "p99.9 µs", "max µs", "> 1 ms", "> 5 ms"],
           [[name, f"{m:.2f}", f"{p:.1f}", f"{x:.0f}", str(a), str(b)] for name, (m, p, x, a, b) in tails])
-    ours = [t for name, t in tails if "baseline" not in name]
+    ours = [t for name, t in tails if "linger" in name]
+    before = [t for name, t in tails if "before" in name]
     base = [t for name, t in tails if "baseline" in name]
     emit({"median_us": round(block[0], 2), "p99_us": round(block[1], 2),
           "raw_produce_us": round(raw[0], 2), "otel_span_us": round(otel[0], 2),
           "events_s": round(events_s),
           "tail_max_us": round(max(t[2] for t in ours)), "tail_p999_us": round(max(t[1] for t in ours), 1),
           "tail_over_5ms": sum(t[4] for t in ours),
+          "before_tail_max_us": round(max(t[2] for t in before)),
+          "before_tail_p999_us": round(max(t[1] for t in before), 1),
+          "before_tail_over_5ms": sum(t[4] for t in before),
           "baseline_tail_max_us": round(max(t[2] for t in base)),
           "baseline_tail_p999_us": round(max(t[1] for t in base), 1),
           "baseline_tail_over_5ms": sum(t[4] for t in base)})

@@ -54,6 +54,11 @@ class Replayer:
         self._backoff = 0.25
         self._next_try = 0.0
         self.unsure = False  # the start-up probe got no answer in time: ask again
+        # A probe blocks this thread for its whole timeout when the broker is away; meanwhile the
+        # queue fills, and the next tick builds envelopes from all of it in one long stretch of
+        # Python holding the GIL, which the agent's calls then wait behind. Probing no longer than
+        # a linger keeps every tick the size of a normal one.
+        self.probe_timeout_s = min(0.5, max(0.05, transport.options.linger_ms / 1000))
 
     @property
     def busy(self) -> bool:
@@ -90,7 +95,7 @@ class Replayer:
         now = time.monotonic()
         if now < self._next_try:
             return
-        probe = self.t.publisher.probe(timeout=0.5)
+        probe = self.t.publisher.probe(timeout=self.probe_timeout_s)
         if probe.state == "slow":
             self._later(now)
             return
@@ -123,7 +128,7 @@ class Replayer:
         elif now < self._next_try:
             return
         if not self.t.publisher.reachable:
-            probe = self.t.publisher.probe(timeout=0.5)
+            probe = self.t.publisher.probe(timeout=self.probe_timeout_s)
             if not self._usable(probe):
                 self._later(now)
                 return
