@@ -12,7 +12,8 @@ counted as dropped, since spooling it would retry forever).
 A probe (a metadata request for the topic) tells four answers apart: ``ok`` (with the partition
 count), ``slow`` (no answer within the time, but no connection failed: keep producing, ask again
 later), ``unreachable`` (connections refused or all brokers down: spool) and ``missing`` (the broker
-answered that the topic does not exist: spool, and say so by name).
+answered that the topic does not exist). Only a delivery that librdkafka failed for an unknown topic
+(after ``topic.metadata.propagation.max.ms``) makes the publisher unreachable for that reason.
 """
 
 from __future__ import annotations
@@ -121,8 +122,7 @@ class KafkaPublisher:
             return Probe("slow" if slow else "unreachable")
         topic = meta.topics.get(self.topic)
         if topic is None or (topic.error is not None and topic.error.code() in _NO_TOPIC):
-            self._missing = True
-            return Probe("missing")
+            return Probe("missing")  # not yet unreachable: it may be metadata catching up
         if topic.error is not None or not topic.partitions:
             return Probe("slow")  # e.g. a leader being elected: it will answer soon
         self._down = self._missing = False

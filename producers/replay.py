@@ -6,10 +6,12 @@ read position only when every one of them was acknowledged; a failed round is re
 backoff (0.25 s doubling to 5 s), probing the broker with a metadata request first. When every
 spool is empty the transport goes back to producing directly.
 
-At start the probe decides: ``unreachable`` spools from the first event; ``missing`` spools too and
-reports the topic by name (so does a delivery refused for an unknown topic); ``slow`` keeps producing
+At start the probe decides: ``unreachable`` spools from the first event; ``slow`` keeps producing
 directly with the configured partition count and asks again, from the background thread, until the
-broker answers.
+broker answers. ``missing`` is first taken as slow too: a topic created a moment ago may not be in
+the answering broker's metadata yet (that, and not an unreachable broker, is what a test saw right
+after creating its topic). If it is still missing after ``MISSING_GRACE_S``, or librdkafka fails a
+delivery for an unknown topic, the topic is reported by name and events wait in the spool for it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class _Round:
 class Replayer:
     BATCH = 32  # envelopes per round: bounded memory (at most 16 MiB at 512 KiB each), ~16k events
     ROUND_TIMEOUT_S = 35.0  # a little over message.timeout.ms: librdkafka reports first
+    MISSING_GRACE_S = 10.0  # how long a "no such topic" answer may be metadata catching up
 
     def __init__(self, transport: BatchTransport) -> None:
         self.t = transport
@@ -53,7 +56,8 @@ class Replayer:
         self._round: _Round | None = None
         self._backoff = 0.25
         self._next_try = 0.0
-        self.unsure = False  # the start-up probe got no answer in time: ask again
+        self.unsure = False  # the start-up probe got no answer in time, or no topic yet: ask again
+        self._missing_since: float | None = None
         # A probe blocks this thread for its whole timeout when the broker is away; meanwhile the
         # queue fills, and the next tick builds envelopes from all of it in one long stretch of
         # Python holding the GIL, which the agent's calls then wait behind. Probing no longer than
@@ -82,13 +86,11 @@ class Replayer:
                         len(self.orphans))
         if probe.state == "unreachable":
             t.enter_spooling("broker unreachable at start")
-        elif probe.state == "missing":
-            self.report_missing()
-            t.enter_spooling(f"topic {t.publisher.topic} missing at start")
-        elif probe.state == "slow":
+        elif probe.state in ("slow", "missing"):
             self.unsure = True
-            log.info("audit.broker_slow the broker did not answer the start-up probe in 2 s: producing, "
-                     "asking again")
+            self._missing_since = time.monotonic() if probe.state == "missing" else None
+            log.info("audit.broker_slow the start-up probe got %s: producing, asking again",
+                     "no answer in 2 s" if probe.state == "slow" else f"no topic {t.publisher.topic} yet")
 
     def recheck(self) -> None:
         """After a slow start-up probe: ask again (at the backoff's pace) until the broker answers."""
@@ -96,7 +98,10 @@ class Replayer:
         if now < self._next_try:
             return
         probe = self.t.publisher.probe(timeout=self.probe_timeout_s)
-        if probe.state == "slow":
+        if probe.state == "missing" and self._missing_since is None:
+            self._missing_since = now
+        young = self._missing_since is not None and now - self._missing_since < self.MISSING_GRACE_S
+        if probe.state == "slow" or (probe.state == "missing" and young):
             self._later(now)
             return
         self.unsure = False

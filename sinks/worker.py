@@ -69,6 +69,10 @@ _NOT_OWNER = frozenset({KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERAT
                         KafkaError.FENCED_INSTANCE_ID, KafkaError._NO_OFFSET, KafkaError._STATE})
 
 
+# How long a rebalance waits for the batch in flight before this worker lets its partitions go.
+_REVOKE_WAIT_S = 10.0
+
+
 class ShutdownBeforeAck(Exception):
     """Asked to stop while Elasticsearch has not acknowledged a batch: leave it uncommitted."""
 
@@ -258,13 +262,16 @@ class EventSink:
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Called inside consume(): finish and commit the batch in flight (or the one drain() is
-        # waiting on) while its partitions are still ours, so the next owner starts after it.
+        # waiting on) while its partitions are still ours, so the next owner starts after it. The
+        # whole group waits meanwhile: if Elasticsearch is slow, give the partitions up uncommitted
+        # (the next owner replays them; lanes keep the first copy first) and settle the batch later.
         batch = self._awaited or self.in_flight
-        if batch is self.in_flight:
-            self.in_flight = None
         if batch is not None:
-            wait(batch.chunks)
-            self._settle(batch, final=True)
+            wait(batch.chunks, timeout=_REVOKE_WAIT_S)
+            if batch.done():
+                if batch is self.in_flight:
+                    self.in_flight = None
+                self._settle(batch, final=True)
         self._forget(partitions)
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
