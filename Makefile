@@ -46,8 +46,8 @@ stack-down: venv  ## stop them
 stack-status: venv
 	$(VENV)/bin/agent-audit stack status
 
-compose-check:  ## validate docker-compose.yml (needs docker-compose)
-	docker-compose -f docker-compose.yml config -q
+compose-check: venv  ## validate docker-compose.yml (Compose schema; and the Compose CLI where installed)
+	$(PY) -m pytest -q -rs tests/unit/test_compose.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -41,6 +41,8 @@ AUDIT_MAX_SEQ_GAP          10000                            a seq further past i
 AUDIT_SESSION_IDLE_S       86400 (1 day)                    a session idle this long leaves the stream's
                                                             state (tombstoned); a late event recovers
                                                             its chain head from Elasticsearch
+AUDIT_SINK_MAX_POLL_MS     300000 (5 min)                   the sink's max.poll.interval.ms (its session
+                                                            timeout is the smaller of this and 45 s)
 =========================  ===============================  ===========================================
 
 Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY) come from here
@@ -120,6 +122,7 @@ class Settings:
     max_clock_skew_s: int = 300
     max_seq_gap: int = 10_000
     session_idle_s: int = 86_400
+    sink_max_poll_ms: int = 300_000
 
     @property
     def production(self) -> bool:
@@ -169,6 +172,7 @@ class Settings:
             max_clock_skew_s=_int(env, "AUDIT_MAX_CLOCK_SKEW_S", d.max_clock_skew_s, allow_zero=True),
             max_seq_gap=_int(env, "AUDIT_MAX_SEQ_GAP", d.max_seq_gap),
             session_idle_s=_int(env, "AUDIT_SESSION_IDLE_S", d.session_idle_s),
+            sink_max_poll_ms=_int(env, "AUDIT_SINK_MAX_POLL_MS", d.sink_max_poll_ms),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -202,6 +206,7 @@ class Settings:
             "AUDIT_MAX_CLOCK_SKEW_S": str(self.max_clock_skew_s),
             "AUDIT_MAX_SEQ_GAP": str(self.max_seq_gap),
             "AUDIT_SESSION_IDLE_S": str(self.session_idle_s),
+            "AUDIT_SINK_MAX_POLL_MS": str(self.sink_max_poll_ms),
         }
         if self.es_api_key:
             env["ES_API_KEY"] = self.es_api_key

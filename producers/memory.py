@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from agent_audit.core.errors import InvalidEvent
 from agent_audit.producers.batching import Envelope
-from agent_audit.producers.publisher import DeliveryCallback, Outcome
+from agent_audit.producers.publisher import DeliveryCallback, Outcome, Probe
 from agent_audit.producers.transport import Counters
 
 __all__ = ["MemoryPublisher", "MemoryTransport"]
@@ -48,7 +48,11 @@ class MemoryTransport:
 
 class MemoryPublisher:
     """A broker in a list. ``up=False`` fails deliveries as a dead broker would; ``capacity`` bounds
-    the local queue (BufferError past it); ``max_bytes`` rejects larger envelopes permanently."""
+    the local queue (BufferError past it); ``max_bytes`` rejects larger envelopes permanently.
+    ``topic_exists=False`` answers probes (and fails deliveries) as a broker without the topic;
+    ``slow=True`` lets probes time out while the broker is up."""
+
+    topic = "memory"
 
     def __init__(self, partitions: int = 3, capacity: int = 10_000, max_bytes: int = 1_000_000) -> None:
         self.up = True
@@ -57,16 +61,27 @@ class MemoryPublisher:
         self.max_bytes = max_bytes
         self.delivered: list[Envelope] = []
         self.probes = 0
+        self.topic_exists = True
+        self.slow = False
         self._queued: list[tuple[Envelope, DeliveryCallback]] = []
         self._reports: list[tuple[DeliveryCallback, Outcome]] = []
 
     @property
     def reachable(self) -> bool:
-        return self.up
+        return self.up and self.topic_exists
 
     def partitions(self, timeout: float) -> int | None:
+        return self.probe(timeout).partitions
+
+    def probe(self, timeout: float) -> Probe:
         self.probes += 1
-        return self.n_partitions if self.up else None
+        if not self.up:
+            return Probe("unreachable")
+        if self.slow:
+            return Probe("slow")
+        if not self.topic_exists:
+            return Probe("missing")
+        return Probe("ok", self.n_partitions)
 
     def produce(self, envelope: Envelope, on_delivery: DeliveryCallback) -> None:
         if len(envelope.value) > self.max_bytes:
@@ -76,6 +91,8 @@ class MemoryPublisher:
         self._queued.append((envelope, on_delivery))
 
     def poll(self, timeout: float) -> None:
+        if self.up and not self.topic_exists:
+            self.purge()
         if self.up:  # a live broker acknowledges everything queued, in order
             for env, callback in self._queued:
                 self.delivered.append(env)

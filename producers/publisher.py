@@ -8,12 +8,19 @@ looks reachable. ``KafkaPublisher`` is the only module that imports confluent-ka
 Delivery outcomes are classified at this boundary: ``ok``; ``retry`` (broker away, timed out,
 purged: the envelope goes to the spool); ``reject`` (the broker will never take it, e.g. too large:
 counted as dropped, since spooling it would retry forever).
+
+A probe (a metadata request for the topic) tells four answers apart: ``ok`` (with the partition
+count), ``slow`` (no answer within the time, but no connection failed: keep producing, ask again
+later), ``unreachable`` (connections refused or all brokers down: spool) and ``missing`` (the broker
+answered that the topic does not exist). Only a delivery that librdkafka failed for an unknown topic
+(after ``topic.metadata.propagation.max.ms``) makes the publisher unreachable for that reason.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from agent_audit.core.errors import InvalidEvent
@@ -22,7 +29,7 @@ from agent_audit.producers.batching import Envelope
 from agent_audit.producers.options import ClientOptions
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-__all__ = ["DeliveryCallback", "KafkaPublisher", "Outcome", "Publisher", "producer_config"]
+__all__ = ["DeliveryCallback", "KafkaPublisher", "Outcome", "Probe", "Publisher", "producer_config"]
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +39,24 @@ DeliveryCallback = Callable[[Outcome], None]
 _REJECTED = frozenset({KafkaError.MSG_SIZE_TOO_LARGE,
                        KafkaError.INVALID_RECORD, KafkaError.INVALID_MSG_SIZE,
                        KafkaError.RECORD_LIST_TOO_LARGE})
+_NO_TOPIC = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC})
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a metadata request for the topic found."""
+    state: Literal["ok", "slow", "unreachable", "missing"]
+    partitions: int | None = None  # known when ``ok``
 
 
 class Publisher(Protocol):
+    topic: str
+
     @property
     def reachable(self) -> bool: ...
 
-    def partitions(self, timeout: float) -> int | None:
-        """The topic's partition count, or None when the broker cannot be asked (a probe too)."""
+    def probe(self, timeout: float) -> Probe:
+        """Ask for the topic's partition count; the answer says why when there is none."""
 
     def produce(self, envelope: Envelope, on_delivery: DeliveryCallback) -> None:
         """Queue one envelope; BufferError when the local queue is full, InvalidEvent if never sendable."""
@@ -77,10 +94,11 @@ class KafkaPublisher:
         self._producer = Producer(self._config)
         self._down = False
         self._fatal = False
+        self._missing = False  # the broker said the topic does not exist
 
     @property
     def reachable(self) -> bool:
-        return not self._down
+        return not self._down and not self._missing
 
     def _on_error(self, err: KafkaError) -> None:
         # Called from poll() on the transport's thread. One broker of several going away is normal.
@@ -90,20 +108,29 @@ class KafkaPublisher:
             self._fatal = True
             log.error("audit.kafka.fatal code=%s: the producer is rebuilt at the next probe", err.name())
 
-    def partitions(self, timeout: float) -> int | None:
+    def probe(self, timeout: float) -> Probe:
         if self._fatal:  # an idempotent producer in a fatal state takes nothing more: start afresh
             self._producer.purge()
             self._producer = Producer(self._config)
             self._fatal = False
         try:
             meta = self._producer.list_topics(self.topic, timeout=timeout)
-        except KafkaException:
-            return None
+        except KafkaException as exc:
+            # A refused connection fails fast (_TRANSPORT); a broker still starting, or a machine
+            # too busy to answer in time, only times out: that is "slow", not "unreachable".
+            slow = exc.args[0].code() == KafkaError._TIMED_OUT and not self._down
+            return Probe("slow" if slow else "unreachable")
         topic = meta.topics.get(self.topic)
-        if topic is None or topic.error is not None or not topic.partitions:
-            return None
-        self._down = False
-        return len(topic.partitions)
+        if topic is None or (topic.error is not None and topic.error.code() in _NO_TOPIC):
+            return Probe("missing")  # not yet unreachable: it may be metadata catching up
+        if topic.error is not None or not topic.partitions:
+            return Probe("slow")  # e.g. a leader being elected: it will answer soon
+        self._down = self._missing = False
+        return Probe("ok", len(topic.partitions))
+
+    def partitions(self, timeout: float) -> int | None:
+        """The topic's partition count, or None when the probe found none."""
+        return self.probe(timeout).partitions
 
     def produce(self, envelope: Envelope, on_delivery: DeliveryCallback) -> None:
         def report(err: KafkaError | None, _msg: Message) -> None:
@@ -111,6 +138,7 @@ class KafkaPublisher:
                 self._down = False
                 on_delivery("ok")
             else:
+                self._missing = self._missing or err.code() in _NO_TOPIC
                 on_delivery("reject" if err.code() in _REJECTED else "retry")
 
         try:

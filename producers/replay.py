@@ -5,6 +5,13 @@ oldest non-empty spool (spools left by dead processes first, then our own) and c
 read position only when every one of them was acknowledged; a failed round is retried after a
 backoff (0.25 s doubling to 5 s), probing the broker with a metadata request first. When every
 spool is empty the transport goes back to producing directly.
+
+At start the probe decides: ``unreachable`` spools from the first event; ``slow`` keeps producing
+directly with the configured partition count and asks again, from the background thread, until the
+broker answers. ``missing`` is first taken as slow too: a topic created a moment ago may not be in
+the answering broker's metadata yet (that, and not an unreachable broker, is what a test saw right
+after creating its topic). If it is still missing after ``MISSING_GRACE_S``, or librdkafka fails a
+delivery for an unknown topic, the topic is reported by name and events wait in the spool for it.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from agent_audit.core.errors import InvalidEvent
 from agent_audit.producers.batching import Envelope, repartition
-from agent_audit.producers.publisher import Outcome
+from agent_audit.producers.publisher import Outcome, Probe
 from agent_audit.producers.spool import DiskSpool, Position, SpooledEnvelope, adopt_orphans
 
 if TYPE_CHECKING:
@@ -41,6 +48,7 @@ class _Round:
 class Replayer:
     BATCH = 32  # envelopes per round: bounded memory (at most 16 MiB at 512 KiB each), ~16k events
     ROUND_TIMEOUT_S = 35.0  # a little over message.timeout.ms: librdkafka reports first
+    MISSING_GRACE_S = 10.0  # how long a "no such topic" answer may be metadata catching up
 
     def __init__(self, transport: BatchTransport) -> None:
         self.t = transport
@@ -48,6 +56,13 @@ class Replayer:
         self._round: _Round | None = None
         self._backoff = 0.25
         self._next_try = 0.0
+        self.unsure = False  # the start-up probe got no answer in time, or no topic yet: ask again
+        self._missing_since: float | None = None
+        # A probe blocks this thread for its whole timeout when the broker is away; meanwhile the
+        # queue fills, and the next tick builds envelopes from all of it in one long stretch of
+        # Python holding the GIL, which the agent's calls then wait behind. Probing no longer than
+        # a linger keeps every tick the size of a normal one.
+        self.probe_timeout_s = min(0.5, max(0.05, transport.options.linger_ms / 1000))
 
     @property
     def busy(self) -> bool:
@@ -56,9 +71,9 @@ class Replayer:
     def start(self) -> None:
         """On the background thread: the topic's partition count, and spools of dead processes."""
         t = self.t
-        found = t.publisher.partitions(timeout=2.0)
-        if found:
-            t.partitions = found
+        probe = t.publisher.probe(timeout=2.0)
+        if probe.partitions:
+            t.partitions = probe.partitions
         if t.spool_dir is not None:
             for spool in adopt_orphans(t.spool_dir, t.options.spool_max_bytes, t.options.spool_fsync):
                 if spool.empty():
@@ -69,8 +84,38 @@ class Replayer:
             t.spooling = True  # new events wait behind the old ones
             log.warning("audit.spool_adopted spools=%d: replaying what earlier processes left",
                         len(self.orphans))
-        if found is None:
+        if probe.state == "unreachable":
             t.enter_spooling("broker unreachable at start")
+        elif probe.state in ("slow", "missing"):
+            self.unsure = True
+            self._missing_since = time.monotonic() if probe.state == "missing" else None
+            log.info("audit.broker_slow the start-up probe got %s: producing, asking again",
+                     "no answer in 2 s" if probe.state == "slow" else f"no topic {t.publisher.topic} yet")
+
+    def recheck(self) -> None:
+        """After a slow start-up probe: ask again (at the backoff's pace) until the broker answers."""
+        now = time.monotonic()
+        if now < self._next_try:
+            return
+        probe = self.t.publisher.probe(timeout=self.probe_timeout_s)
+        if probe.state == "missing" and self._missing_since is None:
+            self._missing_since = now
+        young = self._missing_since is not None and now - self._missing_since < self.MISSING_GRACE_S
+        if probe.state == "slow" or (probe.state == "missing" and young):
+            self._later(now)
+            return
+        self.unsure = False
+        self._backoff = 0.25
+        if probe.partitions:
+            self.t.partitions = probe.partitions
+        elif probe.state == "missing":
+            self.report_missing()
+            self.t.enter_spooling(f"topic {self.t.publisher.topic} missing")
+
+    def report_missing(self) -> None:
+        self.t.report("topic_missing", "topic %s does not exist on the broker: events are kept in the spool "
+                      "until it is created (agent-audit topics create)", self.t.publisher.topic,
+                      level=logging.ERROR)
 
     def step(self) -> None:
         now = time.monotonic()
@@ -88,11 +133,10 @@ class Replayer:
         elif now < self._next_try:
             return
         if not self.t.publisher.reachable:
-            found = self.t.publisher.partitions(timeout=0.5)  # the probe
-            if found is None:
+            probe = self.t.publisher.probe(timeout=self.probe_timeout_s)
+            if not self._usable(probe):
                 self._later(now)
                 return
-            self.t.partitions = found
         spool = self._next_spool()
         if spool is None:
             self.t.spooling = False
@@ -102,6 +146,15 @@ class Replayer:
         self._round = self._send(spool, spool.read(self.BATCH), now)
         if self._round is None:
             self._later(now)
+
+    def _usable(self, probe: Probe) -> bool:
+        if probe.state == "missing":
+            self.report_missing()
+        if probe.partitions is None:
+            return False
+        self.t.partitions = probe.partitions
+        self.t.report.reset("topic_missing")
+        return True
 
     def _send(self, spool: DiskSpool, records: list[SpooledEnvelope], now: float) -> _Round | None:
         t, o = self.t, self.t.options

@@ -178,6 +178,8 @@ class BatchTransport:
             self.enter_spooling("delivery failed")
         if self.spooling:
             self.replayer.step()
+        elif self.replayer.unsure:
+            self.replayer.recheck()
 
     def _cut(self, items: list[tuple[str, bytes]]) -> list[Envelope]:
         o = self.options

@@ -9,6 +9,17 @@ At-least-once end to end: offsets are committed after every document of the batc
 already there: 409), or dead-lettered with its reason when Elasticsearch refuses it for good.
 Transient trouble (connection loss, 429, 5xx) is retried with backoff, never dropped. Run several
 workers in one consumer group to scale.
+
+Late records for a sealed day go to today's index of their family, once (``sinks.late``).
+
+Order (``sinks.lanes``): copies of one document id are written in consumption order, so the first
+copy of an ``event_id`` in partition order is the one stored, whatever the batching.
+
+Group membership: while it waits on Elasticsearch (an outage of any length) the worker pauses its
+partitions and keeps polling, so it stays in its group past ``max.poll.interval.ms``. When the
+membership is lost anyway (session timeout, "Unknown member", a rebalance mid-batch), offsets of
+partitions it no longer owns are not committed: their next owner replays them, and the 409s make the
+replay harmless; the worker rejoins and carries on.
 """
 
 from __future__ import annotations
@@ -18,17 +29,27 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
 from agent_audit.core.errors import TransientError
 from agent_audit.core.settings import Settings
-from agent_audit.sinks.bulk import BulkItem, build_body, chunk_by_bytes, classify, item_from_record
+from agent_audit.sinks.bulk import BulkItem, build_body, classify, item_from_record
 from agent_audit.sinks.gather import gather
 from agent_audit.sinks.indices import event_index, install_templates
+from agent_audit.sinks.late import SEALED_REASON, LateRouter, split_sealed
+from agent_audit.sinks.lanes import BulkLanes
 from agent_audit.sinks.telemetry import SinkTelemetry
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch, OrjsonSerializer
@@ -40,6 +61,16 @@ log = logging.getLogger(__name__)
 
 # Of each item's answer only what classify() reads: a third of the bytes to send and parse.
 _BULK_ANSWER = "errors,items.*.status,items.*.error.type"
+
+# A commit refused because this worker is no longer (or not yet again) the partitions' owner: the
+# next owner replays from the last commit, and op_type=create makes the replay harmless.
+_NOT_OWNER = frozenset({KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION,
+                        KafkaError.REBALANCE_IN_PROGRESS, KafkaError._ASSIGNMENT_LOST,
+                        KafkaError.FENCED_INSTANCE_ID, KafkaError._NO_OFFSET, KafkaError._STATE})
+
+
+# How long a rebalance waits for the batch in flight before this worker lets its partitions go.
+_REVOKE_WAIT_S = 10.0
 
 
 class ShutdownBeforeAck(Exception):
@@ -56,6 +87,10 @@ class _InFlight:
     offsets: list[TopicPartition]
     started: float
     appended: float  # Kafka timestamp (s) of the first record, 0 if none: the sink's share of latency
+    settled: bool = False  # accounted for and committed (possibly early, by a revoke)
+
+    def done(self) -> bool:
+        return all(chunk.done() for chunk in self.chunks)
 
 
 def build_es(settings: Settings) -> Elasticsearch:
@@ -74,13 +109,19 @@ class EventSink:
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "fetch.max.bytes": 32 * 1024 * 1024,
+            "max.poll.interval.ms": settings.sink_max_poll_ms,
+            "session.timeout.ms": min(45_000, settings.sink_max_poll_ms),
+            "on_commit": _on_commit,
         })
         self.dlq = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
         self.stopping = threading.Event()
         self.max_bytes = settings.sink_max_bytes
-        # Two batches may be in Elasticsearch at once (the one finishing, the one just sent).
-        self.pool = ThreadPoolExecutor(2 * settings.sink_concurrency, thread_name_prefix="bulk")
+        # Two batches may be in Elasticsearch at once (the one finishing, the one just sent), in
+        # lanes that keep the order of each document id.
+        self.lanes = BulkLanes(settings.sink_concurrency, self.max_bytes)
         self.in_flight: _InFlight | None = None
+        self._awaited: _InFlight | None = None  # the batch drain() waits on, for a revoke to settle
+        self._held: list[Message] = []  # consumed while paused: they open the next batch
         self.stored = 0
         self.duplicates = 0
         self.dead_lettered = 0
@@ -88,12 +129,14 @@ class EventSink:
         self._batches = 0
         # Every record asks for its daily index: a handful of distinct answers, cached.
         self._index_for_day = lru_cache(maxsize=256)(partial(event_index, settings.index_prefix))
+        self.late = LateRouter(self.es, settings.index_prefix)
 
     def run(self) -> None:
         install_templates(self.es, self.settings.index_prefix)
         self.telemetry.serve(self.settings.metrics_port)
         topics = self.settings.topics
-        self.consumer.subscribe([topics.events, topics.metrics, topics.alerts], on_revoke=self._on_revoke)
+        self.consumer.subscribe([topics.events, topics.metrics, topics.alerts], on_revoke=self._on_revoke,
+                                on_lost=self._on_lost)
         log.info("sink.started topic=%s group=%s", self.settings.topics.events, self.settings.sink_group)
         try:
             while not self.stopping.is_set():
@@ -102,7 +145,7 @@ class EventSink:
         except ShutdownBeforeAck as exc:
             log.warning("sink.stop.unacknowledged %s: the batch will be replayed", exc)
         finally:
-            self.pool.shutdown(wait=True)
+            self.lanes.shutdown()
             self.consumer.close()  # commits nothing more: every batch was committed after its ack
             self.dlq.flush(10)
             log.info("sink.stopped stored=%d duplicates=%d dead=%d",
@@ -131,6 +174,9 @@ class EventSink:
         return len(records)
 
     def _consume(self, n: int, timeout: float) -> list[Message]:
+        if self._held:
+            got, self._held = self._held[:n], self._held[n:]
+            return got
         got = self.consumer.consume(n, timeout)
         records = [m for m in got if m.error() is None]
         if len(records) < len(got):
@@ -144,19 +190,42 @@ class EventSink:
         return all(chunk.done() for chunk in self.in_flight.chunks)
 
     def drain(self, final: bool = False) -> None:
-        """Wait for the batch in flight, account for it, commit its offsets."""
+        """Wait for the batch in flight (staying in the group), account for it, commit its offsets."""
         batch, self.in_flight = self.in_flight, None
         if batch is None:
             return
+        self._await(batch)
+        self._settle(batch, final)
+
+    def _await(self, batch: _InFlight) -> None:
+        """Wait for Elasticsearch with the partitions paused, polling so the group keeps us."""
+        if batch.done():
+            return
+        self._awaited = batch
+        try:
+            while not batch.done():
+                wait(batch.chunks, timeout=1.0)
+                if not batch.done():
+                    self._keep_membership()
+        finally:
+            self._awaited = None
+            self.consumer.resume(self.consumer.assignment())
+
+    def _keep_membership(self) -> None:
+        # A poll resets max.poll.interval.ms; paused partitions fetch nothing new. What was fetched
+        # already (or comes from a partition assigned meanwhile) is held for the next batch.
+        self.consumer.pause(self.consumer.assignment())
+        self._held += [m for m in self.consumer.consume(self.settings.sink_batch, 0.1) if m.error() is None]
+        self.consumer.pause(self.consumer.assignment())
+
+    def _settle(self, batch: _InFlight, final: bool) -> None:
+        if batch.settled:
+            return
+        batch.settled = True
         for future in batch.chunks:
             self._account(future.result())  # ShutdownBeforeAck surfaces here, before any commit
         self.dlq.flush(30)
-        # Asynchronous while running (a lost commit only means a harmless replay); the last ones,
-        # on stop or revoke, wait for the broker's answer.
-        if final:
-            self.consumer.commit(offsets=batch.offsets, asynchronous=False)
-        else:
-            self.consumer.commit(offsets=batch.offsets, asynchronous=True)
+        self._commit(batch.offsets, final)
         self.telemetry.batch_seconds.observe(time.perf_counter() - batch.started)
         if batch.appended:
             self.telemetry.ack_age.observe(max(0.0, time.time() - batch.appended))
@@ -164,22 +233,60 @@ class EventSink:
         if self._batches % 20 == 1:
             self._observe_lag()
 
+    def _commit(self, offsets: list[TopicPartition], final: bool) -> None:
+        """Commit the offsets of partitions still ours. Asynchronous while running (a lost commit
+        only means a harmless replay); the last ones, on stop or revoke, wait for the answer."""
+        owned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        mine = [tp for tp in offsets if (tp.topic, tp.partition) in owned]
+        if not mine:
+            return
+        try:
+            if final:
+                self.consumer.commit(offsets=mine, asynchronous=False)
+            else:
+                self.consumer.commit(offsets=mine, asynchronous=True)
+        except KafkaException as exc:
+            if exc.args[0].code() not in _NOT_OWNER:
+                raise
+            log.warning("sink.commit.skipped code=%s: the next owner replays the batch", exc.args[0].name())
+
     def _observe_lag(self) -> None:
-        for tp in self.consumer.position(self.consumer.assignment()):
+        try:
+            positions = self.consumer.position(self.consumer.assignment())
+        except KafkaException:
+            return  # mid-rebalance: the next batch measures it
+        for tp in positions:
             _low, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=True)
             if tp.offset >= 0 and high >= 0:
                 self.telemetry.lag.labels(str(tp.partition)).set(high - tp.offset)
 
-    def _on_revoke(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
-        # Called inside consume(): finish and commit the batch in flight while its partitions
-        # are still ours, so the next owner starts after it instead of replaying it.
-        self.drain(final=True)
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Called inside consume(): finish and commit the batch in flight (or the one drain() is
+        # waiting on) while its partitions are still ours, so the next owner starts after it. The
+        # whole group waits meanwhile: if Elasticsearch is slow, give the partitions up uncommitted
+        # (the next owner replays them; lanes keep the first copy first) and settle the batch later.
+        batch = self._awaited or self.in_flight
+        if batch is not None:
+            wait(batch.chunks, timeout=_REVOKE_WAIT_S)
+            if batch.done():
+                if batch is self.in_flight:
+                    self.in_flight = None
+                self._settle(batch, final=True)
+        self._forget(partitions)
+
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # The group gave these partitions away already: commit nothing for them (their new owner
+        # replays from the last commit); the batch in flight still finishes, its writes are harmless.
+        log.warning("sink.partitions.lost count=%d: rejoining the group", len(partitions))
+        self._forget(partitions)
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        self._held = [m for m in self._held if (m.topic(), m.partition()) not in gone]
 
     def _send(self, items: Sequence[BulkItem]) -> list[Future[Outcome]]:
         """Hand every item to Elasticsearch in parallel chunks; each future ends stored or refused."""
-        per_request = -(-len(items) // self.settings.sink_concurrency)  # spread over the requests
-        return [self.pool.submit(self._write_chunk, c)
-                for c in chunk_by_bytes(items, self.max_bytes, per_request)]
+        return self.lanes.submit(items, self._write_chunk)
 
     def _account(self, outcome: Outcome) -> None:
         stored, duplicates, failed = outcome
@@ -202,10 +309,12 @@ class EventSink:
                 self.telemetry.retries.inc()
                 log.warning("sink.bulk.retry reason=%s backoff_s=%.1f", exc, backoff)
             if outcome is not None:
+                late, refused = split_sealed(outcome.failed)
+                moved, already, stuck = self._route_late(late)
                 stored += outcome.stored
-                duplicates += outcome.duplicates
-                failed += outcome.failed
-                pending = outcome.retry
+                duplicates += outcome.duplicates + already
+                failed += refused + [(item, SEALED_REASON) for item in stuck]
+                pending = outcome.retry + moved
             if pending:
                 if self.stopping.is_set():
                     # Not committed: the next worker of the group replays this batch.
@@ -213,6 +322,15 @@ class EventSink:
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
         return stored, duplicates, failed
+
+    def _route_late(self, late: list[BulkItem]) -> tuple[list[BulkItem], int, list[BulkItem]]:
+        if not late:
+            return [], 0, []
+        try:
+            return self.late.route(late)
+        except (ESConnectionError, ConnectionTimeout, ApiError) as exc:
+            log.warning("sink.late.retry reason=%s", type(exc).__name__)
+            return late, 0, []  # sent again, refused again, routed again once Elasticsearch answers
 
     def _bulk(self, items: Sequence[BulkItem]) -> dict[str, object]:
         try:
@@ -235,6 +353,12 @@ class EventSink:
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stopping.set())
+
+
+def _on_commit(err: KafkaError | None, _partitions: list[TopicPartition]) -> None:
+    # The answer to an asynchronous commit: a refusal only means the batch will be replayed.
+    if err is not None:
+        log.warning("sink.commit.failed code=%s: the next owner replays the batch", err.name())
 
 
 def _log_errors(got: Sequence[Message]) -> None:

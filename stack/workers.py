@@ -2,6 +2,8 @@
 
 In production they are separate deployments (docker-compose.yml, or any process supervisor); here
 one call starts both against the given environment and one call stops them gracefully.
+Several workers of one kind run side by side under names like ``sink-2`` (the kind before the dash):
+same group, as scaled-out deployments are.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class Workers:
     def start(self, name: str, env: Mapping[str, str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with (self.log_dir / f"{name}.log").open("ab") as out:
-            self.procs[name] = subprocess.Popen(COMMANDS[name], env=dict(env), stdout=out,
+            self.procs[name] = subprocess.Popen(COMMANDS[name.partition("-")[0]], env=dict(env), stdout=out,
                                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def kill(self, name: str) -> None:
@@ -41,6 +43,13 @@ class Workers:
         proc = self.procs.pop(name)
         proc.kill()
         proc.wait(10)
+
+    def pause(self, name: str) -> None:
+        """SIGSTOP: a worker frozen (a long GC, a stalled VM) misses its heartbeats and loses its group."""
+        self.procs[name].send_signal(signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self.procs[name].send_signal(signal.SIGCONT)
 
     def stop(self, name: str, timeout: float = 30.0) -> int | None:
         proc = self.procs.pop(name)

@@ -8,7 +8,8 @@ Legal holds win over retention: an expired index holding documents of a held ses
 deleted whole; its other documents are deleted and it is kept (and reported as pruned) until the
 hold is released. Sealing (``index.blocks.write: true``) comes a configurable number of days after
 the day closed, so late events still land; erasure and pruning reopen a sealed index for the time
-they need.
+they need. Events that come even later are stored once in today's index, their timestamp unchanged
+(``sinks.late``): sealing never sends a valid event to the dead-letter topic.
 """
 
 from __future__ import annotations

@@ -152,3 +152,35 @@ def test_elasticsearch_stopped_for_30_s_under_load_loses_and_doubles_nothing(
         "field": "event_id", "precision_threshold": 40_000}}})
     assert stored["aggregations"]["ids"]["value"] == pytest.approx(len(sent), rel=0.001)
     es.close()
+
+
+@pytest.mark.timeout(300)
+def test_the_sink_keeps_its_group_membership_through_an_outage_longer_than_max_poll_interval(
+        settings: Settings, own_es: ElasticsearchNode, tmp_path: Path) -> None:
+    """max.poll.interval.ms is 6 s, Elasticsearch is away 20 s with a batch in flight: the sink keeps
+    polling (paused), stays the same member of its group, and then stores every event once."""
+    from tests.integration.test_group_membership import group_members  # noqa: PLC0415
+    from tests.integration.test_sink import _publish_redacted  # noqa: PLC0415
+
+    n = 20_000
+    ids = _publish_redacted(settings, n)
+    target = dataclasses.replace(settings, es_url=own_es.url, sink_batch=300, sink_max_poll_ms=6000)
+    es = Elasticsearch(own_es.url, request_timeout=30)
+    alias = events_alias(settings.index_prefix)
+    with running_workers(target.to_env(), tmp_path, names=("sink",)) as workers:
+        assert wait_for_count(es, alias, 1_000, workers) >= 1_000
+        member = group_members(settings, settings.sink_group)
+        own_es.down()
+        down_at = time.monotonic()
+        while time.monotonic() - down_at < 20:
+            workers.check_alive()
+            time.sleep(1)
+        assert group_members(settings, settings.sink_group) == member, "it must not have left its group"
+        own_es.up()
+        assert wait_for_count(es, alias, n, workers, timeout=180) == n
+        time.sleep(3)
+        es.indices.refresh(index=alias)
+        assert count_searchable(es, alias) == len(ids)
+        assert group_members(settings, settings.sink_group) == member
+    assert "partitions.lost" not in (tmp_path / "sink.log").read_text()
+    es.close()

@@ -19,7 +19,9 @@ def _rss_mb() -> float:
 
 
 def test_memory_stays_bounded_and_overflow_is_counted(settings: Settings, tmp_path: Path) -> None:
-    """~150 MB of events recorded toward a closed port: RSS grows far less, every event is accounted for."""
+    """~150 MB of events recorded toward a closed port: RSS grows far less, every event is accounted for.
+    (The per-call cost is measured in bench/producer; tests/unit/test_producer_transport.py holds that
+    a call never waits on the publisher.)"""
     nowhere = dataclasses.replace(settings, kafka_bootstrap="127.0.0.1:1")
     options = ClientOptions(spool_dir=tmp_path, spool_max_bytes=4 * 1024 * 1024, spool_fsync="never",
                             queue_bytes=16 * 1024 * 1024)
@@ -28,11 +30,8 @@ def test_memory_stays_bounded_and_overflow_is_counted(settings: Settings, tmp_pa
                        transport=transport)
     before = _rss_mb()
     payload = {"blob": "x" * 200}
-    slowest = 0.0
     for _ in range(500_000):
-        start = time.perf_counter()
         trail.record_tool_call("t", parameters=payload, duration_ms=1.0)
-        slowest = max(slowest, time.perf_counter() - start)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         c = transport.counters
@@ -44,5 +43,4 @@ def test_memory_stays_bounded_and_overflow_is_counted(settings: Settings, tmp_pa
     assert c.recorded == 500_000 and c.spooled + c.dropped == 500_000 and c.dropped > 0
     assert transport.spool is not None and transport.spool.size() <= 4 * 1024 * 1024
     assert grown < 80, f"RSS grew {grown:.0f} MB for ~150 MB of events"
-    assert slowest < 0.05, f"one call took {slowest * 1000:.1f} ms"
     transport.shutdown(0.5)

@@ -28,25 +28,20 @@ from tests.integration.waiting import wait_for_count
 @pytest.mark.timeout(300)
 def test_events_recorded_while_the_broker_is_unreachable_are_spooled_then_delivered_in_order(
         settings: Settings, es: Elasticsearch, tmp_path: Path) -> None:
-    """Unreachable: calls stay under a few ms, events go to disk; reachable: every seq arrives, in order."""
+    """Unreachable: events go to disk, and shutdown does not wait for librdkafka's message timeout
+    (set to 10 minutes here: a hang would hit the test's timeout); reachable: every seq arrives, in order."""
     options = ClientOptions(spool_dir=tmp_path / "spool", linger_ms=5)
     session = f"outage-{uuid.uuid4().hex[:6]}"
     nowhere = dataclasses.replace(settings, kafka_bootstrap="127.0.0.1:1")  # nothing listens there
-    away = KafkaTransport(nowhere, options=options, exit_hook=False)
+    away = KafkaTransport(nowhere, config={"message.timeout.ms": 600_000}, options=options, exit_hook=False)
     trail = AuditTrail(session_id=session, user_id="u", agent="bot", transport=away)
-    slowest = 0.0
     for i in range(3000):
-        start = time.perf_counter()
         trail.record_tool_call("during", parameters={"i": i}, duration_ms=1)
-        slowest = max(slowest, time.perf_counter() - start)
     deadline = time.monotonic() + 30
     while away.counters.spooled < 3000 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert away.counters.spooled == 3000
-    assert slowest < 0.005, f"an agent call took {slowest * 1000:.1f} ms while the broker was away"
-    started = time.monotonic()
-    assert away.shutdown(0.5) is False  # not delivered, and it says so
-    assert time.monotonic() - started < 5  # close() alone would wait for message.timeout.ms
+    assert away.shutdown(0.5) is False  # not delivered, and it says so (close() alone would hang)
 
     back = KafkaTransport(settings, options=options, exit_hook=False)
     trail = AuditTrail(session_id=session, user_id="u", agent="bot", transport=back, seq_start=3000)
