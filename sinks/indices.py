@@ -75,7 +75,10 @@ def events_template(prefix: str, replicas: int = 0) -> dict[str, Any]:
                         "policy_version": _KW, "key_version": _KW,
                         "counts": {"type": "object", "dynamic": True},
                     }},
-                    "integrity": {"properties": {"hash": _KW, "prev_hash": _KW}},
+                    "integrity": {"properties": {
+                        "hash": _KW, "prev_hash": _KW, "v": {"type": "short"}, "digest": _KW,
+                        "salt": {"type": "keyword", "index": False}, "partition": {"type": "integer"},
+                        "checkpoint": {"type": "long"}, "leaf": {"type": "long"}}},
                     "payload": {"dynamic": "strict", "properties": _payload_properties()},
                 },
             },
