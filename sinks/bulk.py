@@ -54,6 +54,8 @@ def item_from_record(value: bytes, headers: Headers, index_for_day: Callable[[st
                             int(_text(meta.get("revision")) or 0))
         if alert_id := _text(meta.get("alert_id")):
             return BulkItem(alert_id, index_for_day(day, "alerts"), value)
+        if checkpoint_id := _text(meta.get("checkpoint_id")):
+            return BulkItem(checkpoint_id, index_for_day(day, "checkpoints"), value)
     doc = orjson.loads(value)
     day = str(doc["timestamp"])[:10].replace("-", ".")
     return BulkItem(str(doc["event_id"]), index_for_day(day, "events"), value)

@@ -12,8 +12,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-__all__ = ["alerts_template", "event_index", "events_alias", "events_template", "install_templates",
-           "metrics_alias", "metrics_template"]
+__all__ = ["alerts_template", "checkpoints_alias", "checkpoints_template", "event_index", "events_alias",
+           "events_template", "install_templates", "metrics_alias", "metrics_template"]
 
 _KW = {"type": "keyword", "ignore_above": 1024}
 _FLAT = {"type": "flattened", "ignore_above": 1024}
@@ -125,8 +125,33 @@ def alerts_template(prefix: str, replicas: int = 0) -> dict[str, Any]:
     }
 
 
+def checkpoints_alias(prefix: str) -> str:
+    return f"{prefix}-checkpoints"
+
+
+def checkpoints_template(prefix: str, replicas: int = 0) -> dict[str, Any]:
+    """Signed checkpoints (core.evidence.checkpoint): searchable by partition, number and session."""
+    return {
+        "index_patterns": [f"{prefix}-checkpoints-*"],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": 1, "number_of_replicas": replicas},
+            "aliases": {checkpoints_alias(prefix): {}},
+            "mappings": {"dynamic": "strict", "properties": {
+                "v": {"type": "short"}, "type": _KW, "log": _KW, "partition": {"type": "integer"},
+                "number": {"type": "long"}, "checkpoint_id": _KW, "prev": _KW,
+                "tree_size": {"type": "long"}, "root": _KW, "opened_at": {"type": "date"},
+                "closed_at": {"type": "date"}, "key_id": _KW,
+                "signature": {"type": "keyword", "index": False},
+                "sessions": {"properties": {"session_id": _KW, "seq": {"type": "long"}, "hash": _KW}},
+            }},
+        },
+    }
+
+
 def install_templates(es: Elasticsearch, prefix: str, replicas: int = 0) -> None:
     """Create or update the templates (idempotent: a PUT of the same body changes nothing)."""
     es.indices.put_index_template(name=f"{prefix}-events", **events_template(prefix, replicas))
     es.indices.put_index_template(name=f"{prefix}-metrics", **metrics_template(prefix, replicas))
     es.indices.put_index_template(name=f"{prefix}-alerts", **alerts_template(prefix, replicas))
+    es.indices.put_index_template(name=f"{prefix}-checkpoints", **checkpoints_template(prefix, replicas))

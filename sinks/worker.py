@@ -93,7 +93,8 @@ class EventSink:
         install_templates(self.es, self.settings.index_prefix)
         self.telemetry.serve(self.settings.metrics_port)
         topics = self.settings.topics
-        self.consumer.subscribe([topics.events, topics.metrics, topics.alerts], on_revoke=self._on_revoke)
+        self.consumer.subscribe([topics.events, topics.metrics, topics.alerts, topics.checkpoints],
+                                on_revoke=self._on_revoke)
         log.info("sink.started topic=%s group=%s", self.settings.topics.events, self.settings.sink_group)
         try:
             while not self.stopping.is_set():

@@ -1,0 +1,146 @@
+"""Tamper evidence end to end: sessions through the real stream and sink, then each insider attack on
+Elasticsearch, each judged by ``agent-audit verify`` with the public key alone."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+from elasticsearch import Elasticsearch
+
+from agent_audit.core.evidence.canonical import canonical, content_digest, link_hash
+from agent_audit.core.evidence.signing import SigningKey
+from agent_audit.core.settings import Settings
+from agent_audit.core.wire import join_envelope, partition_for
+from agent_audit.sinks.indices import checkpoints_alias, events_alias
+from agent_audit.stack.workers import Workers, running_workers
+from tests.factories import event
+from tests.integration.waiting import wait_for_count
+
+ROOT = Path(__file__).parents[2]
+KEY = SigningKey.generate()
+PUBLIC = base64.b64encode(KEY.public.public_bytes_raw()).decode()
+SESSIONS = ("intact", "edit", "rechain", "tail", "whole", "insert", "middle", "pending")
+N = 6
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {**os.environ, **settings.to_env(), "AUDIT_SIGNING_KEY": KEY.private_pem(),
+            "AUDIT_PUBLIC_KEYS": PUBLIC, "AUDIT_CHECKPOINT_INTERVAL_S": "1"}
+
+
+def _cli(settings: Settings, *args: str, public_only: bool = True) -> subprocess.CompletedProcess[str]:
+    env = _env(settings)
+    if public_only:  # the auditor holds the public key only
+        env.pop("AUDIT_SIGNING_KEY")
+    return subprocess.run([sys.executable, "-m", "agent_audit.cli.main", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def _publish(settings: Settings, events: list[dict[str, Any]]) -> None:
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    by_partition: dict[int, list[bytes]] = {}
+    for ev in events:
+        by_partition.setdefault(partition_for(ev["session_id"], settings.raw_partitions), []).append(
+            orjson.dumps(ev))
+    for p, lines in by_partition.items():
+        producer.produce(settings.topics.raw, value=join_envelope(lines), partition=p)
+    assert producer.flush(30) == 0
+
+
+def _wait_checkpointed(es: Elasticsearch, settings: Settings, sessions: set[str], workers: Workers,
+                       timeout: float = 90.0) -> None:
+    alias = checkpoints_alias(settings.index_prefix)
+    deadline = time.monotonic() + timeout
+    named: set[str] = set()
+    while time.monotonic() < deadline:
+        workers.check_alive()
+        if es.indices.exists_alias(name=alias):
+            es.indices.refresh(index=alias)
+            hits = es.search(index=alias, size=1000, query={"match_all": {}})["hits"]["hits"]
+            named = {s["session_id"] for h in hits for s in h["_source"]["sessions"]}
+            if sessions <= named:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"never checkpointed: {sorted(sessions - named)}")
+
+
+def _docs(es: Elasticsearch, settings: Settings, session: str) -> list[dict[str, Any]]:
+    alias = events_alias(settings.index_prefix)
+    es.indices.refresh(index=alias)
+    hits = es.search(index=alias, size=100, query={"term": {"session_id": session}}, sort=[{"seq": "asc"}])
+    return hits["hits"]["hits"]
+
+
+@pytest.fixture
+def pipeline(settings: Settings, es: Elasticsearch, tmp_path: Path) -> Iterator[Workers]:
+    """Every session through the real workers, checkpointed; ``pending`` gets one more event later."""
+    _publish(settings, [event("input", i, session=s) for s in SESSIONS for i in range(N)])
+    with running_workers(_env(settings), tmp_path) as workers:
+        assert wait_for_count(es, events_alias(settings.index_prefix), len(SESSIONS) * N, workers) == \
+            len(SESSIONS) * N
+        _wait_checkpointed(es, settings, set(SESSIONS), workers)
+        yield workers
+
+
+def _attack(es: Elasticsearch, settings: Settings) -> None:
+    """The insider's edits, one session each, with write access to Elasticsearch and our code."""
+    edit = _docs(es, settings, "edit")[2]
+    es.index(index=edit["_index"], id=edit["_id"], refresh=True,
+             document={**edit["_source"], "payload": {"type": "text", "content": "rewritten"}})
+    prev = None
+    for hit in _docs(es, settings, "rechain"):  # rewrite seq 3 and recompute every later link
+        doc, i = hit["_source"], hit["_source"]["integrity"]
+        if doc["seq"] == 3:
+            doc["payload"] = {"type": "text", "content": "rewritten"}
+        if doc["seq"] >= 3:
+            i["digest"] = content_digest(base64.b64decode(i["salt"]), canonical(doc))
+            i["prev_hash"] = prev
+            i["hash"] = link_hash(prev, doc["session_id"], doc["seq"], doc["event_id"], i["digest"])
+            es.index(index=hit["_index"], id=hit["_id"], document=doc)
+        prev = i["hash"]
+    for hit in _docs(es, settings, "tail")[4:]:
+        es.delete(index=hit["_index"], id=hit["_id"])
+    for hit in _docs(es, settings, "whole"):
+        es.delete(index=hit["_index"], id=hit["_id"])
+    middle = _docs(es, settings, "middle")[2]
+    es.delete(index=middle["_index"], id=middle["_id"])
+    last = _docs(es, settings, "insert")[-1]
+    forged = {**event("input", N, session="insert"), "integrity": dict(last["_source"]["integrity"])}
+    i = forged["integrity"]
+    i["prev_hash"] = last["_source"]["integrity"]["hash"]
+    i["digest"] = content_digest(base64.b64decode(i["salt"]), canonical(forged))
+    i["hash"] = link_hash(i["prev_hash"], "insert", N, forged["event_id"], i["digest"])
+    i["leaf"] = 99
+    es.index(index=last["_index"], id=forged["event_id"], document=forged, refresh=True)
+
+
+@pytest.mark.timeout(300)
+def test_each_attack_on_stored_events_gets_its_verdict_and_untouched_sessions_verify(
+        settings: Settings, es: Elasticsearch, pipeline: Workers) -> None:
+    """intact 0; edited 1 at its seq; re-chained without the key 1; tail deleted 3; whole session
+    deleted 4; middle event deleted 4; forged event inserted 5; newer than the last checkpoint 6."""
+    _attack(es, settings)
+    es.indices.refresh(index=events_alias(settings.index_prefix))
+    expected = {
+        "intact": (0, f"intact ({N} events, open)"),
+        "edit": (1, "modified at seq 2"),
+        "rechain": (1, "modified at seq"),
+        "tail": (3, "truncated after seq 3"),
+        "whole": (4, "deleted"),
+        "middle": (4, "deleted at seq 2"),
+        "insert": (5, f"inserted at seq {N}"),
+        "nobody": (7, "unknown"),
+    }
+    for session, (code, text) in expected.items():
+        got = _cli(settings, "verify", session, "--actor", "auditor")
+        assert (got.returncode, text in got.stdout) == (code, True), (session, got.stdout, got.stderr)
