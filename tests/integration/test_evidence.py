@@ -29,7 +29,7 @@ from tests.integration.waiting import wait_for_count
 ROOT = Path(__file__).parents[2]
 KEY = SigningKey.generate()
 PUBLIC = base64.b64encode(KEY.public.public_bytes_raw()).decode()
-SESSIONS = ("intact", "edit", "rechain", "tail", "whole", "insert", "middle", "pending")
+SESSIONS = ("intact", "edit", "rechain", "tail", "whole", "insert", "middle")
 N = 6
 
 
@@ -83,7 +83,7 @@ def _docs(es: Elasticsearch, settings: Settings, session: str) -> list[dict[str,
 
 @pytest.fixture
 def pipeline(settings: Settings, es: Elasticsearch, tmp_path: Path) -> Iterator[Workers]:
-    """Every session through the real workers, checkpointed; ``pending`` gets one more event later."""
+    """Every session through the real workers, stored and named by a signed checkpoint."""
     _publish(settings, [event("input", i, session=s) for s in SESSIONS for i in range(N)])
     with running_workers(_env(settings), tmp_path) as workers:
         assert wait_for_count(es, events_alias(settings.index_prefix), len(SESSIONS) * N, workers) == \
@@ -144,3 +144,37 @@ def test_each_attack_on_stored_events_gets_its_verdict_and_untouched_sessions_ve
     for session, (code, text) in expected.items():
         got = _cli(settings, "verify", session, "--actor", "auditor")
         assert (got.returncode, text in got.stdout) == (code, True), (session, got.stdout, got.stderr)
+
+
+def _offline(proof: Path, public: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agent_audit.core.evidence.offline", str(proof),
+                           "--public-key", str(public)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, check=False, env={"PATH": os.environ.get("PATH", "")})
+
+
+@pytest.mark.timeout(300)
+def test_a_proof_verifies_offline_and_the_checkpoints_export_outside_elasticsearch(
+        settings: Settings, es: Elasticsearch, pipeline: Workers, tmp_path: Path) -> None:
+    """``prove`` writes a proof the standalone verifier accepts with the public key alone (and
+    rejects once edited); ``checkpoints export`` copies every signed checkpoint from the topic."""
+    from agent_audit.core.evidence.checkpoint import verify_signature  # noqa: PLC0415
+    from agent_audit.core.evidence.signing import Keyring, public_pem  # noqa: PLC0415
+
+    target = _docs(es, settings, "intact")[3]["_source"]
+    proof = tmp_path / "proof.json"
+    made = _cli(settings, "prove", target["event_id"], "-o", str(proof), "--actor", "auditor")
+    assert made.returncode == 0 and "verifies" in made.stdout, made.stdout + made.stderr
+    public = tmp_path / "stream.pub.pem"
+    public.write_text(public_pem(KEY.public))
+    ok = _offline(proof, public)
+    assert ok.returncode == 0 and ok.stdout.startswith("VALID"), ok.stdout + ok.stderr
+    edited = orjson.loads(proof.read_bytes())
+    edited["event"]["payload"]["content"] = "rewritten"
+    proof.write_bytes(orjson.dumps(edited))
+    assert _offline(proof, public).returncode == 1
+
+    export = tmp_path / "checkpoints.ndjson"
+    assert _cli(settings, "checkpoints", "export", "-o", str(export)).returncode == 0
+    records = [orjson.loads(line) for line in export.read_bytes().splitlines()]
+    assert records and all(verify_signature(r, Keyring([KEY.public])) for r in records)
+    assert set(SESSIONS) <= {s["session_id"] for r in records for s in r["sessions"]}
