@@ -105,6 +105,7 @@ def _payload_properties() -> dict[str, Any]:
         "message": {"type": "text"},
         "stack_trace": {"type": "text", "index": False},
         "recovery_action": {"type": "text"},
+        "final_seq": {"type": "long"},  # kind "end": the session's last seq
     }
 
 

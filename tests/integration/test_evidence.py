@@ -29,7 +29,7 @@ from tests.integration.waiting import wait_for_count
 ROOT = Path(__file__).parents[2]
 KEY = SigningKey.generate()
 PUBLIC = base64.b64encode(KEY.public.public_bytes_raw()).decode()
-SESSIONS = ("intact", "edit", "rechain", "tail", "whole", "insert", "middle")
+SESSIONS = ("intact", "open", "edit", "rechain", "tail", "whole", "insert", "middle")
 N = 6
 
 
@@ -84,10 +84,11 @@ def _docs(es: Elasticsearch, settings: Settings, session: str) -> list[dict[str,
 @pytest.fixture
 def pipeline(settings: Settings, es: Elasticsearch, tmp_path: Path) -> Iterator[Workers]:
     """Every session through the real workers, stored and named by a signed checkpoint."""
-    _publish(settings, [event("input", i, session=s) for s in SESSIONS for i in range(N)])
+    end = {**event("input", N, session="intact"), "kind": "end", "payload": {"final_seq": N}}
+    _publish(settings, [*(event("input", i, session=s) for s in SESSIONS for i in range(N)), end])
     with running_workers(_env(settings), tmp_path) as workers:
-        assert wait_for_count(es, events_alias(settings.index_prefix), len(SESSIONS) * N, workers) == \
-            len(SESSIONS) * N
+        total = len(SESSIONS) * N + 1
+        assert wait_for_count(es, events_alias(settings.index_prefix), total, workers) == total
         _wait_checkpointed(es, settings, set(SESSIONS), workers)
         yield workers
 
@@ -127,12 +128,13 @@ def _attack(es: Elasticsearch, settings: Settings) -> None:
 @pytest.mark.timeout(300)
 def test_each_attack_on_stored_events_gets_its_verdict_and_untouched_sessions_verify(
         settings: Settings, es: Elasticsearch, pipeline: Workers) -> None:
-    """intact 0; edited 1 at its seq; re-chained without the key 1; tail deleted 3; whole session
+    """closed and untouched: intact, complete (0); unclosed: intact, open (0); edited 1 at its seq; re-chained without the key 1; tail deleted 3; whole session
     deleted 4; middle event deleted 4; forged event inserted 5; newer than the last checkpoint 6."""
     _attack(es, settings)
     es.indices.refresh(index=events_alias(settings.index_prefix))
     expected = {
-        "intact": (0, f"intact ({N} events, open)"),
+        "intact": (0, f"intact ({N + 1} events, complete)"),
+        "open": (0, f"intact ({N} events, open)"),
         "edit": (1, "modified at seq 2"),
         "rechain": (1, "modified at seq"),
         "tail": (3, "truncated after seq 3"),
