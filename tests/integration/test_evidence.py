@@ -128,8 +128,9 @@ def _attack(es: Elasticsearch, settings: Settings) -> None:
 @pytest.mark.timeout(300)
 def test_each_attack_on_stored_events_gets_its_verdict_and_untouched_sessions_verify(
         settings: Settings, es: Elasticsearch, pipeline: Workers) -> None:
-    """closed and untouched: intact, complete (0); unclosed: intact, open (0); edited 1 at its seq; re-chained without the key 1; tail deleted 3; whole session
-    deleted 4; middle event deleted 4; forged event inserted 5; newer than the last checkpoint 6."""
+    """Closed and untouched: intact, complete (0); unclosed: intact, open (0); edited: modified at
+    its seq (1); re-chained without the key: modified (1); tail deleted: truncated (3); whole
+    session or a middle event deleted: deleted (4); forged event: inserted (5); unknown (7)."""
     _attack(es, settings)
     es.indices.refresh(index=events_alias(settings.index_prefix))
     expected = {
