@@ -25,6 +25,7 @@ from functools import lru_cache, partial
 from agent_audit.core.errors import TransientError
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.bulk import BulkItem, build_body, chunk_by_bytes, classify, item_from_record
+from agent_audit.sinks.conflicts import CONFLICT, conflict_alert, find_conflicts
 from agent_audit.sinks.gather import gather
 from agent_audit.sinks.indices import event_index, install_templates
 from agent_audit.sinks.telemetry import SinkTelemetry
@@ -190,6 +191,9 @@ class EventSink:
         self.telemetry.documents.labels("duplicate").inc(duplicates)
         for item, reason in failed:
             self._dead_letter(item.source, reason)
+            if reason == CONFLICT:  # not a duplicate: a different event under a taken id
+                value, headers = conflict_alert(item)
+                self.dlq.produce(self.settings.topics.alerts, value=value, headers=headers)
 
     def _write_chunk(self, chunk: Sequence[BulkItem]) -> Outcome:
         pending, stored, duplicates = list(chunk), 0, 0
@@ -204,8 +208,9 @@ class EventSink:
                 log.warning("sink.bulk.retry reason=%s backoff_s=%.1f", exc, backoff)
             if outcome is not None:
                 stored += outcome.stored
-                duplicates += outcome.duplicates
-                failed += outcome.failed
+                same, conflicts = find_conflicts(self.es, outcome.seen) if outcome.seen else (0, [])
+                duplicates += same
+                failed += outcome.failed + conflicts
                 pending = outcome.retry
             if pending:
                 if self.stopping.is_set():

@@ -24,12 +24,12 @@ from agent_audit.core.wire import join_envelope, partition_for
 from agent_audit.sinks.indices import checkpoints_alias, events_alias
 from agent_audit.stack.workers import Workers, running_workers
 from tests.factories import event
-from tests.integration.waiting import wait_for_count
+from tests.integration.waiting import read_topic, wait_for_count
 
 ROOT = Path(__file__).parents[2]
 KEY = SigningKey.generate()
 PUBLIC = base64.b64encode(KEY.public.public_bytes_raw()).decode()
-SESSIONS = ("intact", "open", "edit", "rechain", "tail", "whole", "insert", "middle")
+SESSIONS = ("intact", "open", "edit", "rechain", "tail", "whole", "insert", "middle", "conflict")
 N = 6
 
 
@@ -85,7 +85,11 @@ def _docs(es: Elasticsearch, settings: Settings, session: str) -> list[dict[str,
 def pipeline(settings: Settings, es: Elasticsearch, tmp_path: Path) -> Iterator[Workers]:
     """Every session through the real workers, stored and named by a signed checkpoint."""
     end = {**event("input", N, session="intact"), "kind": "end", "payload": {"final_seq": N}}
-    _publish(settings, [*(event("input", i, session=s) for s in SESSIONS for i in range(N)), end])
+    events = [event("input", i, session=s) for s in SESSIONS for i in range(N)]
+    original = next(e for e in events if e["session_id"] == "conflict" and e["seq"] == 2)
+    # Anyone who can publish: a second, different event under an id already taken.
+    copy = {**original, "payload": {"type": "text", "content": "a different event, same id"}}
+    _publish(settings, [*events, end, copy])
     with running_workers(_env(settings), tmp_path) as workers:
         total = len(SESSIONS) * N + 1
         assert wait_for_count(es, events_alias(settings.index_prefix), total, workers) == total
@@ -147,6 +151,29 @@ def test_each_attack_on_stored_events_gets_its_verdict_and_untouched_sessions_ve
     for session, (code, text) in expected.items():
         got = _cli(settings, "verify", session, "--actor", "auditor")
         assert (got.returncode, text in got.stdout) == (code, True), (session, got.stdout, got.stderr)
+
+
+@pytest.mark.timeout(300)
+def test_a_second_event_under_a_taken_id_is_dead_lettered_and_raises_an_alert(
+        settings: Settings, es: Elasticsearch, pipeline: Workers) -> None:
+    """The copy with another content is no duplicate: DLQ with reason conflicting_event_id, and an
+    alert names the id; the first copy stays stored."""
+    dead = read_topic(settings, settings.topics.dlq, expected=1, timeout=60)
+    reasons = [dict(m.headers())["reason"] for m in dead]
+    assert reasons == [b"conflicting_event_id"]
+    conflicted = orjson.loads(dead[0].value())
+    stored = es.get(index=events_alias(settings.index_prefix), id=conflicted["event_id"])
+    assert stored["_source"]["payload"]["content"] != conflicted["payload"]["content"]
+    alerts = f"{settings.index_prefix}-alerts"
+    deadline = time.monotonic() + 60
+    hits: list[Any] = []
+    while time.monotonic() < deadline and not hits:
+        pipeline.check_alive()
+        if es.indices.exists_alias(name=alerts):
+            es.indices.refresh(index=alerts)
+            hits = es.search(index=alerts, query={"term": {"rule": "conflicting_event_id"}})["hits"]["hits"]
+        time.sleep(0.5)
+    assert [h["_source"]["subject"] for h in hits] == [conflicted["event_id"]]
 
 
 def _offline(proof: Path, public: Path) -> subprocess.CompletedProcess[str]:
