@@ -42,6 +42,8 @@ def _verify(args: argparse.Namespace) -> int:
         print("agent-audit verify: no public key: set AUDIT_PUBLIC_KEYS", flush=True)
         return 2
     start = time.monotonic()
+    if args.access_log:
+        return _access(ctx, verifier, start)
     if args.session_id is None:
         return _sweep(args, ctx, verifier, start)
     verdict = verifier.session(args.session_id)
@@ -52,6 +54,17 @@ def _verify(args: argparse.Namespace) -> int:
     else:
         print(verdict)
     return verdict.exit_code
+
+
+def _access(ctx: Context, verifier: Verifier, start: float) -> int:
+    from agent_audit.sinks.compliance.verification import access_log_report  # noqa: PLC0415
+
+    report = access_log_report(verifier)
+    ctx.access_log.record(ctx.actor, "verify-access-log", {}, report.entries,
+                          duration_ms=int((time.monotonic() - start) * 1000))
+    for line in report.lines():
+        print(line)
+    return report.exit_code
 
 
 def _sweep(args: argparse.Namespace, ctx: Context, verifier: Verifier, start: float) -> int:
@@ -79,4 +92,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--since", help="sweep: checkpoints closed at or after this time (RFC 3339 or date)")
     p.add_argument("--until", help="sweep: checkpoints closed at or before this time")
     p.add_argument("--json", action="store_true", help="one JSON document instead of text")
+    p.add_argument("--access-log", action="store_true",
+                   help="check every access-log entry against its signed copy (edits, deletions)")
     p.set_defaults(func=_verify)

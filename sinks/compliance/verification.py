@@ -11,20 +11,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from agent_audit.core.evidence.keys import keyring_from_settings
 from agent_audit.core.evidence.signing import Keyring
-from agent_audit.core.evidence.verdicts import SessionVerdict, check_checkpoint_chain, verify_session_evidence
+from agent_audit.core.evidence.verdicts import (
+    EXIT,
+    SessionVerdict,
+    check_checkpoint_chain,
+    verify_session_evidence,
+)
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.compliance.identifiers import redactor_for, stored_form
 from agent_audit.sinks.compliance.store import receipts_index
 from agent_audit.sinks.indices import checkpoints_alias, events_alias
 from agent_audit.sinks.queries import scan
 
-__all__ = ["SweepReport", "Verifier", "verify_session"]
+__all__ = ["AccessReport", "SweepReport", "Verifier", "access_log_report", "verify_session"]
 
 
 class Verifier:
@@ -93,6 +99,60 @@ class Verifier:
         for session in sorted({s["session_id"] for r in records for s in r.get("sessions", ())}):
             report.verdicts[session] = self.session(session)
         return report
+
+
+@dataclass
+class AccessReport:
+    """The access log as indexed against its signed copies in the events."""
+
+    entries: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (status, what)
+    verdicts: dict[str, SessionVerdict] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        codes = [EXIT[status] for status, _ in self.problems]
+        codes += [v.exit_code for v in self.verdicts.values() if v.status != "unchecked"]
+        return max([0, *codes])
+
+    def lines(self) -> Iterator[str]:
+        bad = [s for s, v in self.verdicts.items() if v.status not in ("intact", "unchecked")]
+        yield f"access log: {self.entries} entries in {len(self.verdicts)} signed sessions"
+        yield from (f"  {status}: {what}" for status, what in self.problems)
+        yield from (f"  {s}: {self.verdicts[s]}" for s in bad)
+        if not self.problems and not bad:
+            yield "  every entry matches its signed copy"
+
+
+def access_log_report(verifier: Verifier) -> AccessReport:
+    """Each entry must equal the event the stream signed for it; each signed one must be indexed."""
+    # Imported here: the access log imports the compliance package, which imports this module.
+    from agent_audit.sinks.access_log import ACCESS_SESSION_PREFIX, access_log_index, as_event  # noqa: PLC0415
+
+    es, redactor = verifier.es, redactor_for(verifier.settings)
+    with closing(scan(es, access_log_index(verifier.prefix), {"match_all": {}})) as hits:
+        entries = {h["_source"].get("event_id", h["_id"]): h["_source"] for h in hits}
+    query = {"prefix": {"session_id": ACCESS_SESSION_PREFIX}}
+    with closing(scan(es, events_alias(verifier.prefix), query)) as hits:
+        signed = {h["_source"]["event_id"]: h["_source"] for h in hits}
+    report = AccessReport(len(entries))
+    for event_id, entry in sorted(entries.items()):
+        copy = signed.get(event_id)
+        if copy is None:
+            report.problems.append(("inserted", f"entry {event_id} has no signed copy"))
+        elif _comparable(redactor.redact_event(as_event(entry))[0]) != _comparable(copy):
+            what = f"entry {event_id} ({entry.get('query')}) differs from its signed copy"
+            report.problems.append(("modified", what))
+    report.problems += [("deleted", f"entry {i} ({e['payload'].get('content')}) is gone from the index")
+                        for i, e in sorted(signed.items()) if i not in entries]
+    for session in sorted({str(e["session_id"]) for e in signed.values()}):
+        report.verdicts[session] = verifier.session(session)
+    return report
+
+
+def _comparable(event: dict[str, Any]) -> tuple[Any, ...]:
+    when = datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00"))
+    return (event["session_id"], event["seq"], event["user_id"], when, event["payload"])
 
 
 @dataclass

@@ -151,6 +151,26 @@ def test_each_attack_on_stored_events_gets_its_verdict_and_untouched_sessions_ve
     for session, (code, text) in expected.items():
         got = _cli(settings, "verify", session, "--actor", "auditor")
         assert (got.returncode, text in got.stdout) == (code, True), (session, got.stdout, got.stderr)
+    _access_log_edit_is_found(settings, es, pipeline)
+
+
+def _access_log_edit_is_found(settings: Settings, es: Elasticsearch, workers: Workers) -> None:
+    """The access log, signed through the pipeline, matches its index; an edited entry does not."""
+    assert _cli(settings, "query", "timeline", "intact", "--actor", "auditor").returncode == 0
+    deadline, got = time.monotonic() + 90, None
+    while time.monotonic() < deadline:  # until the entries are stored and checkpointed
+        workers.check_alive()
+        got = _cli(settings, "verify", "--access-log", "--actor", "checker")
+        if got.returncode == 0 and "every entry matches" in got.stdout:
+            break
+        time.sleep(1.0)
+    assert got is not None and got.returncode == 0, got.stdout + got.stderr
+    index = f"{settings.index_prefix}-access-log"
+    es.indices.refresh(index=index)
+    hit = es.search(index=index, query={"term": {"query": "timeline"}})["hits"]["hits"][-1]
+    es.index(index=index, id=hit["_id"], document={**hit["_source"], "results": 0}, refresh=True)
+    edited = _cli(settings, "verify", "--access-log", "--actor", "checker")
+    assert edited.returncode == 1 and "differs from its signed copy" in edited.stdout, edited.stdout
 
 
 @pytest.mark.timeout(300)
@@ -208,3 +228,31 @@ def test_a_proof_verifies_offline_and_the_checkpoints_export_outside_elasticsear
     records = [orjson.loads(line) for line in export.read_bytes().splitlines()]
     assert records and all(verify_signature(r, Keyring([KEY.public])) for r in records)
     assert set(SESSIONS) <= {s["session_id"] for r in records for s in r["sessions"]}
+
+
+@pytest.mark.timeout(120)
+def test_an_interrupted_read_leaves_its_access_log_entry(
+        settings: Settings, es: Elasticsearch, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while rows are printed: the entry written before the first row stays, and says so."""
+    from agent_audit.cli.commands.context import Context  # noqa: PLC0415
+    from agent_audit.cli.commands.query import _log  # noqa: PLC0415
+    from agent_audit.sinks.access_log import AccessLog  # noqa: PLC0415
+    from agent_audit.sinks.compliance.identifiers import redactor_for  # noqa: PLC0415
+
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+
+    def rows() -> Iterator[dict[str, int]]:
+        entries = AccessLog(es, settings.index_prefix, redactor_for(settings)).entries()
+        assert [e["status"] for e in entries] == ["started"]  # logged before any row
+        yield {"row": 1}
+        raise KeyboardInterrupt
+
+    ctx = Context(type("Args", (), {"actor": "auditor", "command": "query"})())
+    with pytest.raises(KeyboardInterrupt):
+        _log(ctx, "user", {"user_id": "u-1"}, rows())
+    entries = AccessLog(es, settings.index_prefix, redactor_for(settings)).entries()
+    assert [(e["query"], e["status"], e.get("error")) for e in entries] == [
+        ("user", "error", "KeyboardInterrupt")]
+    assert capsys.readouterr().out.count("row") == 1
