@@ -47,6 +47,7 @@ class PartitionCheckpoints:
         self.partition = 0
         self._now = 0.0
         self._grew = False
+        self._cp = OpenCheckpoint(self.log, 0)  # replaced by ``begin`` before any envelope
 
     def _current(self, partition: int) -> OpenCheckpoint:
         cp = self.open.get(partition)
@@ -63,12 +64,14 @@ class PartitionCheckpoints:
     def begin(self, partition: int, record_time: float) -> None:
         """Before an envelope: its partition and its record time (seconds)."""
         self.partition, self._now, self._grew = partition, record_time, False
+        self._cp = self._current(partition)
 
     def append(self, session: str, seq: int, link: str) -> tuple[int, int, int]:
-        cp = self._current(self.partition)
-        if cp.opened_at is None:
-            cp.opened_at = self._now
-        self._grew = True
+        cp = self._cp
+        if not self._grew:  # the envelope's first leaf
+            self._grew = True
+            if cp.opened_at is None:
+                cp.opened_at = self._now
         return cp.append(session, seq, link)
 
     def finish(self) -> tuple[list[tuple[bytes, bytes, int]], list[OutRecord]]:
@@ -100,3 +103,4 @@ class PartitionCheckpoints:
 
     def forget(self) -> None:
         self.open.clear()
+        self._cp = OpenCheckpoint(self.log, 0)

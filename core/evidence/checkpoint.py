@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_audit.core.evidence.canonical import canonical
-from agent_audit.core.evidence.merkle import Frontier, leaf_hash
+from agent_audit.core.evidence.merkle import Frontier
 from agent_audit.core.evidence.signing import Keyring, SigningKey
 
 __all__ = ["CHECKPOINT_DOMAIN", "OpenCheckpoint", "checkpoint_hash", "checkpoint_id", "signed_bytes",
            "verify_signature"]
 
 CHECKPOINT_DOMAIN = b"agent-audit/checkpoint/v1\x00"
+_sha256 = hashlib.sha256
 
 
 def signed_bytes(record: Mapping[str, Any]) -> bytes:
@@ -61,8 +62,9 @@ class OpenCheckpoint:
         return self.frontier.size
 
     def append(self, session: str, seq: int, link: str) -> tuple[int, int, int]:
-        index = self.frontier.size
-        self.frontier.append(leaf_hash(bytes.fromhex(link)))
+        frontier = self.frontier
+        index = frontier.size
+        frontier.append(_sha256(b"\x00" + bytes.fromhex(link)).digest())  # leaf_hash, inlined
         self.heads[session] = (seq, link)
         return self.partition, self.number, index
 

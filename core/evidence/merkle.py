@@ -14,8 +14,11 @@ from collections.abc import Sequence
 __all__ = ["Frontier", "audit_path", "leaf_hash", "node_hash", "root", "root_from_path"]
 
 
+_sha256 = hashlib.sha256
+
+
 def leaf_hash(data: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + data).digest()
+    return _sha256(b"\x00" + data).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -74,20 +77,20 @@ def root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) ->
 class Frontier:
     """The roots of the perfect subtrees that make up a growing tree, largest first."""
 
+    __slots__ = ("nodes", "size")
+
     def __init__(self, nodes: Sequence[tuple[int, bytes]] = ()) -> None:
         self.nodes: list[tuple[int, bytes]] = list(nodes)  # (subtree size, root)
-
-    @property
-    def size(self) -> int:
-        return sum(n for n, _ in self.nodes)
+        self.size = sum(n for n, _ in self.nodes)
 
     def append(self, leaf: bytes) -> None:
         """Add one leaf hash; equal-sized neighbours merge, as in a binary counter."""
-        size, node = 1, leaf
-        while self.nodes and self.nodes[-1][0] == size:
-            left = self.nodes.pop()[1]
-            size, node = size * 2, node_hash(left, node)
-        self.nodes.append((size, node))
+        nodes, size, node = self.nodes, 1, leaf
+        while nodes and nodes[-1][0] == size:
+            node = _sha256(b"\x01" + nodes.pop()[1] + node).digest()
+            size *= 2
+        nodes.append((size, node))
+        self.size += 1
 
     def root(self) -> bytes:
         if not self.nodes:

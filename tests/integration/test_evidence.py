@@ -21,6 +21,7 @@ from agent_audit.core.evidence.canonical import canonical, content_digest, link_
 from agent_audit.core.evidence.signing import SigningKey
 from agent_audit.core.settings import Settings
 from agent_audit.core.wire import join_envelope, partition_for
+from agent_audit.sinks.compliance.receipts import Receipt, store_receipt
 from agent_audit.sinks.indices import checkpoints_alias, events_alias
 from agent_audit.stack.workers import Workers, running_workers
 from tests.factories import event
@@ -29,7 +30,8 @@ from tests.integration.waiting import read_topic, wait_for_count
 ROOT = Path(__file__).parents[2]
 KEY = SigningKey.generate()
 PUBLIC = base64.b64encode(KEY.public.public_bytes_raw()).decode()
-SESSIONS = ("intact", "open", "edit", "rechain", "tail", "whole", "insert", "middle", "conflict")
+SESSIONS = ("intact", "open", "edit", "rechain", "tail", "whole", "insert", "middle", "conflict", "erased",
+            "forged-erasure")
 N = 6
 
 
@@ -127,6 +129,22 @@ def _attack(es: Elasticsearch, settings: Settings) -> None:
     i["hash"] = link_hash(i["prev_hash"], "insert", N, forged["event_id"], i["digest"])
     i["leaf"] = 99
     es.index(index=last["_index"], id=forged["event_id"], document=forged, refresh=True)
+    receipt = Receipt("erasure", "dpo", "2026-12-03T00:00:00Z", "2026-12-03T00:00:01Z", ["events"], 1, [], [])
+    store_receipt(es, settings.index_prefix, receipt)
+    for session, receipt_id in (("erased", receipt.receipt_id), ("forged-erasure", "no-such-receipt")):
+        _tombstone(es, _docs(es, settings, session)[1], receipt_id)
+
+
+def _tombstone(es: Elasticsearch, hit: dict[str, Any], receipt: str) -> None:
+    """What erasure writes (EVIDENCE_ERASURE.md): envelope fields, integrity without salt, a receipt."""
+    doc = hit["_source"]
+    tomb = {k: doc[k] for k in ("schema_version", "event_id", "session_id", "seq", "kind", "timestamp")}
+    tomb["integrity"] = {k: v for k, v in doc["integrity"].items() if k != "salt"}
+    tomb["erased"] = {"receipt": receipt, "at": "2026-12-03T00:00:01Z"}
+    # The erased field's mapping is the erasure work's (issue 15); added here so this test stands alone.
+    es.indices.put_mapping(index=hit["_index"], properties={"erased": {"properties": {
+        "receipt": {"type": "keyword"}, "at": {"type": "date"}}}})
+    es.index(index=hit["_index"], id=hit["_id"], document=tomb, refresh=True)
 
 
 @pytest.mark.timeout(300)
@@ -134,7 +152,9 @@ def test_each_attack_on_stored_events_gets_its_verdict_and_untouched_sessions_ve
         settings: Settings, es: Elasticsearch, pipeline: Workers) -> None:
     """Closed and untouched: intact, complete (0); unclosed: intact, open (0); edited: modified at
     its seq (1); re-chained without the key: modified (1); tail deleted: truncated (3); whole
-    session or a middle event deleted: deleted (4); forged event: inserted (5); unknown (7)."""
+    session or a middle event deleted: deleted (4); forged event: inserted (5); unknown (7); a
+    tombstone under a stored receipt: intact (0), under an unknown one: modified (1); the sweep
+    reports the worst code (5) and a summary."""
     _attack(es, settings)
     es.indices.refresh(index=events_alias(settings.index_prefix))
     expected = {
@@ -147,10 +167,15 @@ def test_each_attack_on_stored_events_gets_its_verdict_and_untouched_sessions_ve
         "middle": (4, "deleted at seq 2"),
         "insert": (5, f"inserted at seq {N}"),
         "nobody": (7, "unknown"),
+        "erased": (0, "seq 1 erased under receipt"),
+        "forged-erasure": (1, "modified at seq 1; erased without a known receipt"),
     }
     for session, (code, text) in expected.items():
         got = _cli(settings, "verify", session, "--actor", "auditor")
         assert (got.returncode, text in got.stdout) == (code, True), (session, got.stdout, got.stderr)
+    sweep = _cli(settings, "verify", "--since", "2000-01-01", "--actor", "auditor")
+    assert sweep.returncode == 5 and "checkpoints:" in sweep.stdout and "(chain intact)" in sweep.stdout
+    assert "intact=" in sweep.stdout and "  edit: modified at seq 2" in sweep.stdout, sweep.stdout
     _access_log_edit_is_found(settings, es, pipeline)
 
 
