@@ -18,6 +18,7 @@ A replayed event is recognised from the session's recent links and keeps its fir
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from agent_audit.core.evidence.canonical import content_digest, link_hash
+from agent_audit.core.evidence.canonical import LINK_DOMAIN, content_digest, link_hash
 
 __all__ = ["ChainHasher", "ChainState", "LeafLog", "SessionChains", "Verdict", "canonical",
            "check_event", "verify_chain"]
@@ -145,7 +146,7 @@ class SessionChains:
                 integrity.update(partition=self.leaves.partition, checkpoint=number, leaf=leaf)
         else:
             prev = state.head if state else None
-            link = link_hash(prev, session, seq, event_id, digest)
+            link = _link(prev, session, seq, event_id, digest)
             integrity.update(prev_hash=prev, hash=link)
             number, leaf = -1, -1
             if self.leaves is not None:
@@ -163,9 +164,15 @@ class SessionChains:
                   digest: str) -> tuple[int, str, str | None, int, int] | None:
         """The recent link this event already made (same seq, id and content), if any."""
         for entry in reversed(state.recent):
-            if entry[0] == seq and entry[1] == link_hash(entry[2], session, seq, event_id, digest):
+            if entry[0] == seq and entry[1] == _link(entry[2], session, seq, event_id, digest):
                 return entry
         return None
+
+
+def _link(prev_hash: str | None, session_id: str, seq: int, event_id: str, digest: str) -> str:
+    """``canonical.link_hash`` with orjson: the same bytes for these types, several times faster."""
+    entry = orjson.dumps([prev_hash, session_id, seq, event_id, digest])
+    return hashlib.sha256(b"\x00" + LINK_DOMAIN + entry).hexdigest()
 
 
 def check_event(event: Mapping[str, Any]) -> str | None:

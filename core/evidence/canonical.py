@@ -69,5 +69,6 @@ def link_bytes(prev_hash: str | None, session_id: str, seq: int, event_id: str, 
 
 
 def link_hash(prev_hash: str | None, session_id: str, seq: int, event_id: str, digest: str) -> str:
-    """What the session chain and the checkpoints commit to: position and digest, never content."""
-    return hashlib.sha256(link_bytes(prev_hash, session_id, seq, event_id, digest)).hexdigest()
+    """What the session chain and the checkpoints commit to: position and digest, never content.
+    It is the RFC 9162 leaf hash of the link entry (0x00 prefix), so it is the Merkle leaf as is."""
+    return hashlib.sha256(b"\x00" + link_bytes(prev_hash, session_id, seq, event_id, digest)).hexdigest()

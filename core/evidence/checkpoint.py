@@ -1,6 +1,7 @@
 """Signed checkpoints: per raw partition, a record committing to every event linked since the last one.
 
-A checkpoint holds the Merkle root (``merkle``) over the link hashes of its events in stream order,
+A checkpoint holds the Merkle root (``merkle``) whose leaves are its events' link hashes in stream
+order (a link hash is the RFC 9162 leaf hash of its entry),
 the head (seq, hash) of every session it touched, and the hash of the partition's previous
 checkpoint, so checkpoints form their own append-only chain. It is signed with the stream's
 Ed25519 key (``signing``); its ``key_id`` names the public key that verifies it. ``OpenCheckpoint``
@@ -24,7 +25,6 @@ __all__ = ["CHECKPOINT_DOMAIN", "OpenCheckpoint", "checkpoint_hash", "checkpoint
            "verify_signature"]
 
 CHECKPOINT_DOMAIN = b"agent-audit/checkpoint/v1\x00"
-_sha256 = hashlib.sha256
 
 
 def signed_bytes(record: Mapping[str, Any]) -> bytes:
@@ -64,7 +64,7 @@ class OpenCheckpoint:
     def append(self, session: str, seq: int, link: str) -> tuple[int, int, int]:
         frontier = self.frontier
         index = frontier.size
-        frontier.append(_sha256(b"\x00" + bytes.fromhex(link)).digest())  # leaf_hash, inlined
+        frontier.append(bytes.fromhex(link))  # a link is already its leaf hash (canonical.link_hash)
         self.heads[session] = (seq, link)
         return self.partition, self.number, index
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from agent_audit.core.evidence.canonical import canonical, content_digest, link_hash
 from agent_audit.core.evidence.checkpoint import verify_signature
-from agent_audit.core.evidence.merkle import leaf_hash, root_from_path
+from agent_audit.core.evidence.merkle import root_from_path
 from agent_audit.core.evidence.signing import Keyring
 
 __all__ = ["check_proof", "main"]
@@ -51,7 +51,7 @@ def check_proof(proof: Mapping[str, Any], keys: Keyring) -> list[str]:
     if int(proof["tree_size"]) != int(cp["tree_size"]) or int(proof["leaf_index"]) != integrity.get("leaf"):
         problems.append("the proof's position disagrees with the event or the checkpoint")
     path = [bytes.fromhex(h) for h in proof["path"]]
-    got = root_from_path(leaf_hash(bytes.fromhex(link)), int(proof["leaf_index"]), int(cp["tree_size"]), path)
+    got = root_from_path(bytes.fromhex(link), int(proof["leaf_index"]), int(cp["tree_size"]), path)
     if got is None or got.hex() != cp["root"]:
         problems.append("the audit path does not lead to the checkpoint's root")
     if not verify_signature(cp, keys):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent_audit.core.evidence.merkle import audit_path, leaf_hash, root
+from agent_audit.core.evidence.merkle import audit_path, root
 
 __all__ = ["PROOF_TYPE", "build_proof"]
 
@@ -26,7 +26,7 @@ def build_proof(event: Mapping[str, Any], covered: Sequence[Mapping[str, Any]],
     size = int(checkpoint["tree_size"])
     if sorted(by_leaf) != list(range(size)):
         raise ValueError(f"{size - len(by_leaf)} of the checkpoint's {size} events are not stored")
-    leaves = [leaf_hash(bytes.fromhex(by_leaf[i])) for i in range(size)]
+    leaves = [bytes.fromhex(by_leaf[i]) for i in range(size)]  # a link hash is its leaf hash
     if root(leaves).hex() != checkpoint["root"]:
         raise ValueError("the stored events do not rebuild the checkpoint's root")
     return {"type": PROOF_TYPE, "event": dict(event), "leaf_index": index, "tree_size": size,

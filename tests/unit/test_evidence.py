@@ -252,3 +252,12 @@ def test_keys_load_from_pem_or_base64_and_never_show_in_repr() -> None:
     again = SigningKey.from_text(KEY.private_pem())
     assert again.key_id == KEY.key_id and "PRIVATE" not in repr(again)
     assert Keyring.from_texts([public_pem(KEY.public)]).keys.keys() == {KEY.key_id}
+
+
+@given(st.one_of(st.none(), st.text()), st.text(), st.integers(0, 2**53), st.text(), st.text())
+def test_the_streams_fast_link_equals_the_offline_verifiers(prev: str | None, session: str, seq: int,
+                                                             event_id: str, digest: str) -> None:
+    """The stream links with orjson, the offline verifier with the stdlib: the same hash."""
+    from agent_audit.core.integrity import _link  # noqa: PLC0415
+
+    assert _link(prev, session, seq, event_id, digest) == link_hash(prev, session, seq, event_id, digest)
