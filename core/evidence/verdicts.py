@@ -177,27 +177,36 @@ def _head_absent(stored: list[Event], heads: list[tuple[int, int, str]], by_hash
                  head_seq: int, notes: list[str]) -> SessionVerdict:
     """The newest signed head is not stored: cut off (truncated) or rewritten (modified)."""
     verified = {str(e["integrity"]["hash"]) for _, _, h in heads if h in by_hash for e in _walk(h, by_hash)}
+    rooted = _reaching(by_hash, None)
     top = int(stored[-1]["seq"])
-    if top < head_seq and all(str(e["integrity"]["hash"]) in verified or _reaches_start(e, by_hash)
-                              for e in stored):
+    if top < head_seq and all(str(e["integrity"]["hash"]) in verified | rooted for e in stored):
         return SessionVerdict("truncated", top, notes=notes)
     first = next((int(e["seq"]) for e in stored if str(e["integrity"]["hash"]) not in verified), head_seq)
     return SessionVerdict("modified", first, notes=[*notes, "the stored chain is not the signed one"])
 
 
-def _reaches_start(event: Event, by_hash: Mapping[str, Event]) -> bool:
-    chain = _walk(str(event["integrity"]["hash"]), by_hash)
-    return chain[-1]["integrity"].get("prev_hash") is None
+def _reaching(by_hash: Mapping[str, Event], target: str | None) -> set[str]:
+    """The stored links whose walk back along ``prev_hash`` arrives at ``target`` (None: the
+    session's start). Each link is walked once (memoised), so a long session stays linear."""
+    known: dict[str | None, bool] = {target: True}
+    for start in by_hash:
+        path: list[str] = []
+        link: str | None = start
+        while link not in known and link is not None and link in by_hash and link not in path:
+            path.append(link)
+            link = by_hash[link]["integrity"].get("prev_hash")
+        value = known.get(link, False)
+        known.update(dict.fromkeys(path, value))
+    return {h for h, ok in known.items() if ok and h is not None and h in by_hash}
 
 
 def _after_head(after: list[Event], head: str, by_hash: Mapping[str, Event],
                 valid: Sequence[Event]) -> Event | None:
     """The first event that is neither on the signed chain nor a later link waiting for a checkpoint."""
     newest = _newest_numbers(valid)
+    beyond = _reaching(by_hash, head)
     for e in after:
-        back = _walk(str(e["integrity"]["hash"]), by_hash)
-        reaches_head = any(x["integrity"].get("prev_hash") == head for x in back)
-        if not reaches_head or _claims_closed(e, newest):
+        if str(e["integrity"]["hash"]) not in beyond or _claims_closed(e, newest):
             return e
     return None
 
@@ -205,9 +214,9 @@ def _after_head(after: list[Event], head: str, by_hash: Mapping[str, Event],
 def _unanchored(stored: list[Event], valid: Sequence[Event], notes: list[str]) -> SessionVerdict:
     """No checkpoint names the session: fine only while its events wait for their first checkpoint."""
     newest = _newest_numbers(valid)
-    by_hash = {str(e["integrity"]["hash"]): e for e in stored}
+    rooted = _reaching({str(e["integrity"]["hash"]): e for e in stored}, None)
     for e in stored:
-        if _claims_closed(e, newest) or not _reaches_start(e, by_hash):
+        if _claims_closed(e, newest) or str(e["integrity"]["hash"]) not in rooted:
             return SessionVerdict("inserted", int(e["seq"]), notes=notes)
     verdict = SessionVerdict("unchecked", notes=notes)
     _completeness(verdict, stored)
