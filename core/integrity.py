@@ -150,8 +150,8 @@ class SessionChains:
             integrity.update(prev_hash=prev, hash=link)
             number, leaf = -1, -1
             if self.leaves is not None:
-                partition, number, leaf = self.leaves.append(session, seq, link)
-                integrity.update(partition=partition, checkpoint=number, leaf=leaf)
+                integrity["partition"], number, leaf = self.leaves.append(session, seq, link)
+                integrity["checkpoint"], integrity["leaf"] = number, leaf
             recent = ((state.recent if state else ()) + ((seq, link, prev, number, leaf),))
             last = max(seq, state.last_seq) if state else seq
             self.states[session] = ChainState(last, link, recent[-ChainState.RECENT:], number)

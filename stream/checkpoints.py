@@ -67,12 +67,17 @@ class PartitionCheckpoints:
         self._cp = self._current(partition)
 
     def append(self, session: str, seq: int, link: str) -> tuple[int, int, int]:
+        """``OpenCheckpoint.append`` of the envelope's partition, inlined: it runs once an event."""
         cp = self._cp
         if not self._grew:  # the envelope's first leaf
             self._grew = True
             if cp.opened_at is None:
                 cp.opened_at = self._now
-        return cp.append(session, seq, link)
+        frontier = cp.frontier
+        index = frontier.size
+        frontier.append(bytes.fromhex(link))
+        cp.heads[session] = (seq, link)
+        return cp.partition, cp.number, index
 
     def finish(self) -> tuple[list[tuple[bytes, bytes, int]], list[OutRecord]]:
         """After an envelope: the state record to write (if it changed) and a closed checkpoint, if due."""
