@@ -160,9 +160,11 @@ def run_quix(settings: Settings, total: int, logs: Path) -> Run:
 
 def one_round(cut: list[tuple[int, bytes, int]], total: int, ours_first: bool) -> tuple[Run, Run, Run]:
     """A fresh namespace (raw topic, groups, outputs, state), filled once, read by ours with
-    checkpoints and by the peer; then ours without checkpoints on a fresh copy of the same input."""
+    checkpoints and by the peer; ours without checkpoints reads a fresh copy of the same input,
+    before them or after them as the order alternates."""
     with tempfile.TemporaryDirectory() as tmp:
         logs = Path(tmp)
+        plain = None if ours_first else _run_plain(cut, total, logs)
         with fresh_settings() as settings:
             fill(settings, cut)
             if not PEER:
@@ -173,10 +175,13 @@ def one_round(cut: list[tuple[int, bytes, int]], total: int, ours_first: bool) -
             else:
                 peer = run_quix(settings, total, logs)
                 ours = run_ours(settings, total, logs)
-        with fresh_settings() as bare:
-            fill(bare, cut)
-            plain = run_ours(bare, total, logs, checkpoints=False)
-        return ours, peer, plain
+        return ours, peer, plain or _run_plain(cut, total, logs)
+
+
+def _run_plain(cut: list[tuple[int, bytes, int]], total: int, logs: Path) -> Run:
+    with fresh_settings() as bare:
+        fill(bare, cut)
+        return run_ours(bare, total, logs, checkpoints=False)
 
 
 def envelope_path_cpu(cut: list[tuple[int, bytes, int]], total: int, checkpoints: bool) -> float:
