@@ -4,7 +4,10 @@ A raw topic is filled with the demo's simulated sessions in NDJSON envelopes (up
 each). Then, one after the other on that same topic, each with its own consumer group:
 - ours: one stream worker exactly as deployed (``python -m agent_audit.stream worker``, a child process);
 - the peer: a quixstreams application (``bench/quix_app.py``) in its own virtualenv, running the
-  same ``core`` logic (see that module for what it does and does not do).
+  same ``core`` logic (see that module for what it does and does not do);
+- ours without signed checkpoints (no signing key: the chain only), the same worker otherwise: the
+  checkpoints' cost is the throughput lost against it (target under 5%). Ours signs a checkpoint
+  per partition every BENCH_STREAM_CHECKPOINT_S (1 s: more often than the 5 s default).
 Each is measured from outside by polling its redacted-events topic's end offsets every 20 ms:
 events/s = events appearing between the first poll that saw output and the poll that saw the last
 one, divided by the time between them. Start-up and group join (before the first output) are
@@ -25,12 +28,18 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_audit.core.settings import Settings
-from agent_audit.stack.process import log_tail
-from agent_audit.stack.workers import running_workers
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from agent_audit.core.evidence.signing import SigningKey
+from agent_audit.core.integrity import ChainHasher, SessionChains
+from agent_audit.core.processing import EnvelopeProcessor
+from agent_audit.core.redaction import Redactor
+from agent_audit.core.settings import Settings
+from agent_audit.stack.process import log_tail
+from agent_audit.stack.workers import running_workers
+from agent_audit.stream.checkpoints import PartitionCheckpoints
+from agent_audit.stream.state import PartitionState
 from bench.harness import emit, fresh_settings, table
 from bench.quix_env import QUIXSTREAMS, ROOT, quix_python
 from bench.workload import envelopes, record_events
@@ -39,6 +48,9 @@ N = int(os.environ.get("BENCH_STREAM_EVENTS", "250000"))
 ROUNDS = int(os.environ.get("BENCH_STREAM_ROUNDS", "3"))
 PER_ENVELOPE = 500
 POLL_S = 0.02
+CHECKPOINT_S = os.environ.get("BENCH_STREAM_CHECKPOINT_S", "1")
+PEER = os.environ.get("BENCH_STREAM_PEER", "1") != "0"  # 0: skip quixstreams (a quicker run)
+SIGNING_KEY = SigningKey.generate().private_pem()
 
 
 @dataclass(frozen=True)
@@ -103,8 +115,14 @@ def measure(settings: Settings, topic: str, expected: int, started: float, pid: 
         consumer.close()
 
 
-def run_ours(settings: Settings, total: int, logs: Path) -> Run:
-    with running_workers(settings.to_env(), logs, names=("stream",)) as workers:
+def run_ours(settings: Settings, total: int, logs: Path, checkpoints: bool = True) -> Run:
+    """As deployed (signing key, checkpoints); ``checkpoints=False``: the same without a key."""
+    env = {**settings.to_env(), "AUDIT_CHECKPOINT_INTERVAL_S": CHECKPOINT_S}
+    if checkpoints:
+        env["AUDIT_SIGNING_KEY"] = SIGNING_KEY
+    else:  # a namespace of its own on the same raw topic: its own group, outputs and state
+        env.update({"AUDIT_STREAM_APP_ID": f"{settings.stream_app_id}-nocp"})
+    with running_workers(env, logs, names=("stream",)) as workers:
         return measure(settings, settings.topics.events, total, time.perf_counter(),
                        workers.procs["stream"].pid, workers.check_alive)
 
@@ -140,15 +158,51 @@ def run_quix(settings: Settings, total: int, logs: Path) -> Run:
             proc.wait(10)
 
 
-def one_round(cut: list[tuple[int, bytes, int]], total: int, ours_first: bool) -> tuple[Run, Run]:
-    """A fresh namespace (raw topic, groups, outputs, state), filled once, read by both workers."""
-    with fresh_settings() as settings, tempfile.TemporaryDirectory() as tmp:
-        fill(settings, cut)
-        if ours_first:
-            ours = run_ours(settings, total, Path(tmp))
-            return ours, run_quix(settings, total, Path(tmp))
-        peer = run_quix(settings, total, Path(tmp))
-        return run_ours(settings, total, Path(tmp)), peer
+def one_round(cut: list[tuple[int, bytes, int]], total: int, ours_first: bool) -> tuple[Run, Run, Run]:
+    """A fresh namespace (raw topic, groups, outputs, state), filled once, read by ours with
+    checkpoints and by the peer; ours without checkpoints reads a fresh copy of the same input,
+    before them or after them as the order alternates."""
+    with tempfile.TemporaryDirectory() as tmp:
+        logs = Path(tmp)
+        plain = None if ours_first else _run_plain(cut, total, logs)
+        with fresh_settings() as settings:
+            fill(settings, cut)
+            if not PEER:
+                ours = peer = run_ours(settings, total, logs)
+            elif ours_first:
+                ours = run_ours(settings, total, logs)
+                peer = run_quix(settings, total, logs)
+            else:
+                peer = run_quix(settings, total, logs)
+                ours = run_ours(settings, total, logs)
+        return ours, peer, plain or _run_plain(cut, total, logs)
+
+
+def _run_plain(cut: list[tuple[int, bytes, int]], total: int, logs: Path) -> Run:
+    with fresh_settings() as bare:
+        fill(bare, cut)
+        return run_ours(bare, total, logs, checkpoints=False)
+
+
+def envelope_path_cpu(cut: list[tuple[int, bytes, int]], total: int, checkpoints: bool) -> float:
+    """CPU µs/event of the stream's envelope path in this process (no broker): process, persist
+    chain states, and with ``checkpoints`` the leaves, their state and a signed checkpoint a second."""
+    settings = Settings(mode="development", checkpoint_interval_s=1)
+    state = PartitionState(settings)
+    cps = PartitionCheckpoints(settings, SigningKey.from_text(SIGNING_KEY), state) if checkpoints else None
+    chains = SessionChains(ChainHasher(b"bench-salt-key"), leaves=cps)
+    processor = EnvelopeProcessor(Redactor.from_settings(settings), chains)
+    state.partitions.update({p: {} for p, _, _ in cut})
+    started = time.process_time()
+    for i, (partition, envelope, _) in enumerate(cut):
+        if cps is not None:
+            cps.begin(partition, i * 0.05)
+        processor.process(envelope)
+        for session, chain in chains.drain_touched().items():
+            state.put(partition, f"chain:{session}", chain.to_json())
+        if cps is not None:
+            cps.finish()
+    return (time.process_time() - started) / total * 1e6
 
 
 def main() -> None:
@@ -158,27 +212,44 @@ def main() -> None:
     cut = envelopes(events, partitions, PER_ENVELOPE)
     total, size = len(events), sum(len(e) for _, e, _ in cut) / len(events)
     rounds = [one_round(cut, total, ours_first=r % 2 == 0) for r in range(ROUNDS)]
-    ours = max((o for o, _ in rounds), key=lambda run: run.events_s)
-    peer = max((p for _, p in rounds), key=lambda run: run.events_s)
+    ours = max((o for o, _, _ in rounds), key=lambda run: run.events_s)
+    peer = max((p for _, p, _ in rounds), key=lambda run: run.events_s)
+    plain = max((n for _, _, n in rounds), key=lambda run: run.events_s)
     ratio = ours.events_s / peer.events_s
+    cost = 1 - ours.events_s / plain.events_s
+    # The same path in-process, alternated: on a shared machine its best runs are steadier figures.
+    pairs = [(envelope_path_cpu(cut, total, False), envelope_path_cpu(cut, total, True)) for _ in range(5)]
+    bare_us, signed_us = min(b for b, _ in pairs), min(c for _, c in pairs)
     print(f"stream benchmark: {total:,} events ({size:.0f} bytes each) in {len(cut):,} envelopes of "
           f"up to {PER_ENVELOPE} on {partitions} partitions; one worker each, one after the other, "
           f"best of {ROUNDS} rounds (order alternating); load average before {' '.join(load_before)}, "
           f"after {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     print("events/s = events on the output topic between the first output seen and the last, polled "
           f"every {POLL_S * 1000:.0f} ms (start-up and group join excluded, shown apart)")
-    all_ours = " / ".join(f"{o.events_s:,.0f}" for o, _ in rounds)
-    all_peer = " / ".join(f"{p.events_s:,.0f}" for _, p in rounds)
+    all_ours = " / ".join(f"{o.events_s:,.0f}" for o, _, _ in rounds)
+    all_peer = " / ".join(f"{p.events_s:,.0f}" for _, p, _ in rounds)
+    all_plain = " / ".join(f"{n.events_s:,.0f}" for _, _, n in rounds)
     table(["worker", "events/s", "ratio", "CPU µs/event", "start-up (s)", "every round (events/s)"],
           [[f"quixstreams {QUIXSTREAMS.split('==')[1]} (same core logic)", peer.events_s, "1.00",
             f"{peer.cpu_us:.1f}", f"{peer.startup_s:.1f}", all_peer],
            ["agent-audit stream (faust worker)", ours.events_s, f"{ratio:.2f}", f"{ours.cpu_us:.1f}",
-            f"{ours.startup_s:.1f}", all_ours]])
+            f"{ours.startup_s:.1f}", all_ours],
+           ["  the same without signed checkpoints", plain.events_s, f"{plain.events_s / peer.events_s:.2f}",
+            f"{plain.cpu_us:.1f}", f"{plain.startup_s:.1f}", all_plain]])
+    skipped = "" if PEER else "; quixstreams skipped (BENCH_STREAM_PEER=0): its row repeats ours"
+    print(f"signed checkpoints every {CHECKPOINT_S} s per partition cost {cost:.1%} of throughput "
+          f"(target < 5%){skipped}")
+    print(f"envelope path in-process (best of 5, CPU): {bare_us:.1f} µs/event without checkpoints, "
+          f"{signed_us:.1f} with: {signed_us / bare_us - 1:.1%} more")
     emit({"events_s": round(ours.events_s), "quixstreams_events_s": round(peer.events_s),
           "ratio": round(ratio, 3), "events": total, "envelopes": len(cut), "rounds": ROUNDS,
           "startup_s": round(ours.startup_s, 1), "quixstreams_startup_s": round(peer.startup_s, 1),
           "cpu_us_per_event": round(ours.cpu_us, 1), "quixstreams_cpu_us_per_event": round(peer.cpu_us, 1),
-          "loadavg": " ".join(load_before)})
+          "loadavg": " ".join(load_before), "no_checkpoints_events_s": round(plain.events_s),
+          "checkpoint_cost": round(cost, 4), "checkpoint_interval_s": float(CHECKPOINT_S),
+          "inprocess_us_per_event": round(bare_us, 2),
+          "inprocess_checkpointed_us_per_event": round(signed_us, 2),
+          "inprocess_checkpoint_cost": round(signed_us / bare_us - 1, 4)})
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ from pydantic import (
     JsonValue,
     TypeAdapter,
     ValidationError,
+    field_validator,
+    model_validator,
 )
 
 __all__ = [
@@ -37,6 +39,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "AgentInfo",
     "AuditEvent",
+    "EndEvent",
+    "EndPayload",
     "ErrorEvent",
     "ErrorPayload",
     "InputEvent",
@@ -55,14 +59,16 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-Kind = Literal["input", "reasoning", "tool_call", "output", "error"]
+Kind = Literal["input", "reasoning", "tool_call", "output", "error", "end"]
 Level = Literal["trace", "debug", "info", "warning", "error"]
-KINDS: tuple[str, ...] = ("input", "reasoning", "tool_call", "output", "error")
+KINDS: tuple[str, ...] = ("input", "reasoning", "tool_call", "output", "error", "end")
 LEVELS: tuple[str, ...] = ("trace", "debug", "info", "warning", "error")
 
 # Identifiers are bounded so a hostile producer cannot blow up keys, indices or dashboards.
 Ident = Annotated[str, Field(min_length=1, max_length=200)]
 OtelId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}([0-9a-f]{16})?$")]
+# A UUID in its canonical text form (v7 from our client): an id is no free-form string to squat on.
+EventId = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")]
 
 # The bounds of every number of the contract: (minimum, maximum), both inclusive.
 BOUNDS: dict[str, tuple[float, float]] = {
@@ -134,11 +140,18 @@ class Integrity(_Frozen):
 
     hash: str
     prev_hash: str | None = None
+    # v2 (core/integrity.py): salted digest and the event's place in a signed checkpoint
+    v: int | None = None
+    salt: str | None = None
+    digest: str | None = None
+    partition: int | None = None
+    checkpoint: int | None = None
+    leaf: int | None = None
 
 
 class _Envelope(_Frozen):
     schema_version: Literal[1] = 1
-    event_id: Ident
+    event_id: EventId
     level: Level = "info"
     timestamp: Timestamp
     session_id: Ident
@@ -224,8 +237,25 @@ class ErrorEvent(_Envelope):
     payload: ErrorPayload
 
 
+class EndPayload(_Frozen):
+    """The session is closed: it holds seqs 0..final_seq, this event being the last."""
+
+    final_seq: Annotated[int, Field(ge=0, le=2**53)]
+
+
+class EndEvent(_Envelope):
+    kind: Literal["end"] = "end"
+    payload: EndPayload
+
+    @model_validator(mode="after")
+    def _final_is_own_seq(self) -> EndEvent:
+        if self.payload.final_seq != self.seq:
+            raise ValueError("final_seq must equal the end event's own seq")
+        return self
+
+
 AuditEvent = Annotated[
-    InputEvent | ReasoningEvent | ToolCallEvent | OutputEvent | ErrorEvent,
+    InputEvent | ReasoningEvent | ToolCallEvent | OutputEvent | ErrorEvent | EndEvent,
     Field(discriminator="kind"),
 ]
 _ADAPTER: TypeAdapter[AuditEvent] = TypeAdapter(AuditEvent)

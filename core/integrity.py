@@ -1,89 +1,118 @@
-"""Tamper evidence: a per-session hash chain over the redacted events, in ``seq`` order.
+"""Tamper evidence per event: a salted digest of the redacted content, linked into a per-session chain.
 
-Each event's ``integrity.hash`` covers its own redacted content (canonical JSON, sorted keys, the
-``integrity`` field left out) and the previous event's hash, so changing, removing or reordering any
-stored event breaks every later link. With a key (``AUDIT_INTEGRITY_KEY``) the hash is an HMAC:
-someone who can write to Elasticsearch cannot recompute a valid chain without it.
+``integrity`` (v2) of a stored event::
 
-The stream computes the chain (``SessionChains``) as events pass in partition order; readers
-check it with ``verify_chain``.
+    {"v": 2, "salt": b64(16 bytes), "digest": sha256(salt || canonical(event)),
+     "prev_hash": <hash of the session's previous event, in stream order> | null,
+     "hash": sha256(domain || [prev_hash, session_id, seq, event_id, digest]),
+     "partition": p, "checkpoint": n, "leaf": i}      # where the signed checkpoint holds it
+
+The link needs no key: its strength comes from the signed checkpoints (``core.evidence``), which
+commit to every ``hash``. The salt is deterministic (HMAC of the event id under a stream-only salt
+key), so a replay after a crash yields byte-identical integrity, and a digest kept after erasure
+reveals nothing about the content. The chain runs in the order events reach the stream: a late
+event (a dead letter replayed after a fix) links to the session's head instead of breaking it.
+A replayed event is recognised from the session's recent links and keeps its first hash and leaf.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
-__all__ = ["ChainHasher", "ChainState", "SessionChains", "Verdict", "canonical", "verify_chain"]
+from agent_audit.core.evidence.canonical import LINK_DOMAIN, content_digest, link_hash
 
+__all__ = ["ChainHasher", "ChainState", "LeafLog", "SessionChains", "Verdict", "canonical",
+           "check_event", "verify_chain"]
 
-class ChainHasher:
-    def __init__(self, key: bytes | None = None) -> None:
-        self._key = key
-
-    def link(self, prev_hash: str | None, event: Mapping[str, Any]) -> str:
-        return self.link_body(prev_hash, canonical(event))
-
-    def link_body(self, prev_hash: str | None, body: bytes) -> str:
-        """The link over an event already encoded by ``canonical``."""
-        data = (prev_hash or "").encode() + b"\n" + body
-        if self._key is None:
-            return hashlib.sha256(data).hexdigest()
-        return hmac.new(self._key, data, hashlib.sha256).hexdigest()
+_DEV_SALT_KEY = b"agent-audit/development-salt-key"
 
 
 def canonical(event: Mapping[str, Any]) -> bytes:
-    """What a link covers: the event as JSON with sorted keys, its ``integrity`` field left out."""
+    """What a digest covers: the event as JSON with sorted keys, its ``integrity`` field left out."""
     if "integrity" in event:
         event = {k: v for k, v in event.items() if k != "integrity"}
     return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
 
 
+class ChainHasher:
+    """Salts and links. ``salt_key`` is stream-only; without one (development) a public constant."""
+
+    def __init__(self, salt_key: bytes | None = None) -> None:
+        self._salt_key = salt_key or _DEV_SALT_KEY
+
+    def __repr__(self) -> str:
+        return "ChainHasher(salt_key=<hidden>)"
+
+    def salt(self, event_id: str) -> bytes:
+        return hmac.digest(self._salt_key, event_id.encode(), "sha256")[:16]
+
+    def digest(self, salt: bytes, body: bytes) -> str:
+        return content_digest(salt, body)
+
+
+class LeafLog(Protocol):
+    """Where new links become Merkle leaves: the stream's open checkpoint of the partition."""
+
+    partition: int
+
+    def append(self, session: str, seq: int, link: str) -> tuple[int, int, int]:
+        """Add a leaf; return (partition, checkpoint number, leaf index)."""
+        ...
+
+
 @dataclass(frozen=True)
 class ChainState:
-    """What the stream remembers of a session: its last seq and hash, plus a few before it."""
+    """What the stream remembers of a session: highest seq, head hash, and its recent links.
+
+    ``recent`` holds (seq, hash, prev_hash, checkpoint, leaf), newest last: enough to give a
+    replayed event its first hash and leaf back.
+    """
 
     last_seq: int
-    hashes: tuple[tuple[int, str], ...]  # (seq, hash), newest last, at most RECENT entries
+    head: str
+    recent: tuple[tuple[int, str, str | None, int, int], ...]
+    checkpoint: int = -1  # checkpoint number of the head's leaf (-1: none)
 
-    RECENT = 8
-
-    def hash_before(self, seq: int) -> str | None:
-        for s, h in reversed(self.hashes):
-            if s < seq:
-                return h
-        return None
+    RECENT = 16
 
     def to_json(self) -> dict[str, Any]:
-        return {"last_seq": self.last_seq, "hashes": [list(p) for p in self.hashes]}
+        return {"last_seq": self.last_seq, "head": self.head, "checkpoint": self.checkpoint,
+                "recent": [list(r) for r in self.recent]}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ChainState:
-        return cls(int(data["last_seq"]), tuple((int(s), str(h)) for s, h in data["hashes"]))
+        if "head" not in data:  # a v1 state: (seq, hash) pairs; its replays cannot be recognised
+            hashes = data.get("hashes") or [[data["last_seq"], None]]
+            return cls(int(data["last_seq"]), str(hashes[-1][1]), ())
+        recent = tuple((int(s), str(h), p, int(c), int(i)) for s, h, p, c, i in data["recent"])
+        return cls(int(data["last_seq"]), str(data["head"]), recent, int(data.get("checkpoint", -1)))
 
 
 class SessionChains:
-    """Adds ``integrity`` to events of many sessions; state is per session, snapshot-able.
-
-    A replayed event (seq at or below the last one seen, after a crash) is linked to the hash
-    remembered before it, so it gets the same hash as the first time; the sink keeps the first
-    copy anyway (``op_type=create``).
-    """
+    """Adds ``integrity`` to events of many sessions; state is per session, snapshot-able."""
 
     # Sessions kept in memory; past this the cache is emptied and refilled from ``load``.
     CACHE_LIMIT = 200_000
 
     def __init__(self, hasher: ChainHasher, states: dict[str, ChainState] | None = None,
-                 load: Callable[[str], ChainState | None] | None = None) -> None:
+                 load: Callable[[str], ChainState | None] | None = None,
+                 leaves: LeafLog | None = None) -> None:
         self.hasher = hasher
         self.states: dict[str, ChainState] = states if states is not None else {}
         self._load = load
+        self.leaves = leaves
         self.touched: set[str] = set()
+
+    def head_state(self, session: str) -> ChainState | None:
+        """The session's state as the chain knows it (loaded from ``load`` when not cached)."""
+        return self._state(session)
 
     def _state(self, session: str) -> ChainState | None:
         state = self.states.get(session)
@@ -105,24 +134,78 @@ class SessionChains:
         return self.apply_encoded(event)[0]
 
     def apply_encoded(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-        """The linked event and its JSON: the canonical encoding hashed for the link, with the
-        ``integrity`` field appended (one encoding per event instead of two)."""
-        session, seq = str(event["session_id"]), int(event["seq"])
+        """The linked event and its JSON: the canonical encoding digested, with ``integrity``
+        appended (one encoding per event instead of two)."""
+        session, seq, event_id = str(event["session_id"]), int(event["seq"]), str(event["event_id"])
         state = self._state(session)
-        prev = state.hash_before(seq) if state else None
         body = canonical(event)
-        digest = self.hasher.link_body(prev, body)
-        integrity = {"hash": digest, "prev_hash": prev}
-        linked = {**event, "integrity": integrity}
-        if state is None or seq > state.last_seq:
-            recent = ((state.hashes if state else ()) + ((seq, digest),))[-ChainState.RECENT:]
-            self.states[session] = ChainState(seq, recent)
+        salt = self.hasher.salt(event_id)
+        digest = self.hasher.digest(salt, body)
+        integrity: dict[str, Any] = {"v": 2, "salt": base64.b64encode(salt).decode(), "digest": digest}
+        replayed = self._replayed(state, session, seq, event_id, digest) if state else None
+        if replayed is not None:
+            _, link, prev, number, leaf = replayed
+            integrity.update(prev_hash=prev, hash=link)
+            if self.leaves is not None and number >= 0:
+                integrity.update(partition=self.leaves.partition, checkpoint=number, leaf=leaf)
+        else:
+            prev = state.head if state else None
+            link = _link(prev, session, seq, event_id, digest)
+            integrity.update(prev_hash=prev, hash=link)
+            number, leaf = -1, -1
+            if self.leaves is not None:
+                integrity["partition"], number, leaf = self.leaves.append(session, seq, link)
+                integrity["checkpoint"], integrity["leaf"] = number, leaf
+            recent = ((state.recent if state else ()) + ((seq, link, prev, number, leaf),))
+            last = max(seq, state.last_seq) if state else seq
+            self.states[session] = ChainState(last, link, recent[-ChainState.RECENT:], number)
             self.touched.add(session)
+        linked = {**event, "integrity": integrity}
         return linked, body[:-1] + b',"integrity":' + orjson.dumps(integrity) + b"}"
+
+    @staticmethod
+    def _replayed(state: ChainState, session: str, seq: int, event_id: str,
+                  digest: str) -> tuple[int, str, str | None, int, int] | None:
+        """The recent link this event already made (same seq, id and content), if any."""
+        for entry in reversed(state.recent):
+            if entry[0] == seq and entry[1] == _link(entry[2], session, seq, event_id, digest):
+                return entry
+        return None
+
+
+def _link(prev_hash: str | None, session_id: str, seq: int, event_id: str, digest: str) -> str:
+    """``canonical.link_hash`` with orjson: the same bytes for these types, several times faster."""
+    entry = orjson.dumps([prev_hash, session_id, seq, event_id, digest])
+    return hashlib.sha256(b"\x00" + LINK_DOMAIN + entry).hexdigest()
+
+
+def check_event(event: Mapping[str, Any]) -> str | None:
+    """Why this stored event's own integrity fails, or None: digest (when the salt is there) and link."""
+    integrity = event.get("integrity") or {}
+    digest, link = integrity.get("digest"), integrity.get("hash")
+    if not isinstance(digest, str) or not isinstance(link, str):
+        return "no integrity"
+    if "salt" in integrity:
+        try:
+            salt = base64.b64decode(str(integrity["salt"]), validate=True)
+        except ValueError:
+            return "bad salt"
+        if content_digest(salt, canonical(event)) != digest:
+            return "content does not match its digest"
+    elif "erased" not in event:
+        return "no salt on an event that is not erased"
+    try:
+        expected = link_hash(integrity.get("prev_hash"), str(event["session_id"]), int(event["seq"]),
+                             str(event["event_id"]), digest)
+    except (KeyError, TypeError, ValueError):
+        return "missing position fields"
+    return None if hmac.compare_digest(expected, link) else "link does not match"
 
 
 @dataclass(frozen=True)
 class Verdict:
+    """The chain alone, without checkpoints (``core.evidence.verdicts`` has the full answer)."""
+
     status: str  # "intact" | "broken" | "missing" | "empty"
     seq: int | None = None
     events: int = 0
@@ -135,8 +218,9 @@ class Verdict:
         return f"{self.status} at seq {self.seq}"
 
 
-def verify_chain(events: Iterable[Mapping[str, Any]], hasher: ChainHasher) -> Verdict:
-    """Check events sorted by seq: seq runs 0,1,2,... and every link matches the content."""
+def verify_chain(events: Iterable[Mapping[str, Any]], hasher: ChainHasher | None = None) -> Verdict:
+    """Check events sorted by seq, sent in seq order: seq runs 0,1,2,..., every link matches."""
+    del hasher  # links need no key since v2; kept for callers written before
     prev: str | None = None
     n = 0
     for expected_seq, event in enumerate(events):
@@ -145,7 +229,7 @@ def verify_chain(events: Iterable[Mapping[str, Any]], hasher: ChainHasher) -> Ve
         if seq != expected_seq:
             return Verdict("missing", expected_seq, n - 1)
         integrity = event.get("integrity") or {}
-        if integrity.get("prev_hash") != prev or integrity.get("hash") != hasher.link(prev, event):
+        if integrity.get("prev_hash") != prev or check_event(event) is not None:
             return Verdict("broken", seq, n)
         prev = integrity["hash"]
     return Verdict("intact", None, n) if n else Verdict("empty")

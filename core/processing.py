@@ -167,7 +167,7 @@ class EnvelopeProcessor:
         assert self.chains is not None
         session, seq = str(event["session_id"]), int(event["seq"])
         # The head as the chain knows it (loaded from the state topic when not cached).
-        state = self.chains._state(session)  # no public accessor yet
+        state = self.chains.head_state(session)
         if state is None and seq > 0 and self.recover_head is not None:
             state = self._recovered(session)
         self.admission.check_seq(seq, state.last_seq if state else None)

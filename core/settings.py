@@ -43,10 +43,21 @@ AUDIT_SESSION_IDLE_S       86400 (1 day)                    a session idle this 
                                                             its chain head from Elasticsearch
 AUDIT_SINK_MAX_POLL_MS     300000 (5 min)                   the sink's max.poll.interval.ms (its session
                                                             timeout is the smaller of this and 45 s)
+AUDIT_INTEGRITY            on                               off: no integrity, no checkpoints (development
+                                                            only; production refuses it)
+AUDIT_SIGNING_KEY          (none)                           the stream's Ed25519 private key (PEM or base64
+                                                            of 32 bytes); production refuses to start
+                                                            without it (or the file below)
+AUDIT_SIGNING_KEY_FILE     (none)                           file holding that key
+AUDIT_PUBLIC_KEYS          (none)                           public keys that verify checkpoints: files or
+                                                            base64 keys, comma-separated, old ones kept
+AUDIT_CHECKPOINT_INTERVAL_S 5                               seconds between a partition's checkpoints
+                                                            while events flow
+AUDIT_CHECKPOINT_MAX_LEAVES 100000                          a checkpoint closes at this many events
 =========================  ===============================  ===========================================
 
-Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY) come from here
-only, never the repo.
+Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY, AUDIT_SIGNING_KEY) come
+from here only, never the repo.
 """
 
 from __future__ import annotations
@@ -69,6 +80,7 @@ class Topics:
     alerts: str
     state: str  # the stream's own state (hash chains, windows), compacted, co-partitioned with raw
     partials: str  # per-partition window partials and watermarks, merged by one agent
+    checkpoints: str  # signed checkpoints of the raw partitions (tamper evidence), kept long
 
     @classmethod
     def with_prefix(cls, prefix: str) -> Topics:
@@ -80,10 +92,12 @@ class Topics:
             alerts=f"{prefix}agent.alerts",
             state=f"{prefix}agent.stream.state",
             partials=f"{prefix}agent.metrics.partials",
+            checkpoints=f"{prefix}agent.checkpoints",
         )
 
     def all(self) -> tuple[str, ...]:
-        return (self.raw, self.events, self.dlq, self.metrics, self.alerts, self.state, self.partials)
+        return (self.raw, self.events, self.dlq, self.metrics, self.alerts, self.state, self.partials,
+                self.checkpoints)
 
 
 MODES = ("production", "development")
@@ -123,6 +137,12 @@ class Settings:
     max_seq_gap: int = 10_000
     session_idle_s: int = 86_400
     sink_max_poll_ms: int = 300_000
+    integrity: bool = True
+    signing_key: str | None = field(default=None, repr=False)
+    signing_key_file: str = ""
+    public_keys: str = ""
+    checkpoint_interval_s: int = 5
+    checkpoint_max_leaves: int = 100_000
 
     @property
     def production(self) -> bool:
@@ -173,6 +193,12 @@ class Settings:
             max_seq_gap=_int(env, "AUDIT_MAX_SEQ_GAP", d.max_seq_gap),
             session_idle_s=_int(env, "AUDIT_SESSION_IDLE_S", d.session_idle_s),
             sink_max_poll_ms=_int(env, "AUDIT_SINK_MAX_POLL_MS", d.sink_max_poll_ms),
+            integrity=_switch(env, "AUDIT_INTEGRITY", d.integrity),
+            signing_key=env.get("AUDIT_SIGNING_KEY") or None,
+            signing_key_file=env.get("AUDIT_SIGNING_KEY_FILE", ""),
+            public_keys=env.get("AUDIT_PUBLIC_KEYS", ""),
+            checkpoint_interval_s=_int(env, "AUDIT_CHECKPOINT_INTERVAL_S", d.checkpoint_interval_s),
+            checkpoint_max_leaves=_int(env, "AUDIT_CHECKPOINT_MAX_LEAVES", d.checkpoint_max_leaves),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -207,6 +233,11 @@ class Settings:
             "AUDIT_MAX_SEQ_GAP": str(self.max_seq_gap),
             "AUDIT_SESSION_IDLE_S": str(self.session_idle_s),
             "AUDIT_SINK_MAX_POLL_MS": str(self.sink_max_poll_ms),
+            "AUDIT_INTEGRITY": "on" if self.integrity else "off",
+            "AUDIT_SIGNING_KEY_FILE": self.signing_key_file,
+            "AUDIT_PUBLIC_KEYS": self.public_keys,
+            "AUDIT_CHECKPOINT_INTERVAL_S": str(self.checkpoint_interval_s),
+            "AUDIT_CHECKPOINT_MAX_LEAVES": str(self.checkpoint_max_leaves),
         }
         if self.es_api_key:
             env["ES_API_KEY"] = self.es_api_key
@@ -214,6 +245,8 @@ class Settings:
             env["AUDIT_REDACTION_KEY"] = self.redaction_key
         if self.integrity_key:
             env["AUDIT_INTEGRITY_KEY"] = self.integrity_key
+        if self.signing_key:
+            env["AUDIT_SIGNING_KEY"] = self.signing_key
         return env
 
 
@@ -228,3 +261,12 @@ def _int(env: Mapping[str, str], name: str, default: int, allow_zero: bool = Fal
     if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{name} must be positive, got {value}")
     return value
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("on", "off"):
+        raise ConfigError(f"{name} must be on or off, got {raw!r}")
+    return raw == "on"

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, overload
 
 import orjson
+
 from agent_audit.core.errors import ConfigError
 from agent_audit.core.wire import new_event_id
 from agent_audit.producers.kafka_transport import default_transport, shutdown_default_transport
@@ -164,6 +165,12 @@ class AuditTrail:
                               duration_ms=duration_ms)
         self.error(exc, tool_name=name)
 
+    def close(self) -> bool:
+        """End the session with an ``end`` event carrying its final seq (its own): ``agent-audit
+        verify`` then calls the session complete when seqs 0..final are all stored, else open.
+        Another process continuing the session passes ``seq_start`` = final + 1 before closing."""
+        return self._record("end", "info", {})
+
     # --- delivery ---------------------------------------------------------------------------
     @property
     def counters(self) -> Counters:
@@ -203,6 +210,8 @@ class AuditTrail:
             session = self._session
             with session.lock:  # seq order is queue order: a session's events stay ordered
                 event["seq"] = session.next_seq
+                if kind == "end":  # the end marker names its own seq as the session's last
+                    payload["final_seq"] = event["seq"]
                 encoded = self._prefix + orjson.dumps(event, default=str, option=_OPTIONS)[1:]
                 session.next_seq += 1
                 return self._send(self.session_id, encoded)

@@ -2,7 +2,8 @@
 
 The body reuses each record's bytes as the document source (no decode/re-encode): the stream put
 ``event_id`` and the event's ``day`` in headers. ``op_type=create`` with ``_id = event_id`` makes
-replays harmless: a 409 means "already stored" and counts as success.
+replays harmless: a 409 means "already stored" and counts as success once ``sinks.conflicts``
+finds the stored copy commits to the same evidence (else it is a conflicting event id).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class BulkOutcome:
     duplicates: int = 0
     retry: list[BulkItem] = field(default_factory=list)
     failed: list[tuple[BulkItem, str]] = field(default_factory=list)
+    seen: list[BulkItem] = field(default_factory=list)  # answered 409: compared by sinks.conflicts
 
 
 Headers = Sequence[tuple[str, str | bytes | None]] | Mapping[str, str | bytes | None] | None
@@ -54,6 +56,8 @@ def item_from_record(value: bytes, headers: Headers, index_for_day: Callable[[st
                             int(_text(meta.get("revision")) or 0))
         if alert_id := _text(meta.get("alert_id")):
             return BulkItem(alert_id, index_for_day(day, "alerts"), value)
+        if checkpoint_id := _text(meta.get("checkpoint_id")):
+            return BulkItem(checkpoint_id, index_for_day(day, "checkpoints"), value)
     doc = orjson.loads(value)
     day = str(doc["timestamp"])[:10].replace("-", ".")
     return BulkItem(str(doc["event_id"]), index_for_day(day, "events"), value)
@@ -92,6 +96,7 @@ def classify(items: Sequence[BulkItem], response: dict[str, Any]) -> BulkOutcome
             out.stored += 1
         elif status == 409:
             out.duplicates += 1
+            out.seen.append(item)
         elif status in _RETRY:
             out.retry.append(item)
         else:

@@ -12,8 +12,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-__all__ = ["alerts_template", "event_index", "events_alias", "events_template", "install_templates",
-           "metrics_alias", "metrics_template"]
+__all__ = ["alerts_template", "checkpoints_alias", "checkpoints_template", "event_index", "events_alias",
+           "events_template", "install_templates", "metrics_alias", "metrics_template"]
 
 _KW = {"type": "keyword", "ignore_above": 1024}
 _FLAT = {"type": "flattened", "ignore_above": 1024}
@@ -75,7 +75,10 @@ def events_template(prefix: str, replicas: int = 0) -> dict[str, Any]:
                         "policy_version": _KW, "key_version": _KW,
                         "counts": {"type": "object", "dynamic": True},
                     }},
-                    "integrity": {"properties": {"hash": _KW, "prev_hash": _KW}},
+                    "integrity": {"properties": {
+                        "hash": _KW, "prev_hash": _KW, "v": {"type": "short"}, "digest": _KW,
+                        "salt": {"type": "keyword", "index": False}, "partition": {"type": "integer"},
+                        "checkpoint": {"type": "long"}, "leaf": {"type": "long"}}},
                     "payload": {"dynamic": "strict", "properties": _payload_properties()},
                 },
             },
@@ -102,6 +105,7 @@ def _payload_properties() -> dict[str, Any]:
         "message": {"type": "text"},
         "stack_trace": {"type": "text", "index": False},
         "recovery_action": {"type": "text"},
+        "final_seq": {"type": "long"},  # kind "end": the session's last seq
     }
 
 
@@ -122,8 +126,33 @@ def alerts_template(prefix: str, replicas: int = 0) -> dict[str, Any]:
     }
 
 
+def checkpoints_alias(prefix: str) -> str:
+    return f"{prefix}-checkpoints"
+
+
+def checkpoints_template(prefix: str, replicas: int = 0) -> dict[str, Any]:
+    """Signed checkpoints (core.evidence.checkpoint): searchable by partition, number and session."""
+    return {
+        "index_patterns": [f"{prefix}-checkpoints-*"],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": 1, "number_of_replicas": replicas},
+            "aliases": {checkpoints_alias(prefix): {}},
+            "mappings": {"dynamic": "strict", "properties": {
+                "v": {"type": "short"}, "type": _KW, "log": _KW, "partition": {"type": "integer"},
+                "number": {"type": "long"}, "checkpoint_id": _KW, "prev": _KW,
+                "tree_size": {"type": "long"}, "root": _KW, "opened_at": {"type": "date"},
+                "closed_at": {"type": "date"}, "key_id": _KW,
+                "signature": {"type": "keyword", "index": False},
+                "sessions": {"properties": {"session_id": _KW, "seq": {"type": "long"}, "hash": _KW}},
+            }},
+        },
+    }
+
+
 def install_templates(es: Elasticsearch, prefix: str, replicas: int = 0) -> None:
     """Create or update the templates (idempotent: a PUT of the same body changes nothing)."""
     es.indices.put_index_template(name=f"{prefix}-events", **events_template(prefix, replicas))
     es.indices.put_index_template(name=f"{prefix}-metrics", **metrics_template(prefix, replicas))
     es.indices.put_index_template(name=f"{prefix}-alerts", **alerts_template(prefix, replicas))
+    es.indices.put_index_template(name=f"{prefix}-checkpoints", **checkpoints_template(prefix, replicas))

@@ -36,6 +36,7 @@ from functools import lru_cache, partial
 from agent_audit.core.errors import TransientError
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.bulk import BulkItem, build_body, classify, item_from_record
+from agent_audit.sinks.conflicts import CONFLICT, conflict_alert, find_conflicts
 from agent_audit.sinks.gather import gather
 from agent_audit.sinks.indices import event_index, install_templates
 from agent_audit.sinks.late import SEALED_REASON, LateRouter, split_sealed
@@ -135,8 +136,8 @@ class EventSink:
         install_templates(self.es, self.settings.index_prefix)
         self.telemetry.serve(self.settings.metrics_port)
         topics = self.settings.topics
-        self.consumer.subscribe([topics.events, topics.metrics, topics.alerts], on_revoke=self._on_revoke,
-                                on_lost=self._on_lost)
+        self.consumer.subscribe([topics.events, topics.metrics, topics.alerts, topics.checkpoints],
+                                on_revoke=self._on_revoke, on_lost=self._on_lost)
         log.info("sink.started topic=%s group=%s", self.settings.topics.events, self.settings.sink_group)
         try:
             while not self.stopping.is_set():
@@ -296,6 +297,9 @@ class EventSink:
         self.telemetry.documents.labels("duplicate").inc(duplicates)
         for item, reason in failed:
             self._dead_letter(item.source, reason)
+            if reason == CONFLICT:  # not a duplicate: a different event under a taken id
+                value, headers = conflict_alert(item)
+                self.dlq.produce(self.settings.topics.alerts, value=value, headers=headers)
 
     def _write_chunk(self, chunk: Sequence[BulkItem]) -> Outcome:
         pending, stored, duplicates = list(chunk), 0, 0
@@ -312,8 +316,10 @@ class EventSink:
                 late, refused = split_sealed(outcome.failed)
                 moved, already, stuck = self._route_late(late)
                 stored += outcome.stored
-                duplicates += outcome.duplicates + already
-                failed += refused + [(item, SEALED_REASON) for item in stuck]
+                # A 409 is a duplicate only if the stored copy has the same integrity hash.
+                same, conflicts = find_conflicts(self.es, outcome.seen) if outcome.seen else (0, [])
+                duplicates += same + already
+                failed += refused + conflicts + [(item, SEALED_REASON) for item in stuck]
                 pending = outcome.retry + moved
             if pending:
                 if self.stopping.is_set():

@@ -16,10 +16,12 @@ from typing import Any
 import faust
 from agent_audit.core.alerts import Rule, default_rules, load_rules
 from agent_audit.core.errors import ConfigError
+from agent_audit.core.evidence.keys import salt_key, signing_key_from_settings
 from agent_audit.core.integrity import ChainHasher, ChainState, SessionChains
 from agent_audit.core.processing import Admission, EnvelopeProcessor, ProcessedEnvelope
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.settings import Settings
+from agent_audit.stream.checkpoints import PartitionCheckpoints
 from agent_audit.stream.metrics import MergeStage, PartitionWindows
 from agent_audit.stream.output import OutputProducer, OutRecord
 from agent_audit.stream.heads import StoredHeads
@@ -91,10 +93,13 @@ class _EnvelopeState:
     def __init__(self, settings: Settings) -> None:
         self.state = PartitionState(settings)
         self.partition = 0  # the envelope being processed: chains load from its partition
-        hasher = ChainHasher(settings.integrity_key.encode() if settings.integrity_key else None)
-        self.chains = SessionChains(hasher, load=self._load_chain)
+        key = signing_key_from_settings(settings)  # production refuses to start without one
+        self.checkpoints = PartitionCheckpoints(settings, key, self.state) if key else None
+        hasher = ChainHasher(salt_key(settings, key))
+        self.chains = SessionChains(hasher, load=self._load_chain, leaves=self.checkpoints)
         self.idle_s = settings.session_idle_s
-        self.processor = EnvelopeProcessor(Redactor.from_settings(settings), self.chains,
+        self.processor = EnvelopeProcessor(Redactor.from_settings(settings),
+                                           self.chains if settings.integrity else None,
                                            Admission.from_settings(settings), StoredHeads(settings))
         self.windows = PartitionWindows(settings, self.state)
 
@@ -128,7 +133,22 @@ class _EnvelopeState:
             log.info("stream.sessions.retired partition=%d count=%d", partition, len(gone))
         return gone
 
+    def begin_evidence(self, partition: int, record_time: float) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.begin(partition, record_time)
+
+    def finish_evidence(self, partition: int | None = None) -> tuple[list[tuple[bytes, bytes, int]],
+                                                                    list[OutRecord]]:
+        """After an envelope (or, with ``partition``, from the idle timer): checkpoint state and records."""
+        if self.checkpoints is None:
+            return [], []
+        if partition is not None:
+            return self.checkpoints.tick(partition)
+        return self.checkpoints.finish()
+
     def forget(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.forget()
         self.chains.states.clear()
         self.state.forget()
         self.windows.forget()
@@ -170,13 +190,16 @@ def _wire_envelopes(app: faust.App, settings: Settings, output: OutputProducer,
                     await settle()  # its state records must be on the topic before it is read
                 await shared.ensure_loaded(msg.partition)
                 shared.partition = msg.partition
+                shared.begin_evidence(msg.partition, msg.timestamp)
                 # Neither call raises, whatever the envelope holds: a bad line is a dead letter.
                 result = shared.processor.process(event.value)
                 records = shared.chain_records(msg.partition)  # per envelope
+                cp_state, cp_out = shared.finish_evidence()
                 metric_out, window_state = windows.observe(msg.partition, msg.offset, result)
                 await settle()
-                sending.append(asyncio.ensure_future(
-                    deliver(manual, event, result, started, [*records, window_state], metric_out)))
+                sending.append(asyncio.ensure_future(deliver(
+                    manual, event, result, started, [*records, *cp_state, window_state],
+                    [*metric_out, *cp_out])))
             if result.dead:
                 log.info("stream.dead_letters count=%d reasons=%s", len(result.dead),
                          sorted({d.reason.split(":")[0] for d in result.dead}))
@@ -193,8 +216,10 @@ def _wire_envelopes(app: faust.App, settings: Settings, output: OutputProducer,
                 try:
                     await shared.ensure_loaded(tp.partition)
                     metric_out, window_state = windows.tick(tp.partition)
+                    cp_state, cp_out = shared.finish_evidence(tp.partition)
                     retired = shared.retire_idle(tp.partition)
-                    await output.send_async(ProcessedEnvelope(), None, [window_state, *retired], metric_out)
+                    await output.send_async(ProcessedEnvelope(), None, [window_state, *cp_state, *retired],
+                                            [*metric_out, *cp_out])
                 except Exception as exc:  # the next tick tries again; never stop the timer
                     log.error("stream.idle_tick.failed partition=%d error=%s", tp.partition,
                               type(exc).__name__)

@@ -2,8 +2,9 @@
 
 The stream forgets a session idle for ``AUDIT_SESSION_IDLE_S`` (``stream.state``). When a late
 event of it arrives, ``StoredHeads`` reads the session's last ``ChainState.RECENT`` stored events
-(highest ``seq`` first, only ``seq`` and ``integrity.hash``) and rebuilds the head, so the late
-event links exactly as it would have. It runs only for a session the stream does not know met at a
+(highest ``seq`` first, only ``seq`` and ``integrity``) and rebuilds the state: the head is the
+last link the stream made (highest checkpoint position; the chain runs in arrival order), so the
+late event links exactly as it would have. It runs only for a session the stream does not know met at a
 ``seq`` above 0: a rare path, one small search each. Nothing stored: ``None`` (the chain starts
 there). Elasticsearch unreachable or the answer unreadable: it raises, and the processor
 dead-letters the event for a later replay rather than link it to a guessed head.
@@ -34,13 +35,23 @@ class StoredHeads:
         self.lookups += 1
         resp = self.es.search(index=self.index, size=ChainState.RECENT, sort=[{"seq": "desc"}],
                               query={"term": {"session_id": session}},
-                              source_includes=["seq", "integrity.hash"], ignore_unavailable=True)
+                              source_includes=["seq", "integrity"], ignore_unavailable=True)
         return head_from_hits(resp["hits"]["hits"])
 
 
 def head_from_hits(hits: list[dict[str, Any]]) -> ChainState | None:
-    """The head from stored events, newest first as searched; None when there are none."""
-    pairs = sorted((int(h["_source"]["seq"]), str(h["_source"]["integrity"]["hash"])) for h in hits)
-    if not pairs:
+    """The chain state from stored events (any order); None when there are none.
+
+    Links are ordered as the stream made them: by checkpoint and leaf where the events carry a
+    position, else by seq."""
+    links = []
+    for hit in hits:
+        seq, integrity = int(hit["_source"]["seq"]), hit["_source"].get("integrity") or {}
+        number, leaf = int(integrity.get("checkpoint", -1)), int(integrity.get("leaf", -1))
+        links.append(((number, leaf, seq), (seq, str(integrity["hash"]), integrity.get("prev_hash"),
+                                             number, leaf)))
+    if not links:
         return None
-    return ChainState(pairs[-1][0], tuple(pairs))
+    recent = tuple(link for _, link in sorted(links))
+    head = recent[-1]
+    return ChainState(max(r[0] for r in recent), head[1], recent[-ChainState.RECENT:], head[3])

@@ -32,6 +32,8 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
         # The stream's state: one record per key (compacted), partition p holds raw partition p's.
         spec(t.state, settings.raw_partitions, {"cleanup.policy": "compact",
                                                 "min.compaction.lag.ms": "60000"}),
+        # Signed checkpoints are evidence: kept until someone decides otherwise (and exported).
+        spec(t.checkpoints, 1, {"retention.ms": "-1"}),
     ]
 
 

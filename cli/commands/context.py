@@ -68,9 +68,11 @@ class Context:
     @cached_property
     def access_log(self) -> AccessLog:
         """The access log, its index ensured first: a read that cannot be logged never starts."""
-        from agent_audit.sinks.access_log import AccessLog  # noqa: PLC0415
+        from agent_audit.sinks.access_log import AccessLog, kafka_publisher  # noqa: PLC0415
 
-        log = AccessLog(self.es, self.prefix, self.redactor)
+        # Signed like the events (through the stream) unless integrity is off (development only).
+        publish = kafka_publisher(self.settings) if self.settings.integrity else None
+        log = AccessLog(self.es, self.prefix, self.redactor, publish)
         log.ensure()
         return log
 

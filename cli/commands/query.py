@@ -23,14 +23,15 @@ def _stored(ctx: Context, identifier: str) -> list[str]:
 
 
 def _log(ctx: Context, query: str, params: dict[str, Any], rows: Iterable[Any]) -> int:
-    """Print every row, then record the read with its count."""
+    """Record the read as started, print every row, then record it with its count."""
     log = ctx.access_log
     start, n = time.monotonic(), 0
+    log.record(ctx.actor, query, params, 0, "started")  # before any row is shown
     try:
         for row in rows:
             emit(row)
             n += 1
-    except Exception as exc:
+    except BaseException as exc:  # Ctrl-C included: the log says the read was cut short
         log.record(ctx.actor, query, params, n, "error", type(exc).__name__, _ms(start))
         raise
     log.record(ctx.actor, query, params, n, duration_ms=_ms(start))

@@ -1,23 +1,193 @@
-"""Tamper evidence, read side: re-check a session's hash chain over the events as stored."""
+"""Tamper evidence, read side: a session's verdict from its stored events and the signed checkpoints.
+
+Reads only: the events of the session (any number, streamed), the checkpoints of its partition from
+the first that names it to the newest, and the erasure receipts named by tombstones. Verification
+needs the public keys alone (``AUDIT_PUBLIC_KEYS``). ``sweep`` checks every session named by a
+checkpoint closed in a time range, plus each partition's checkpoint chain there.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from agent_audit.core.integrity import ChainHasher, Verdict, verify_chain
-from agent_audit.core.settings import Settings
-from agent_audit.sinks.compliance.identifiers import redactor_for, stored_form
-from agent_audit.sinks.indices import events_alias
-from agent_audit.sinks.queries import scan
 from elasticsearch import Elasticsearch
 
-__all__ = ["verify_session"]
+from agent_audit.core.evidence.keys import keyring_from_settings
+from agent_audit.core.evidence.signing import Keyring
+from agent_audit.core.evidence.verdicts import (
+    EXIT,
+    SessionVerdict,
+    check_checkpoint_chain,
+    verify_session_evidence,
+)
+from agent_audit.core.settings import Settings
+from agent_audit.sinks.compliance.identifiers import redactor_for, stored_form
+from agent_audit.sinks.compliance.store import receipts_index
+from agent_audit.sinks.indices import checkpoints_alias, events_alias
+from agent_audit.sinks.queries import scan
+
+__all__ = ["AccessReport", "SweepReport", "Verifier", "access_log_report", "verify_session"]
 
 
-def verify_session(es: Elasticsearch, settings: Settings, session_id: str) -> Verdict:
-    """Intact, or broken / missing at the first bad seq (events streamed in seq order, any count)."""
-    form = stored_form(session_id, redactor_for(settings))
-    key = settings.integrity_key.encode() if settings.integrity_key else None
-    query = {"bool": {"filter": [{"terms": {"session_id": form.lookup_values()}}]}}
-    with closing(scan(es, events_alias(settings.index_prefix), query, [{"seq": "asc"}])) as hits:
-        return verify_chain((hit["_source"] for hit in hits), ChainHasher(key))
+class Verifier:
+    """One reader of the trail's evidence: keyring, receipt cache, checkpoint queries."""
+
+    def __init__(self, es: Elasticsearch, settings: Settings, keys: Keyring | None = None) -> None:
+        self.es = es
+        self.settings = settings
+        self.prefix = settings.index_prefix
+        self.keys = keys if keys is not None else keyring_from_settings(settings)
+        self._receipts: dict[str, bool] = {}
+
+    def receipt_known(self, receipt: str) -> bool:
+        if receipt not in self._receipts:
+            index = receipts_index(self.prefix)
+            self._receipts[receipt] = bool(self.es.options(ignore_status=404).exists(index=index, id=receipt))
+        return self._receipts[receipt]
+
+    def events(self, names: list[str]) -> list[dict[str, Any]]:
+        query = {"bool": {"filter": [{"terms": {"session_id": names}}]}}
+        with closing(scan(self.es, events_alias(self.prefix), query, [{"seq": "asc"}])) as hits:
+            return [hit["_source"] for hit in hits]
+
+    def checkpoints(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        with closing(scan(self.es, checkpoints_alias(self.prefix), query, [{"number": "asc"}])) as hits:
+            return [hit["_source"] for hit in hits]
+
+    def session(self, session_id: str) -> SessionVerdict:
+        names = stored_form(session_id, redactor_for(self.settings)).lookup_values()
+        events = self.events(names)
+        naming = self.checkpoints({"terms": {"sessions.session_id": names}})
+        stored_name = str(events[0]["session_id"]) if events else _named(naming, names)
+        return verify_session_evidence(stored_name, events, self._context(naming, events), self.keys,
+                                       self.receipt_known)
+
+    def _context(self, naming: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each partition's checkpoints from the first naming the session to the newest (or only
+        the newest, for a partition whose checkpoints name none of the session's events yet)."""
+        first: dict[tuple[str, int], int | None] = {}
+        for r in naming:
+            key, number = (str(r["log"]), int(r["partition"])), int(r["number"])
+            held = first.get(key)
+            first[key] = number if held is None else min(held, number)
+        for e in events:
+            integrity = e.get("integrity") or {}
+            if "partition" in integrity:
+                first.setdefault((self.settings.topics.raw, int(integrity["partition"])), None)
+        out: list[dict[str, Any]] = []
+        for (log, partition), start in first.items():
+            where: list[dict[str, Any]] = [{"term": {"log": log}}, {"term": {"partition": partition}}]
+            if start is None:
+                hits = self.es.search(index=checkpoints_alias(self.prefix), size=1, sort=[{"number": "desc"}],
+                                      query={"bool": {"filter": where}}, ignore_unavailable=True)
+                out += [h["_source"] for h in hits["hits"]["hits"]]
+            else:
+                since = {"range": {"number": {"gte": start}}}
+                out += self.checkpoints({"bool": {"filter": [*where, since]}})
+        return out
+
+    def sweep(self, since: str | None, until: str | None) -> SweepReport:
+        window: dict[str, str] = {k: v for k, v in (("gte", since), ("lte", until)) if v}
+        query = {"range": {"closed_at": window}} if window else {"match_all": {}}
+        records = self.checkpoints(query)
+        _, problems = check_checkpoint_chain(records, self.keys)
+        report = SweepReport(since, until, len(records), problems)
+        for session in sorted({s["session_id"] for r in records for s in r.get("sessions", ())}):
+            report.verdicts[session] = self.session(session)
+        return report
+
+
+@dataclass
+class AccessReport:
+    """The access log as indexed against its signed copies in the events."""
+
+    entries: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (status, what)
+    verdicts: dict[str, SessionVerdict] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        codes = [EXIT[status] for status, _ in self.problems]
+        codes += [v.exit_code for v in self.verdicts.values() if v.status != "unchecked"]
+        return max([0, *codes])
+
+    def lines(self) -> Iterator[str]:
+        bad = [s for s, v in self.verdicts.items() if v.status not in ("intact", "unchecked")]
+        yield f"access log: {self.entries} entries in {len(self.verdicts)} signed sessions"
+        yield from (f"  {status}: {what}" for status, what in self.problems)
+        yield from (f"  {s}: {self.verdicts[s]}" for s in bad)
+        if not self.problems and not bad:
+            yield "  every entry matches its signed copy"
+
+
+def access_log_report(verifier: Verifier) -> AccessReport:
+    """Each entry must equal the event the stream signed for it; each signed one must be indexed."""
+    # Imported here: the access log imports the compliance package, which imports this module.
+    from agent_audit.sinks.access_log import ACCESS_SESSION_PREFIX, access_log_index, as_event  # noqa: PLC0415
+
+    es, redactor = verifier.es, redactor_for(verifier.settings)
+    with closing(scan(es, access_log_index(verifier.prefix), {"match_all": {}})) as hits:
+        entries = {h["_source"].get("event_id", h["_id"]): h["_source"] for h in hits}
+    query = {"prefix": {"session_id": ACCESS_SESSION_PREFIX}}
+    with closing(scan(es, events_alias(verifier.prefix), query)) as hits:
+        signed = {h["_source"]["event_id"]: h["_source"] for h in hits}
+    report = AccessReport(len(entries))
+    for event_id, entry in sorted(entries.items()):
+        copy = signed.get(event_id)
+        if copy is None:
+            report.problems.append(("inserted", f"entry {event_id} has no signed copy"))
+        elif _comparable(redactor.redact_event(as_event(entry))[0]) != _comparable(copy):
+            what = f"entry {event_id} ({entry.get('query')}) differs from its signed copy"
+            report.problems.append(("modified", what))
+    report.problems += [("deleted", f"entry {i} ({e['payload'].get('content')}) is gone from the index")
+                        for i, e in sorted(signed.items()) if i not in entries]
+    for session in sorted({str(e["session_id"]) for e in signed.values()}):
+        report.verdicts[session] = verifier.session(session)
+    return report
+
+
+def _comparable(event: dict[str, Any]) -> tuple[Any, ...]:
+    when = datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00"))
+    return (event["session_id"], event["seq"], event["user_id"], when, event["payload"])
+
+
+@dataclass
+class SweepReport:
+    since: str | None
+    until: str | None
+    checkpoints: int
+    chain_problems: list[str]
+    verdicts: dict[str, SessionVerdict] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        codes = [v.exit_code for v in self.verdicts.values() if v.status != "unchecked"]
+        return max([*codes, 1 if self.chain_problems else 0])
+
+    def lines(self) -> Iterator[str]:
+        counts: dict[str, int] = {}
+        for v in self.verdicts.values():
+            counts[v.status] = counts.get(v.status, 0) + 1
+        yield f"range: {self.since or 'start'} .. {self.until or 'now'}"
+        yield f"checkpoints: {self.checkpoints} ({'chain intact' if not self.chain_problems else 'PROBLEMS'})"
+        yield from (f"  {p}" for p in self.chain_problems)
+        yield f"sessions: {len(self.verdicts)} " + " ".join(f"{k}={n}" for k, n in sorted(counts.items()))
+        for session, v in sorted(self.verdicts.items()):
+            if v.status != "intact" or v.notes:
+                yield f"  {session}: {v}"
+
+
+def _named(records: list[dict[str, Any]], names: list[str]) -> str:
+    for r in records:
+        for s in r.get("sessions", ()):
+            if s["session_id"] in names:
+                return str(s["session_id"])
+    return names[0]
+
+
+def verify_session(es: Elasticsearch, settings: Settings, session_id: str) -> SessionVerdict:
+    return Verifier(es, settings).session(session_id)

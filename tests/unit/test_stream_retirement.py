@@ -65,7 +65,7 @@ def test_a_late_event_of_a_retired_session_links_to_the_recovered_head() -> None
     """After retirement the chain state is gone; the head rebuilt from the stored events makes the
     late events link exactly as if the session had never left: the whole chain verifies."""
     stored, _ = _chained(SessionChains(ChainHasher()), range(12))
-    hits = [{"_source": {"seq": e["seq"], "integrity": {"hash": e["integrity"]["hash"]}}}
+    hits = [{"_source": {"seq": e["seq"], "integrity": e["integrity"]}}
             for e in sorted(stored, key=lambda e: -e["seq"])[:ChainState.RECENT]]
     late, dead = _chained(SessionChains(ChainHasher()), range(12, 15), lambda _s: head_from_hits(hits))
     assert not dead

@@ -1,0 +1,109 @@
+"""The stream's checkpoint steps without a broker: when a checkpoint closes, what state survives a crash."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import orjson
+import pytest
+
+from agent_audit.core.errors import ConfigError
+from agent_audit.core.evidence.checkpoint import verify_signature
+from agent_audit.core.evidence.keys import keyring_from_settings, signing_key_from_settings
+from agent_audit.core.evidence.signing import Keyring, SigningKey, public_pem
+from agent_audit.core.integrity import ChainHasher, ChainState, SessionChains
+from agent_audit.core.settings import Settings
+from agent_audit.stream.checkpoints import PartitionCheckpoints
+from agent_audit.stream.state import PartitionState
+from tests.factories import event
+
+KEY = SigningKey.generate()
+SETTINGS = Settings(mode="development", checkpoint_interval_s=5)
+
+
+class Pipeline:
+    """Envelopes through chains and checkpoints, state records kept as the state topic would."""
+
+    def __init__(self, topic: dict[str, bytes] | None = None) -> None:
+        self.state = PartitionState(SETTINGS)
+        self.state.partitions[0] = {k: orjson.loads(v) for k, v in (topic or {}).items()}
+        self.topic: dict[str, bytes] = dict(topic or {})
+        self.cps = PartitionCheckpoints(SETTINGS, KEY, self.state)
+        self.chains = SessionChains(ChainHasher(b"k"), leaves=self.cps)
+        for key, value in self.state.partitions[0].items():
+            if key.startswith("chain:"):
+                self.chains.states[key[6:]] = ChainState.from_json(value)
+        self.closed: list[dict] = []  # type: ignore[type-arg]
+        self.outputs: list[bytes] = []
+
+    def envelope(self, at: float, *events: dict) -> None:  # type: ignore[type-arg]
+        self.cps.begin(0, at)
+        self.outputs += [self.chains.apply_encoded(e)[1] for e in events]
+        touched = self.chains.drain_touched().items()
+        records = [self.state.put(0, f"chain:{s}", c.to_json()) for s, c in touched]
+        cp_state, out = self.cps.finish()
+        for key, value, _ in [*records, *cp_state]:
+            self.topic[key.decode()] = value
+        self.closed += [orjson.loads(r.value) for r in out]
+
+
+def test_a_checkpoint_closes_after_the_envelope_that_ends_its_interval_and_is_signed() -> None:
+    """Leaves gather until an envelope's record time is an interval past the first; then one signed record."""
+    p = Pipeline()
+    evs = [event("input", i) for i in range(6)]
+    p.envelope(100.0, *evs[:2])
+    p.envelope(103.0, *evs[2:4])
+    assert p.closed == []
+    p.envelope(105.5, *evs[4:])
+    assert len(p.closed) == 1
+    cp = p.closed[0]
+    assert (cp["number"], cp["tree_size"], cp["prev"]) == (0, 6, None)
+    head = orjson.loads(p.outputs[-1])["integrity"]["hash"]
+    assert cp["sessions"] == [{"session_id": "s-1", "seq": 5, "hash": head}]
+    assert verify_signature(cp, Keyring([KEY.public]))
+
+
+def test_after_a_crash_the_replayed_envelopes_give_the_same_outputs_and_checkpoint() -> None:
+    """Restart from the state topic as written before the crash: identical event bytes, no extra leaf,
+    and the checkpoint closes after the same envelope with the same root."""
+    evs = [event("input", i) for i in range(6)]
+    first = Pipeline()
+    first.envelope(100.0, *evs[:2])
+    saved = dict(first.topic)  # the crash: envelopes 2 and 3 were processed but never acked
+    first.envelope(103.0, *evs[2:4])
+    first.envelope(105.5, *evs[4:])
+    again = Pipeline(saved)
+    again.envelope(103.0, *evs[2:4])
+    again.envelope(105.5, *evs[4:])
+    assert again.outputs == first.outputs[2:]
+    assert again.closed == first.closed
+
+
+def test_the_idle_timer_closes_a_quiet_partitions_checkpoint() -> None:
+    """No more envelopes: the timer closes the checkpoint on wall-clock time; an empty one never closes."""
+    p = Pipeline()
+    assert p.cps.tick(0, now=1e12) == ([], [])
+    p.envelope(100.0, event("input", 0))
+    state, out = p.cps.tick(0, now=106.0)
+    assert len(out) == 1 and state
+
+
+def test_production_refuses_to_start_without_a_signing_key_and_integrity_off_is_development_only() -> None:
+    """No key in production: ConfigError; AUDIT_INTEGRITY=off in production: ConfigError."""
+    with pytest.raises(ConfigError, match="signing key"):
+        signing_key_from_settings(Settings(mode="production"))
+    with pytest.raises(ConfigError, match="development only"):
+        signing_key_from_settings(Settings(mode="production", integrity=False))
+    assert signing_key_from_settings(Settings(mode="development")) is None
+    key = signing_key_from_settings(Settings(signing_key=KEY.private_pem()))
+    assert key is not None and key.key_id == KEY.key_id
+
+
+def test_verifiers_keep_retired_public_keys(tmp_path: Path) -> None:
+    """AUDIT_PUBLIC_KEYS lists files and inline keys; every one of them verifies."""
+    old, new = SigningKey.generate(), SigningKey.generate()
+    (tmp_path / "old.pem").write_text(public_pem(old.public))
+    raw = base64.b64encode(new.public.public_bytes_raw()).decode()
+    ring = keyring_from_settings(Settings(mode="development", public_keys=f"{tmp_path / 'old.pem'},{raw}"))
+    assert set(ring.keys) == {old.key_id, new.key_id}
