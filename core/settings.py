@@ -32,9 +32,16 @@ AUDIT_WINDOW_GRACE_S       10                               event-time grace bef
 AUDIT_WINDOW_MAX_TOOLS     200                              distinct tools per window, then __overflow__
 AUDIT_ALERT_RULES          (built-in defaults)              TOML file of alert rules (core/alerts.py)
 AUDIT_ALERT_WEBHOOK        (none)                           URL that receives each alert as a JSON POST
+AUDIT_REDACTION_OLD_KEYS   (none)                           earlier redaction keys, ``v0=key,v1=key``:
+                                                            lookups and erasure find their tokens too
+AUDIT_MASTER_KEY           (none; required in production)   wraps the per-user data keys (16+ bytes)
+AUDIT_MASTER_KEY_FILE      (none)                           a file holding the master key, instead
+AUDIT_KEY_CACHE_S          10                               how long a worker keeps a data key: a key
+                                                            destroyed at T is unusable by T + this
 =========================  ===============================  ===========================================
 
-Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY) come from here
+Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY, AUDIT_REDACTION_OLD_KEYS,
+AUDIT_MASTER_KEY) come from here
 only, never the repo.
 """
 
@@ -107,6 +114,10 @@ class Settings:
     window_max_tools: int = 200
     alert_rules_path: str = ""
     alert_webhook: str = field(default="", repr=False)  # may carry a token in its path
+    redaction_old_keys: str | None = field(default=None, repr=False)
+    master_key: str | None = field(default=None, repr=False)
+    master_key_file: str = ""
+    key_cache_s: int = 10
 
     @property
     def production(self) -> bool:
@@ -152,6 +163,10 @@ class Settings:
             window_max_tools=_int(env, "AUDIT_WINDOW_MAX_TOOLS", d.window_max_tools),
             alert_rules_path=env.get("AUDIT_ALERT_RULES", ""),
             alert_webhook=env.get("AUDIT_ALERT_WEBHOOK", ""),
+            redaction_old_keys=env.get("AUDIT_REDACTION_OLD_KEYS") or None,
+            master_key=env.get("AUDIT_MASTER_KEY") or None,
+            master_key_file=env.get("AUDIT_MASTER_KEY_FILE", ""),
+            key_cache_s=_int(env, "AUDIT_KEY_CACHE_S", d.key_cache_s, allow_zero=True),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -181,6 +196,8 @@ class Settings:
             "AUDIT_WINDOW_MAX_TOOLS": str(self.window_max_tools),
             "AUDIT_ALERT_RULES": self.alert_rules_path,
             "AUDIT_ALERT_WEBHOOK": self.alert_webhook,
+            "AUDIT_MASTER_KEY_FILE": self.master_key_file,
+            "AUDIT_KEY_CACHE_S": str(self.key_cache_s),
         }
         if self.es_api_key:
             env["ES_API_KEY"] = self.es_api_key
@@ -188,6 +205,10 @@ class Settings:
             env["AUDIT_REDACTION_KEY"] = self.redaction_key
         if self.integrity_key:
             env["AUDIT_INTEGRITY_KEY"] = self.integrity_key
+        if self.redaction_old_keys:
+            env["AUDIT_REDACTION_OLD_KEYS"] = self.redaction_old_keys
+        if self.master_key:
+            env["AUDIT_MASTER_KEY"] = self.master_key
         return env
 
 

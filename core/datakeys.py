@@ -1,0 +1,219 @@
+"""Per-user data keys for crypto-shredding: destroy a user's key and every copy of their content is gone.
+
+Each subject (a user, named by a keyed digest of the user id as the stream stores it) has one
+AES-256-GCM data key at a time, kept in a shared ``KeyStore`` only wrapped (AES-GCM) by the master
+key. Destroying the key replaces the record by a tombstone (generation, when, under which receipt):
+from then on nothing encrypted under that generation can be read by anyone, wherever the copy is.
+
+A tombstone also tells writers what to do with the subject's late events: one recorded before the
+destruction is *shredded on arrival* (never encrypted under a new key); one recorded after it opens
+a new generation (a user may come back). Generations only grow; a store may use them as versions.
+
+Workers cache unwrapped keys for ``cache_s`` seconds (a lookup per new user, not per event): a key
+destroyed at T is unusable by every worker at T + ``cache_s`` at the latest.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from agent_audit.core.errors import ConfigError
+from agent_audit.core.settings import Settings
+
+__all__ = ["DEV_MASTER_KEY", "DataKeys", "Grant", "KeyRecord", "KeyStore", "MasterKey", "MemoryKeyStore",
+           "b64", "master_key_from_settings", "unb64"]
+
+# Development only (AUDIT_MODE=development without AUDIT_MASTER_KEY): fixed, so every local worker
+# shares it. Production refuses to start without a real one.
+DEV_MASTER_KEY = b"agent-audit development master key: never use in production"
+_NONCE = 12
+_CACHE_MAX = 100_000
+
+
+class MasterKey:
+    """Wraps data keys and names subjects; two keys derived from one secret (HKDF-SHA256)."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ConfigError("the master key must hold at least 16 bytes")
+        self._wrap = AESGCM(_derive(secret, b"agent-audit/wrap/v1"))
+        self._subject = _derive(secret, b"agent-audit/subject/v1")
+
+    def __repr__(self) -> str:
+        return "MasterKey(***)"
+
+    def subject(self, user_id: str) -> str:
+        """The keyed, non-reversible name of a user: the key store's id and the receipt's subject."""
+        return "s1:" + hmac.digest(self._subject, user_id.encode(), "sha256")[:16].hex()
+
+    def wrap(self, subject: str, generation: int, data_key: bytes) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return nonce + self._wrap.encrypt(nonce, data_key, f"{subject}/{generation}".encode())
+
+    def unwrap(self, subject: str, generation: int, wrapped: bytes) -> bytes:
+        return self._wrap.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], f"{subject}/{generation}".encode())
+
+
+def _derive(secret: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(secret)
+
+
+def master_key_from_settings(settings: Settings) -> MasterKey:
+    """AUDIT_MASTER_KEY, else the file AUDIT_MASTER_KEY_FILE; production refuses to go without."""
+    secret: bytes | None = settings.master_key.encode() if settings.master_key else None
+    if secret is None and settings.master_key_file:
+        try:
+            with open(settings.master_key_file, "rb") as f:
+                secret = f.read().strip()
+        except OSError as exc:
+            raise ConfigError(f"AUDIT_MASTER_KEY_FILE: cannot read it ({exc.strerror})") from None
+    if secret is None:
+        if settings.production:
+            raise ConfigError("AUDIT_MASTER_KEY or AUDIT_MASTER_KEY_FILE is required in production: "
+                              "it wraps the per-user data keys that make erasure possible")
+        secret = DEV_MASTER_KEY
+    return MasterKey(secret)
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A subject's key as stored: wrapped, or destroyed (``wrapped`` None) with when and why."""
+    subject: str
+    generation: int
+    wrapped: bytes | None
+    destroyed_at: str | None = None  # RFC 3339
+    receipt: str | None = None  # the erasure receipt that destroyed it
+
+    @property
+    def destroyed(self) -> bool:
+        return self.wrapped is None
+
+    def __repr__(self) -> str:
+        return f"KeyRecord({self.subject}, gen={self.generation}, destroyed={self.destroyed})"
+
+
+class KeyStore(Protocol):
+    """Shared by every stream and sink worker and the CLI. Writes are compare-and-set on the
+    generation: ``put`` stores ``record`` only if it is newer than what is there, and returns what
+    is stored afterwards (the other writer's record when it won a race)."""
+
+    def get(self, subject: str) -> KeyRecord | None: ...
+
+    def put(self, record: KeyRecord) -> KeyRecord: ...
+
+
+def _rank(record: KeyRecord) -> int:
+    return 2 * record.generation + (1 if record.destroyed else 0)  # destruction outranks its generation
+
+
+class MemoryKeyStore:
+    """An in-process ``KeyStore`` for tests and single-process tools."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, KeyRecord] = {}
+
+    def get(self, subject: str) -> KeyRecord | None:
+        return self.records.get(subject)
+
+    def put(self, record: KeyRecord) -> KeyRecord:
+        current = self.records.get(record.subject)
+        if current is None or _rank(record) > _rank(current):
+            self.records[record.subject] = record
+            return record
+        return current
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a writer may do for a subject: encrypt with ``cipher``, or (``cipher`` None) shred."""
+    subject: str
+    generation: int
+    cipher: AESGCM | None
+    receipt: str | None = None
+    destroyed_at: str | None = None
+
+
+class DataKeys:
+    """Data keys through a short-lived cache: ``for_writing`` (stream), ``for_reading`` (sink)."""
+
+    def __init__(self, master: MasterKey, store: KeyStore, cache_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.master = master
+        self.store = store
+        self.cache_s = cache_s
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Grant]] = {}
+        self.lookups = 0  # store round trips, for the benchmark and tests
+
+    def subject(self, user_id: str) -> str:
+        return self.master.subject(user_id)
+
+    def for_writing(self, subject: str, recorded_at: str) -> Grant:
+        """The current key, created on first use; for a destroyed subject, shred what was recorded
+        before the destruction and open a new generation for what came after."""
+        grant = self._cached(subject)
+        if grant.cipher is not None:
+            return grant
+        if grant.destroyed_at is not None and _instant(recorded_at) <= _instant(grant.destroyed_at):
+            return grant
+        data_key = AESGCM.generate_key(bit_length=256)
+        generation = grant.generation + 1
+        record = KeyRecord(subject, generation, self.master.wrap(subject, generation, data_key))
+        self.lookups += 1
+        return self._remember(self.store.put(record))
+
+    def for_reading(self, subject: str, generation: int) -> Grant:
+        """The key of that generation, or a grant without cipher when it is destroyed (or never was)."""
+        grant = self._cached(subject)
+        if grant.generation < generation and grant.cipher is not None:  # a newer key than we cached
+            self._cache.pop(subject, None)
+            grant = self._cached(subject)
+        if grant.generation != generation or grant.cipher is None:
+            return replace(grant, cipher=None)
+        return grant
+
+    def forget_cached(self, subject: str) -> None:
+        self._cache.pop(subject, None)
+
+    def _cached(self, subject: str) -> Grant:
+        now = self._clock()
+        hit = self._cache.get(subject)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        self.lookups += 1
+        record = self.store.get(subject)
+        return self._remember(record) if record else Grant(subject, 0, None)
+
+    def _remember(self, record: KeyRecord) -> Grant:
+        cipher = None
+        if record.wrapped is not None:
+            cipher = AESGCM(self.master.unwrap(record.subject, record.generation, record.wrapped))
+        grant = Grant(record.subject, record.generation, cipher, record.receipt, record.destroyed_at)
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()
+        self._cache[record.subject] = (self._clock() + self.cache_s, grant)
+        return grant
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text)
+
