@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-
 from agent_audit.core.datakeys import DataKeys, Grant, b64, unb64
 
 __all__ = ["CLEAR", "Opened", "open_event", "open_letter", "seal_event", "seal_letter", "tombstone"]

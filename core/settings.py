@@ -38,6 +38,8 @@ AUDIT_MASTER_KEY           (none; required in production)   wraps the per-user d
 AUDIT_MASTER_KEY_FILE      (none)                           a file holding the master key, instead
 AUDIT_KEY_CACHE_S          10                               how long a worker keeps a data key: a key
                                                             destroyed at T is unusable by T + this
+AUDIT_SEAL_EVENTS          1                                0: agent.events in the clear (development
+                                                            only, to measure what sealing costs)
 =========================  ===============================  ===========================================
 
 Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY, AUDIT_REDACTION_OLD_KEYS,
@@ -118,6 +120,7 @@ class Settings:
     master_key: str | None = field(default=None, repr=False)
     master_key_file: str = ""
     key_cache_s: int = 10
+    seal_events: bool = True
 
     @property
     def production(self) -> bool:
@@ -167,6 +170,7 @@ class Settings:
             master_key=env.get("AUDIT_MASTER_KEY") or None,
             master_key_file=env.get("AUDIT_MASTER_KEY_FILE", ""),
             key_cache_s=_int(env, "AUDIT_KEY_CACHE_S", d.key_cache_s, allow_zero=True),
+            seal_events=_seal_events(env, mode),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -198,6 +202,7 @@ class Settings:
             "AUDIT_ALERT_WEBHOOK": self.alert_webhook,
             "AUDIT_MASTER_KEY_FILE": self.master_key_file,
             "AUDIT_KEY_CACHE_S": str(self.key_cache_s),
+            "AUDIT_SEAL_EVENTS": "1" if self.seal_events else "0",
         }
         if self.es_api_key:
             env["ES_API_KEY"] = self.es_api_key
@@ -223,3 +228,12 @@ def _int(env: Mapping[str, str], name: str, default: int, allow_zero: bool = Fal
     if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{name} must be positive, got {value}")
     return value
+
+
+def _seal_events(env: Mapping[str, str], mode: str) -> bool:
+    raw = env.get("AUDIT_SEAL_EVENTS", "1") or "1"
+    if raw not in ("0", "1"):
+        raise ConfigError(f"AUDIT_SEAL_EVENTS must be 0 or 1, got {raw!r}")
+    if raw == "0" and mode == "production":
+        raise ConfigError("AUDIT_SEAL_EVENTS=0 is refused in production: erasure relies on sealed events")
+    return raw == "1"

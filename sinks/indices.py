@@ -76,6 +76,7 @@ def events_template(prefix: str, replicas: int = 0) -> dict[str, Any]:
                         "counts": {"type": "object", "dynamic": True},
                     }},
                     "integrity": {"properties": {"hash": _KW, "prev_hash": _KW}},
+                    "erased": {"properties": {"receipt": _KW, "at": {"type": "date"}}},  # tombstones
                     "payload": {"dynamic": "strict", "properties": _payload_properties()},
                 },
             },

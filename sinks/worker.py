@@ -27,6 +27,8 @@ from agent_audit.core.settings import Settings
 from agent_audit.sinks.bulk import BulkItem, build_body, chunk_by_bytes, classify, item_from_record
 from agent_audit.sinks.gather import gather
 from agent_audit.sinks.indices import event_index, install_templates
+from agent_audit.sinks.keystore import build_data_keys
+from agent_audit.sinks.opening import EventOpener
 from agent_audit.sinks.telemetry import SinkTelemetry
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, Message, Producer, TopicPartition
 from elastic_transport import ConnectionError as ESConnectionError
@@ -88,6 +90,7 @@ class EventSink:
         self._batches = 0
         # Every record asks for its daily index: a handful of distinct answers, cached.
         self._index_for_day = lru_cache(maxsize=256)(partial(event_index, settings.index_prefix))
+        self.opener = EventOpener(build_data_keys(settings, self.es))  # sealed events: decrypt first
 
     def run(self) -> None:
         install_templates(self.es, self.settings.index_prefix)
@@ -119,10 +122,12 @@ class EventSink:
         self.telemetry.records_in.inc(len(records))
         items: list[BulkItem] = []
         for msg in records:
+            raw = msg.value() or b""
             try:
-                items.append(item_from_record(msg.value() or b"", msg.headers(), self._index_for_day))
+                if (value := self.opener.open(raw)) is not None:  # decrypted; None: skipped, counted
+                    items.append(item_from_record(value, msg.headers(), self._index_for_day, raw))
             except (ValueError, KeyError, TypeError):
-                self._dead_letter(msg.value() or b"", "sink: not a decodable event")
+                self._dead_letter(raw, "sink: not a decodable event")
         kind, millis = records[0].timestamp()
         sent = _InFlight(self._send(items), _next_offsets(records), started,
                          millis / 1000 if kind != TIMESTAMP_NOT_AVAILABLE else 0.0)
@@ -188,7 +193,7 @@ class EventSink:
         self.telemetry.documents.labels("stored").inc(stored)
         self.telemetry.documents.labels("duplicate").inc(duplicates)
         for item, reason in failed:
-            self._dead_letter(item.source, reason)
+            self._dead_letter(item.sealed or item.source, reason)  # never the decrypted copy
 
     def _write_chunk(self, chunk: Sequence[BulkItem]) -> Outcome:
         pending, stored, duplicates = list(chunk), 0, 0

@@ -3,6 +3,9 @@
 At-least-once: ``send`` returns only once every record of the batch was acknowledged by the broker;
 on a delivery failure the whole batch is sent again (duplicates are harmless downstream, because
 ``event_id`` is the document id). It never gives up and never drops.
+
+Events and dead letters leave sealed under their user's data key (``core.sealing``), so a forgotten
+user's copies on these topics are unreadable once the key is destroyed.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from agent_audit.core.datakeys import DataKeys
 from agent_audit.core.processing import ProcessedEnvelope
+from agent_audit.core.sealing import seal_event, seal_letter
 from agent_audit.core.settings import Settings
+from agent_audit.sinks.keystore import build_data_keys
 from confluent_kafka import KafkaError, Message, Producer
 
 __all__ = ["OutRecord", "OutputProducer"]
@@ -31,8 +37,9 @@ class OutRecord:
 
 
 class OutputProducer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, keys: DataKeys | None = None) -> None:
         self.topics = settings.topics
+        self.keys = keys or (build_data_keys(settings) if settings.seal_events else None)
         self.producer = Producer({
             "bootstrap.servers": settings.kafka_bootstrap,
             "enable.idempotence": True,
@@ -77,21 +84,23 @@ class OutputProducer:
             if err is not None:
                 failures.append(err.str())
 
-        produce, events_topic = self.producer.produce, self.topics.events
+        produce, events_topic, keys = self.producer.produce, self.topics.events, self.keys
         for ev in result.events:  # the hot loop (one record per event): no helper call per record
+            value = seal_event(ev.event, keys) if keys is not None else ev.value
             headers: list[tuple[str, str | bytes | None]] = [
                 ("event_id", str(ev.event["event_id"]).encode()),
                 ("day", str(ev.event["timestamp"])[:10].replace("-", ".").encode())]
             try:
-                produce(events_topic, ev.value, ev.key, headers=headers, on_delivery=on_delivery)
+                produce(events_topic, value, ev.key, headers=headers, on_delivery=on_delivery)
             except BufferError:
-                self._produce(events_topic, ev.value, ev.key, headers, on_delivery)
+                self._produce(events_topic, value, ev.key, headers, on_delivery)
         for dead in result.dead:
             headers = [("reason", dead.reason.encode())]
             if source is not None:
                 topic, partition, offset = source
                 headers.append(("source", f"{topic}/{partition}/{offset}".encode()))
-            self._produce(self.topics.dlq, dead.value, None, headers, on_delivery)
+            letter = seal_letter(dead.value, keys) if keys is not None else dead.value
+            self._produce(self.topics.dlq, letter, None, headers, on_delivery)
         for key, value, partition in state:
             self._produce(self.topics.state, value, key, [], on_delivery, partition)
         for record in extra:

@@ -1,0 +1,48 @@
+"""The sink's decrypt step: open sealed events before indexing; a forgotten user's never reach the index.
+
+An event whose data key is destroyed opens as its erasure tombstone (content-free, same ``_id``),
+which is what gets indexed: a late copy (spool or DLQ replay, a lagging partition) of an erased
+event lands as erased, and its session stays verifiable. Such events are counted and logged by id
+and receipt only. An event whose key never existed is skipped (counted, logged); one that fails
+to decrypt raises ``ValueError`` so the worker dead-letters it, still sealed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from agent_audit.core.datakeys import DataKeys
+from agent_audit.core.sealing import open_event
+from cryptography.exceptions import InvalidTag
+
+__all__ = ["EventOpener"]
+
+log = logging.getLogger(__name__)
+_MARK = b'"sealed":{"v":'
+
+
+class EventOpener:
+    def __init__(self, keys: DataKeys) -> None:
+        self.keys = keys
+        self.shredded = 0  # indexed as tombstones: their key was destroyed
+        self.unreadable = 0  # skipped: no key was ever stored for them
+
+    def open(self, value: bytes) -> bytes | None:
+        """The document to index, or None to skip this record."""
+        if _MARK not in value:  # metrics, alerts, events written unsealed
+            return value
+        try:
+            opened = self.keys_open(value)
+        except InvalidTag:
+            raise ValueError("sealed event does not decrypt") from None
+        if opened is None:
+            self.unreadable += 1
+            log.warning("sink.sealed.no_key: skipped an event whose data key was never stored")
+        return opened
+
+    def keys_open(self, value: bytes) -> bytes | None:
+        opened = open_event(value, self.keys)
+        if opened.shredded:
+            self.shredded += 1
+            log.info("sink.shredded receipt=%s: indexed as its erasure tombstone", opened.receipt)
+        return opened.value
