@@ -19,6 +19,7 @@ from agent_audit.core.errors import ConfigError
 from agent_audit.core.integrity import ChainHasher, ChainState, SessionChains
 from agent_audit.core.processing import EnvelopeProcessor, ProcessedEnvelope
 from agent_audit.core.redaction import Redactor
+from agent_audit.core.redaction.keyring import require_redaction_key
 from agent_audit.core.settings import Settings
 from agent_audit.stream.metrics import MergeStage, PartitionWindows
 from agent_audit.stream.output import OutputProducer, OutRecord
@@ -92,6 +93,7 @@ class _EnvelopeState:
         self.partition = 0  # the envelope being processed: chains load from its partition
         hasher = ChainHasher(settings.integrity_key.encode() if settings.integrity_key else None)
         self.chains = SessionChains(hasher, load=self._load_chain)
+        require_redaction_key(settings)  # production: ids as keyed tokens, never placeholders
         self.processor = EnvelopeProcessor(Redactor.from_settings(settings), self.chains)
         self.windows = PartitionWindows(settings, self.state)
 
