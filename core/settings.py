@@ -127,6 +127,12 @@ class Settings:
         return self.mode == "production"
 
     @property
+    def raw_segment_ms(self) -> int:
+        """The raw topic's segment roll: a quarter of its retention, 1 min to 1 h, so a raw record
+        is gone at most retention + this (+ the broker's retention check) after it was written."""
+        return max(60_000, min(self.raw_retention_ms // 4, 3_600_000))
+
+    @property
     def topics(self) -> Topics:
         return Topics.with_prefix(self.topic_prefix)
 
