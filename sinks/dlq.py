@@ -12,6 +12,7 @@ the reason prefix, so replaying another reason later is not blocked by the first
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections import Counter
@@ -20,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_audit.core.errors import TransientError
+from agent_audit.core.sealing import open_letter
 from agent_audit.core.settings import Settings
+from agent_audit.sinks.keystore import build_data_keys
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 __all__ = ["DeadLetter", "DlqSummary", "ReplayReport", "read_dead_letters", "replay", "replay_group",
@@ -160,6 +163,7 @@ class ReplayReport:
     replayed: int = 0
     other_reason: int = 0
     not_from_stream: int = 0  # the sink's rejects: already-redacted events, not raw lines
+    shredded: int = 0  # sealed under a destroyed data key (a forgotten user): skipped, never replayed
     replayed_by_reason: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -184,9 +188,16 @@ def replay(settings: Settings, reason_prefix: str | None = None, group: str | No
     try:
         ranges = _ranges(consumer, topics.dlq, resume=True, timeout=timeout)
         progress: dict[int, int] = {}
+        keys = build_data_keys(settings)
         for msg in _read(consumer, topics.dlq, ranges, timeout):
             letter = DeadLetter.from_message(msg)
-            _replay_one(producer, letter, topics.raw, topics.dlq, reason_prefix, report, on_delivery)
+            opened = open_letter(letter.value, keys)  # sealed under its user's key by the stream
+            if opened.value is None:
+                report.scanned += 1
+                report.shredded += 1
+            else:
+                letter = dataclasses.replace(letter, value=opened.value)
+                _replay_one(producer, letter, topics.raw, topics.dlq, reason_prefix, report, on_delivery)
             progress[letter.partition] = letter.offset + 1
             if report.scanned % batch == 0:
                 _commit(consumer, producer, topics.dlq, progress, failures)

@@ -7,10 +7,11 @@ In order, each step safe to repeat:
    from then on every sealed copy on ``agent.events`` and the DLQ is unreadable, and the sink turns
    late copies into tombstones. Forget then waits out the workers' key cache, so nothing decrypted
    with a cached key is indexed after the next step.
-3. Elasticsearch: in every daily index (sealed ones reopened, closed ones opened), the user's events
+3. The raw topic: every record the stream has processed is deleted (the rest expires).
+4. Elasticsearch: in every daily index (sealed ones reopened, closed ones opened), the user's events
    become tombstones (sessions stay verifiable) and other documents are deleted; documents under an
    active legal hold are kept. The access log and released holds keep the user only as a keyed digest.
-4. The receipt replaces the running one: every store with its status; ``complete`` only when every
+5. The receipt replaces the running one: every store with its status; ``complete`` only when every
    store is done, else ``pending`` with the date (the raw topic's expiry), or without one (a hold).
 
 ``dry_run`` changes nothing and lists what would go.
@@ -42,6 +43,7 @@ from agent_audit.sinks.compliance.pseudonyms import (
     pseudonymize_access_log,
     pseudonymize_released_holds,
 )
+from agent_audit.sinks.compliance.rawtopic import truncate_processed_raw
 from agent_audit.sinks.compliance.reach import kafka_stores, spool_store
 from agent_audit.sinks.compliance.receipts import Receipt, per_index, store_receipt
 from agent_audit.sinks.compliance.store import holds_index, receipts_index, utc_now
@@ -97,7 +99,8 @@ def forget(es: Elasticsearch, settings: Settings, user_id: str, actor: str, *, d
     stores.append({"store": keys_index(run.prefix), "kind": "elasticsearch", "status": "erased",
                    "documents": len(run.subjects), "detail": "the user's data keys destroyed (tombstones "
                    "keep only when and by which receipt); overwritten versions expunged"})
-    stores += [*kafka_stores(settings, destroyed_at, len(run.subjects)), spool_store()]
+    raw = truncate_processed_raw(settings)
+    stores += [*kafka_stores(settings, destroyed_at, len(run.subjects), raw), spool_store()]
     return _store(run, receipt_id, started, actor, running=False, removed=removed, kept=kept, stores=stores)
 
 

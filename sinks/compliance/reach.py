@@ -2,9 +2,9 @@
 
 - ``agent.events`` and the DLQ hold the user's content only sealed under their data key: destroyed
   at T, every copy there is unreadable from T (workers that cached the key drop it by T + the cache).
-- The raw topic holds unredacted envelopes that cannot be rewritten: they expire. A record is gone
-  at most retention + segment roll + the broker's retention check after it was written, so the
-  receipt dates the raw topic's status from the forget.
+- The raw topic holds unredacted envelopes that cannot be rewritten: what the stream processed is
+  deleted by forget (``rawtopic``); what it has not yet expires. A record is gone at most retention
+  + segment roll + the broker's retention check after it was written, so the receipt dates that.
 - The state, metrics, partials and alerts topics hold no user content (hashes keyed by session,
   per-tool aggregates).
 - Agent spools sit on the agents' hosts: out of reach. A replayed spooled event of the user is
@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agent_audit.core.settings import Settings
+from agent_audit.sinks.compliance.rawtopic import RawTruncation
 
 __all__ = ["RETENTION_CHECK_MS", "kafka_stores", "spool_store"]
 
@@ -27,7 +28,8 @@ def _rfc3339(at: datetime) -> str:
     return at.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def kafka_stores(settings: Settings, destroyed_at: datetime, subjects: int) -> list[dict[str, Any]]:
+def kafka_stores(settings: Settings, destroyed_at: datetime, subjects: int,
+                 raw: RawTruncation) -> list[dict[str, Any]]:
     t = settings.topics
     shredded_by = _rfc3339(destroyed_at + timedelta(seconds=settings.key_cache_s))
     raw_gone = destroyed_at + timedelta(milliseconds=settings.raw_retention_ms + settings.raw_segment_ms
@@ -38,14 +40,22 @@ def kafka_stores(settings: Settings, destroyed_at: datetime, subjects: int) -> l
         {"store": t.events, "kind": "kafka", "status": "shredded", "until": shredded_by, "detail": sealed},
         {"store": t.dlq, "kind": "kafka", "status": "shredded", "until": shredded_by,
          "detail": sealed + " (dead letters naming no user were redacted as text)"},
-        {"store": t.raw, "kind": "kafka", "status": "expiring", "until": _rfc3339(raw_gone),
-         "detail": "unredacted envelopes cannot be rewritten: they expire with the topic's retention; "
-                   "later replays of older events are shredded by the stream but sit here until they expire"},
+        _raw_store(t.raw, raw, _rfc3339(raw_gone)),
         {"store": t.state, "kind": "kafka", "status": "no user data",
          "detail": no_content + " (hash-chain heads keyed by the session id as stored, metric windows)"},
         *({"store": name, "kind": "kafka", "status": "no user data",
            "detail": no_content + " (per-tool aggregates)"} for name in (t.metrics, t.partials, t.alerts)),
     ]
+
+
+def _raw_store(topic: str, raw: RawTruncation, gone: str) -> dict[str, Any]:
+    detail = (f"{raw.deleted} record(s) the stream had processed deleted (DeleteRecords); "
+              "a later spool replay of this user's events would sit here, unredacted, until its retention")
+    if raw.unprocessed:
+        return {"store": topic, "kind": "kafka", "status": "expiring", "until": gone,
+                "documents": raw.unprocessed, "detail": f"{raw.unprocessed} record(s) not yet processed "
+                "by the stream expire by then (the stream shreds this user's among them); " + detail}
+    return {"store": topic, "kind": "kafka", "status": "erased", "documents": raw.deleted, "detail": detail}
 
 
 def spool_store() -> dict[str, Any]:

@@ -61,8 +61,11 @@ def test_forget_removes_the_user_from_every_family_and_leaves_a_receipt(
 
     assert _count(es, prefix, [email, token]) == 0
     assert _count(es, prefix, ["u-dave"]) == 4
-    # pending: the raw topic's copies still have to expire, and the receipt says by when
-    assert receipt["total_removed"] == 6 and receipt["status"] == "pending" and receipt["pending_until"]
+    # complete: nothing unprocessed on the raw topic, no hold; every store is listed
+    assert receipt["total_removed"] == 6 and receipt["status"] == "complete"
+    stores = {s["store"]: s["status"] for s in receipt["stores"]}
+    assert stores[keyed.topics.events] == "shredded" and stores[keyed.topics.raw] == "erased"
+    assert stores[old_index] == "erased" and stores[f"{prefix}-access-log"] == "pseudonymized"
     assert {r["index"]: r["documents"] for r in receipt["removed"]} == {
         f"{prefix}-events-2026.11.25": 3, old_index: 2, f"{prefix}-sessions-2026.11.25": 1}
     assert receipt["families_checked"] == ["events", "metrics", "sessions"]
