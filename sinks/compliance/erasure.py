@@ -27,7 +27,6 @@ from typing import Any
 
 from agent_audit.core.datakeys import DataKeys, KeyRecord
 from agent_audit.core.settings import Settings
-from agent_audit.sinks.access_log import access_log_index
 from agent_audit.sinks.compliance.deletion import count_by_index
 from agent_audit.sinks.compliance.families import daily_indices, indices_with_field, sealed_indices
 from agent_audit.sinks.compliance.holds import HoldStore, held_query
@@ -39,6 +38,7 @@ from agent_audit.sinks.compliance.identifiers import (
 )
 from agent_audit.sinks.compliance.inplace import closed_indices, erase_in_index, opened, unerased
 from agent_audit.sinks.compliance.pseudonyms import (
+    access_log_name,
     active_holds_on,
     pseudonymize_access_log,
     pseudonymize_released_holds,
@@ -211,7 +211,7 @@ def _records(run: _Run) -> list[dict[str, Any]]:
     released = pseudonymize_released_holds(run.es, run.prefix, run.names, run.digest)
     active = active_holds_on(run.es, run.prefix, run.names)
     return [
-        {"store": access_log_index(run.prefix), "kind": "elasticsearch", "status": "pseudonymized",
+        {"store": access_log_name(run.prefix), "kind": "elasticsearch", "status": "pseudonymized",
          "documents": logged, "detail": "reads of this user's trail now name them by the subject digest"},
         {"store": holds_index(run.prefix), "kind": "elasticsearch",
          "status": "held" if active else "pseudonymized", "documents": released + active,

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_audit.sinks.access_log import access_log_index
 from agent_audit.sinks.compliance.store import holds_index
 from agent_audit.sinks.queries import scan
 from elasticsearch import Elasticsearch
 
-__all__ = ["active_holds_on", "pseudonymize_access_log", "pseudonymize_released_holds"]
+__all__ = ["access_log_name", "active_holds_on", "pseudonymize_access_log", "pseudonymize_released_holds"]
+
+
+def access_log_name(prefix: str) -> str:
+    # Imported here: sinks.access_log imports this package (its store), so not at module level.
+    from agent_audit.sinks.access_log import access_log_index  # noqa: PLC0415
+
+    return access_log_index(prefix)
 
 
 def _replace(value: Any, names: frozenset[str], digest: str) -> Any:
@@ -31,7 +37,7 @@ def _replace(value: Any, names: frozenset[str], digest: str) -> Any:
 def pseudonymize_access_log(es: Elasticsearch, prefix: str, names: list[str], digest: str,
                             dry_run: bool = False) -> int:
     """Entries whose parameters name the user, rewritten with the digest; returns how many."""
-    index = access_log_index(prefix)
+    index = access_log_name(prefix)
     if not es.indices.exists(index=index):
         return 0
     es.indices.refresh(index=index)
