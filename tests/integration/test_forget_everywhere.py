@@ -129,7 +129,7 @@ def _wait_for_document(es: Elasticsearch, pattern: str, doc_id: str, workers: Wo
         if hits:
             return dict(hits[0]["_source"])
         time.sleep(0.5)
-    raise AssertionError(f"{doc_id} never reached {alias}")
+    raise AssertionError(f"{doc_id} never reached {pattern}")
 
 
 @pytest.mark.timeout(420)

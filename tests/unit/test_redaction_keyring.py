@@ -33,7 +33,8 @@ def test_a_hold_made_after_a_rotation_still_covers_the_old_tokens() -> None:
 
 def test_without_a_key_ids_are_kept_as_they_are_never_a_shared_placeholder() -> None:
     """Development without a key: an email user id stays itself (content is still redacted)."""
-    ev = event("input", 0, user="jane@example.com", payload={"type": "text", "content": "mail jane@example.com"})
+    ev = event("input", 0, user="jane@example.com",
+               payload={"type": "text", "content": "mail jane@example.com"})
     out, _ = Redactor().redact_event(ev)
     assert out["user_id"] == "jane@example.com" and "jane@" not in str(out["payload"])
     keyed, _ = Redactor(key=b"k").redact_event(ev)
