@@ -12,6 +12,11 @@ excluded and shown apart. CPU µs/event: the worker process's CPU time (all thre
 over the same span, divided by the events in it. The machine is shared: each round has a fresh
 raw topic and runs both (order alternating); the best round of each is reported, every round is
 shown. Target: ours >= 20k events/s and >= the peer.
+
+The cost of crypto-shredding (each event and dead letter sealed under its user's data key, AES-GCM,
+keys from the Elasticsearch key store through the worker's cache) is measured in the same round:
+our worker again on a namespace of its own with ``AUDIT_SEAL_EVENTS=0`` (development only).
+``BENCH_STREAM_PEER=0`` leaves the quixstreams peer out (no virtualenv to build).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ N = int(os.environ.get("BENCH_STREAM_EVENTS", "250000"))
 ROUNDS = int(os.environ.get("BENCH_STREAM_ROUNDS", "3"))
 PER_ENVELOPE = 500
 POLL_S = 0.02
+PEER = os.environ.get("BENCH_STREAM_PEER", "1") != "0"
 
 
 @dataclass(frozen=True)
@@ -140,15 +146,23 @@ def run_quix(settings: Settings, total: int, logs: Path) -> Run:
             proc.wait(10)
 
 
-def one_round(cut: list[tuple[int, bytes, int]], total: int, ours_first: bool) -> tuple[Run, Run]:
-    """A fresh namespace (raw topic, groups, outputs, state), filled once, read by both workers."""
+def one_round(cut: list[tuple[int, bytes, int]], total: int,
+              ours_first: bool) -> tuple[Run, Run | None, Run]:
+    """A fresh namespace (raw topic, groups, outputs, state), filled once, read by both workers;
+    then ours unsealed, on a namespace of its own (the same envelopes)."""
     with fresh_settings() as settings, tempfile.TemporaryDirectory() as tmp:
         fill(settings, cut)
-        if ours_first:
+        if not PEER:
+            ours, peer = run_ours(settings, total, Path(tmp)), None
+        elif ours_first:
             ours = run_ours(settings, total, Path(tmp))
-            return ours, run_quix(settings, total, Path(tmp))
-        peer = run_quix(settings, total, Path(tmp))
-        return run_ours(settings, total, Path(tmp)), peer
+            peer = run_quix(settings, total, Path(tmp))
+        else:
+            peer = run_quix(settings, total, Path(tmp))
+            ours = run_ours(settings, total, Path(tmp))
+    with fresh_settings(AUDIT_SEAL_EVENTS="0") as plain, tempfile.TemporaryDirectory() as tmp:
+        fill(plain, cut)
+        return ours, peer, run_ours(plain, total, Path(tmp))
 
 
 def main() -> None:
@@ -158,27 +172,39 @@ def main() -> None:
     cut = envelopes(events, partitions, PER_ENVELOPE)
     total, size = len(events), sum(len(e) for _, e, _ in cut) / len(events)
     rounds = [one_round(cut, total, ours_first=r % 2 == 0) for r in range(ROUNDS)]
-    ours = max((o for o, _ in rounds), key=lambda run: run.events_s)
-    peer = max((p for _, p in rounds), key=lambda run: run.events_s)
-    ratio = ours.events_s / peer.events_s
+    ours = max((o for o, _, _ in rounds), key=lambda run: run.events_s)
+    plain = max((u for _, _, u in rounds), key=lambda run: run.events_s)
+    peers = [p for _, p, _ in rounds if p is not None]
+    peer = max(peers, key=lambda run: run.events_s) if peers else None
     print(f"stream benchmark: {total:,} events ({size:.0f} bytes each) in {len(cut):,} envelopes of "
           f"up to {PER_ENVELOPE} on {partitions} partitions; one worker each, one after the other, "
           f"best of {ROUNDS} rounds (order alternating); load average before {' '.join(load_before)}, "
           f"after {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     print("events/s = events on the output topic between the first output seen and the last, polled "
           f"every {POLL_S * 1000:.0f} ms (start-up and group join excluded, shown apart)")
-    all_ours = " / ".join(f"{o.events_s:,.0f}" for o, _ in rounds)
-    all_peer = " / ".join(f"{p.events_s:,.0f}" for _, p in rounds)
-    table(["worker", "events/s", "ratio", "CPU µs/event", "start-up (s)", "every round (events/s)"],
-          [[f"quixstreams {QUIXSTREAMS.split('==')[1]} (same core logic)", peer.events_s, "1.00",
-            f"{peer.cpu_us:.1f}", f"{peer.startup_s:.1f}", all_peer],
-           ["agent-audit stream (faust worker)", ours.events_s, f"{ratio:.2f}", f"{ours.cpu_us:.1f}",
-            f"{ours.startup_s:.1f}", all_ours]])
-    emit({"events_s": round(ours.events_s), "quixstreams_events_s": round(peer.events_s),
-          "ratio": round(ratio, 3), "events": total, "envelopes": len(cut), "rounds": ROUNDS,
-          "startup_s": round(ours.startup_s, 1), "quixstreams_startup_s": round(peer.startup_s, 1),
-          "cpu_us_per_event": round(ours.cpu_us, 1), "quixstreams_cpu_us_per_event": round(peer.cpu_us, 1),
-          "loadavg": " ".join(load_before)})
+    every = [" / ".join(f"{r.events_s:,.0f}" for r in runs)
+             for runs in ([o for o, _, _ in rounds], [u for _, _, u in rounds], peers)]
+    rows = [["agent-audit stream (faust worker)", ours.events_s, f"{ours.cpu_us:.1f}",
+             f"{ours.startup_s:.1f}", every[0]],
+            ["  the same, events not sealed (AUDIT_SEAL_EVENTS=0)", plain.events_s, f"{plain.cpu_us:.1f}",
+             f"{plain.startup_s:.1f}", every[1]]]
+    if peer is not None:
+        rows.insert(0, [f"quixstreams {QUIXSTREAMS.split('==')[1]} (same core logic)", peer.events_s,
+                        f"{peer.cpu_us:.1f}", f"{peer.startup_s:.1f}", every[2]])
+    table(["worker", "events/s", "CPU µs/event", "start-up (s)", "every round (events/s)"], rows)
+    print(f"sealing costs {ours.cpu_us - plain.cpu_us:.1f} µs of CPU per event; sealed/unsealed throughput "
+          f"{ours.events_s / plain.events_s:.2f}")
+    figures = {"events_s": round(ours.events_s), "unsealed_events_s": round(plain.events_s),
+               "sealed_ratio": round(ours.events_s / plain.events_s, 3),
+               "seal_cpu_us_per_event": round(ours.cpu_us - plain.cpu_us, 1), "events": total,
+               "envelopes": len(cut), "rounds": ROUNDS, "startup_s": round(ours.startup_s, 1),
+               "cpu_us_per_event": round(ours.cpu_us, 1), "loadavg": " ".join(load_before)}
+    if peer is not None:
+        figures |= {"quixstreams_events_s": round(peer.events_s),
+                    "ratio": round(ours.events_s / peer.events_s, 3),
+                    "quixstreams_startup_s": round(peer.startup_s, 1),
+                    "quixstreams_cpu_us_per_event": round(peer.cpu_us, 1)}
+    emit(figures)
 
 
 if __name__ == "__main__":

@@ -111,3 +111,37 @@ def test_without_a_redaction_key_a_shared_placeholder_is_never_erased(
 
     assert receipt["total_removed"] == 0 and "shared placeholder [EMAIL]" in receipt["notes"][0]
     assert _count(es, settings.index_prefix, ["[EMAIL]"]) == 2
+
+
+def test_a_dry_run_lists_what_would_go_and_changes_nothing(
+        keyed: Settings, es: Elasticsearch, capsys: pytest.CaptureFixture[str]) -> None:
+    """--dry-run counts per index and touches no document, key or receipt."""
+    prefix = keyed.index_prefix
+    store_events(es, prefix, [event("input", i, session="s-f", user="u-frank") for i in range(3)])
+    assert main(["forget", "u-frank", "--dry-run", "--actor", "dpo@corp"]) == 0
+    plan = orjson.loads(capsys.readouterr().out)
+    assert plan["dry_run"] is True and plan["would_erase"] == [
+        {"index": f"{prefix}-events-2026.11.25", "documents": 3}]
+    assert _count(es, prefix, ["u-frank"]) == 3
+    assert not es.indices.exists(index=f"{prefix}-erasure-receipts")
+
+
+def test_a_crashed_forget_resumes_under_its_receipt(
+        keyed: Settings, es: Elasticsearch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run that stopped after storing its running receipt is finished by the next run, under the
+    same receipt id (its tombstones already name it); no second receipt is left."""
+    from agent_audit.sinks.compliance.identifiers import subject_digest  # noqa: PLC0415
+    from agent_audit.sinks.compliance.receipts import Receipt, store_receipt  # noqa: PLC0415
+
+    prefix = keyed.index_prefix
+    store_events(es, prefix, [event("input", i, session="s-g", user="u-gina") for i in range(3)])
+    crashed = Receipt("erasure", "dpo@corp", "2026-12-01T00:00:00.000Z", "2026-12-01T00:00:01.000Z", [], 0,
+                      [], [], subject_digest=subject_digest("u-gina", keyed), running=True)
+    store_receipt(es, prefix, crashed)
+
+    receipt = _forget(capsys, "u-gina")
+
+    assert receipt["receipt_id"] == crashed.receipt_id and receipt["status"] == "complete"
+    assert receipt["started_at"] == crashed.started_at and receipt["total_removed"] == 3
+    es.indices.refresh(index=f"{prefix}-erasure-receipts")
+    assert es.count(index=f"{prefix}-erasure-receipts")["count"] == 1
