@@ -175,7 +175,7 @@ class DataKeys:
     def for_reading(self, subject: str, generation: int) -> Grant:
         """The key of that generation, or a grant without cipher when it is destroyed (or never was)."""
         grant = self._cached(subject)
-        if grant.generation < generation and grant.cipher is not None:  # a newer key than we cached
+        if grant.generation < generation:  # a newer generation than we cached (a returning user)
             self._cache.pop(subject, None)
             grant = self._cached(subject)
         if grant.generation != generation or grant.cipher is None:

@@ -94,6 +94,16 @@ def test_a_user_who_comes_back_after_the_forget_gets_a_new_generation() -> None:
     assert not open_event(sealed, keys).shredded
 
 
+def test_a_reader_that_cached_the_destruction_still_reads_the_new_generation() -> None:
+    """A sink that cached a destroyed key fetches again for a message of a newer generation."""
+    store, clock = MemoryKeyStore(), Clock()
+    writer, reader = _keys(store, clock), _keys(store, clock)
+    _destroy(store, writer, "jane", at="2026-11-01T00:00:00Z")
+    reader.for_reading(writer.subject("jane"), 0)  # caches the destroyed generation 0
+    sealed = seal_event(_chained(), writer)  # recorded after the forget: generation 1
+    assert orjson.loads(open_event(sealed, reader).value or b"")["user_id"] == "jane"
+
+
 def test_a_ciphertext_moved_to_another_event_does_not_open() -> None:
     """The ciphertext is bound to its event id: swapping it in elsewhere fails to decrypt."""
     keys = _keys()
