@@ -14,7 +14,8 @@ def test_docker_compose_accepts_the_file() -> None:
     """`docker-compose config` parses it with the secrets given; every service of the design is there."""
     exe = shutil.which("docker-compose")
     assert exe, "docker-compose is needed for this check (.ci/run installs Debian's docker-compose)"
-    env = dict(os.environ, ELASTIC_PASSWORD="test-only", KIBANA_PASSWORD="test-only")
+    env = dict(os.environ, ELASTIC_PASSWORD="test-only", KIBANA_PASSWORD="test-only",
+               AUDIT_REDACTION_KEY="test-only", AUDIT_MASTER_KEY="test-only-master-key")
     done = subprocess.run([exe, "-f", str(ROOT / "docker-compose.yml"), "config", "--services"],
                           env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
