@@ -7,7 +7,11 @@ from then on nothing encrypted under that generation can be read by anyone, wher
 
 A tombstone also tells writers what to do with the subject's late events: one recorded before the
 destruction is *shredded on arrival* (never encrypted under a new key); one recorded after it opens
-a new generation (a user may come back). Generations only grow; a store may use them as versions.
+a new generation (a user may come back), which remembers the last destruction so that an older
+event arriving later is still shredded. Generations only grow; a store may use them as versions.
+
+Writers look keys up a batch at a time (``warm_for_writing``: one read and at most one write to
+the store per envelope, whatever the number of new users in it), then seal from the cache.
 
 Workers cache unwrapped keys for ``cache_s`` seconds (a lookup per new user, not per event): a key
 destroyed at T is unusable by every worker at T + ``cache_s`` at the latest.
@@ -19,7 +23,7 @@ import base64
 import hmac
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -91,7 +95,7 @@ class KeyRecord:
     subject: str
     generation: int
     wrapped: bytes | None
-    destroyed_at: str | None = None  # RFC 3339
+    destroyed_at: str | None = None  # RFC 3339: when this (or, if wrapped, the last) generation was destroyed
     receipt: str | None = None  # the erasure receipt that destroyed it
 
     @property
@@ -110,6 +114,10 @@ class KeyStore(Protocol):
     def get(self, subject: str) -> KeyRecord | None: ...
 
     def put(self, record: KeyRecord) -> KeyRecord: ...
+
+    def get_many(self, subjects: Sequence[str]) -> dict[str, KeyRecord]: ...
+
+    def put_many(self, records: Sequence[KeyRecord]) -> dict[str, KeyRecord]: ...
 
 
 def _rank(record: KeyRecord) -> int:
@@ -132,6 +140,12 @@ class MemoryKeyStore:
             return record
         return current
 
+    def get_many(self, subjects: Sequence[str]) -> dict[str, KeyRecord]:
+        return {s: self.records[s] for s in subjects if s in self.records}
+
+    def put_many(self, records: Sequence[KeyRecord]) -> dict[str, KeyRecord]:
+        return {r.subject: self.put(r) for r in records}
+
 
 @dataclass(frozen=True)
 class Grant:
@@ -153,24 +167,71 @@ class DataKeys:
         self.cache_s = cache_s
         self._clock = clock
         self._cache: dict[str, tuple[float, Grant]] = {}
+        self._subjects: dict[str, str] = {}  # user id -> subject: an HMAC per user, not per event
         self.lookups = 0  # store round trips, for the benchmark and tests
 
     def subject(self, user_id: str) -> str:
-        return self.master.subject(user_id)
+        subject = self._subjects.get(user_id)
+        if subject is None:
+            if len(self._subjects) >= _CACHE_MAX:
+                self._subjects.clear()
+            subject = self._subjects[user_id] = self.master.subject(user_id)
+        return subject
 
     def for_writing(self, subject: str, recorded_at: str) -> Grant:
         """The current key, created on first use; for a destroyed subject, shred what was recorded
-        before the destruction and open a new generation for what came after."""
+        before the (last) destruction and open a new generation for what came after."""
         grant = self._cached(subject)
+        if grant.destroyed_at is not None and _instant(recorded_at) <= _instant(grant.destroyed_at):
+            return replace(grant, cipher=None)
         if grant.cipher is not None:
             return grant
-        if grant.destroyed_at is not None and _instant(recorded_at) <= _instant(grant.destroyed_at):
-            return grant
-        data_key = AESGCM.generate_key(bit_length=256)
-        generation = grant.generation + 1
-        record = KeyRecord(subject, generation, self.master.wrap(subject, generation, data_key))
         self.lookups += 1
-        return self._remember(self.store.put(record))
+        return self._remember(self.store.put(self._next_generation(grant)))
+
+    def warm_for_writing(self, latest: Mapping[str, str]) -> None:
+        """Make ``for_writing`` a cache hit for these subjects (subject -> latest recorded_at in the
+        batch): one ``get_many`` for the uncached, one ``put_many`` for the keys to create."""
+        now = self._clock()
+        missing = [s for s in latest if (hit := self._cache.get(s)) is None or hit[0] <= now]
+        if missing:
+            self.lookups += 1
+            found = self.store.get_many(missing)
+            for subject in missing:
+                record = found.get(subject)
+                if record is not None:
+                    self._remember(record)
+                else:
+                    self._cache[subject] = (now + self.cache_s, Grant(subject, 0, None))
+        create = [self._next_generation(grant) for subject, at in latest.items()
+                  if (grant := self._cache[subject][1]).cipher is None
+                  and (grant.destroyed_at is None or _instant(at) > _instant(grant.destroyed_at))]
+        if create:
+            self.lookups += 1
+            for record in self.store.put_many(create).values():
+                self._remember(record)
+
+    def warm_for_reading(self, wanted: Mapping[str, int]) -> None:
+        """Make ``for_reading`` a cache hit for these subjects (subject -> highest generation seen):
+        one ``get_many`` for those not cached, expired, or cached at an older generation."""
+        now = self._clock()
+        missing = [s for s, gen in wanted.items()
+                   if (hit := self._cache.get(s)) is None or hit[0] <= now or hit[1].generation < gen]
+        if missing:
+            self.lookups += 1
+            found = self.store.get_many(missing)
+            for subject in missing:
+                record = found.get(subject)
+                if record is not None:
+                    self._remember(record)
+                else:
+                    self._cache[subject] = (now + self.cache_s, Grant(subject, 0, None))
+
+    def _next_generation(self, grant: Grant) -> KeyRecord:
+        generation = grant.generation + 1
+        data_key = AESGCM.generate_key(bit_length=256)
+        return KeyRecord(grant.subject, generation, self.master.wrap(grant.subject, generation, data_key),
+                         grant.destroyed_at, grant.receipt)  # the last destruction, still in force
 
     def for_reading(self, subject: str, generation: int) -> Grant:
         """The key of that generation, or a grant without cipher when it is destroyed (or never was)."""

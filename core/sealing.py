@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
 from agent_audit.core.datakeys import DataKeys, Grant, b64, unb64
 
-__all__ = ["CLEAR", "Opened", "open_event", "open_letter", "seal_event", "seal_letter", "tombstone"]
+__all__ = ["CLEAR", "Opened", "open_event", "open_letter", "seal_event", "seal_events", "seal_letter",
+           "tombstone"]
 
 CLEAR = ("schema_version", "event_id", "session_id", "seq", "kind", "level", "timestamp", "agent")
 TOMBSTONE_KEEPS = ("schema_version", "event_id", "session_id", "seq", "kind", "timestamp")
@@ -39,6 +41,19 @@ def seal_event(event: dict[str, Any], keys: DataKeys) -> bytes:
             secret["integrity.salt"] = integrity["salt"]
     out["sealed"] = _seal(grant, orjson.dumps(secret), str(event["event_id"]).encode())
     return orjson.dumps(out)
+
+
+def seal_events(events: list[dict[str, Any]], keys: DataKeys) -> list[bytes]:
+    """A batch (an envelope's events): their keys looked up together, then each event sealed."""
+    latest: dict[str, tuple[datetime, str]] = {}
+    for event in events:
+        subject = keys.subject(str(event.get("user_id", "")))
+        at = str(event["timestamp"])
+        instant = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        if subject not in latest or latest[subject][0] < instant:
+            latest[subject] = (instant, at)
+    keys.warm_for_writing({subject: at for subject, (_, at) in latest.items()})
+    return [seal_event(event, keys) for event in events]
 
 
 def seal_letter(value: bytes, keys: DataKeys) -> bytes:

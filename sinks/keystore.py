@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from agent_audit.core.datakeys import DataKeys, KeyRecord, b64, master_key_from_settings, unb64
@@ -54,6 +54,40 @@ class ElasticKeyStore:
     def put(self, record: KeyRecord) -> KeyRecord:
         return self._retrying(lambda: self._put(record))
 
+    def get_many(self, subjects: Sequence[str]) -> dict[str, KeyRecord]:
+        return self._retrying(lambda: self._get_many(subjects))
+
+    def put_many(self, records: Sequence[KeyRecord]) -> dict[str, KeyRecord]:
+        """One bulk request; a record refused (another writer stored a newer rank) is read back."""
+        return self._retrying(lambda: self._put_many(records))
+
+    def _get_many(self, subjects: Sequence[str]) -> dict[str, KeyRecord]:
+        if not subjects:
+            return {}
+        try:
+            docs = self.es.mget(index=self.index, ids=list(subjects), realtime=True)["docs"]
+        except NotFoundError:  # no index yet: no key yet
+            return {}
+        return {d["_id"]: _record(d["_source"]) for d in docs if d.get("found")}
+
+    def _put_many(self, records: Sequence[KeyRecord]) -> dict[str, KeyRecord]:
+        self._ensure()
+        ops: list[dict[str, Any]] = []
+        for record in records:
+            ops += [{"index": {"_index": self.index, "_id": record.subject, "version": _rank(record),
+                               "version_type": "external"}}, _doc(record)]
+        resp = self.es.bulk(operations=ops)
+        stored, lost = {}, []
+        for record, item in zip(records, resp["items"], strict=True):
+            status = item["index"].get("status", 500)
+            if status in (200, 201):
+                stored[record.subject] = record
+            elif status == 409:
+                lost.append(record.subject)
+            else:
+                raise TransientError(f"data-key store refused a key: http {status}")
+        return {**stored, **self._get_many(lost)}
+
     def _retrying(self, call: Callable[[], T]) -> T:
         deadline, backoff = time.monotonic() + self.patience_s, 0.2
         while True:
@@ -74,19 +108,13 @@ class ElasticKeyStore:
             doc = self.es.get(index=self.index, id=subject, realtime=True)["_source"]
         except NotFoundError:
             return None
-        wrapped = doc.get("wrapped")
-        return KeyRecord(doc["subject"], int(doc["generation"]), unb64(wrapped) if wrapped else None,
-                         doc.get("destroyed_at"), doc.get("receipt"))
+        return _record(doc)
 
     def _put(self, record: KeyRecord) -> KeyRecord:
         self._ensure()
-        doc = {"subject": record.subject, "generation": record.generation,
-               "wrapped": b64(record.wrapped) if record.wrapped else None,
-               "destroyed_at": record.destroyed_at, "receipt": record.receipt}
-        rank = 2 * record.generation + (1 if record.destroyed else 0)
         try:
-            self.es.index(index=self.index, id=record.subject, version=rank, version_type="external",
-                          document={k: v for k, v in doc.items() if v is not None})
+            self.es.index(index=self.index, id=record.subject, version=_rank(record), version_type="external",
+                          document=_doc(record))
         except ConflictError:  # someone stored a newer (or the same) rank first: theirs stands
             current = self._get(record.subject)
             if current is not None:
@@ -110,6 +138,23 @@ class ElasticKeyStore:
                 if "resource_already_exists" not in str(exc):
                     raise
         self._ready = True
+
+
+def _rank(record: KeyRecord) -> int:
+    return 2 * record.generation + (1 if record.destroyed else 0)  # destruction outranks its generation
+
+
+def _doc(record: KeyRecord) -> dict[str, Any]:
+    doc = {"subject": record.subject, "generation": record.generation,
+           "wrapped": b64(record.wrapped) if record.wrapped else None,
+           "destroyed_at": record.destroyed_at, "receipt": record.receipt}
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def _record(doc: dict[str, Any]) -> KeyRecord:
+    wrapped = doc.get("wrapped")
+    return KeyRecord(doc["subject"], int(doc["generation"]), unb64(wrapped) if wrapped else None,
+                     doc.get("destroyed_at"), doc.get("receipt"))
 
 
 def build_data_keys(settings: Settings, es: Elasticsearch | None = None) -> DataKeys:

@@ -10,6 +10,8 @@ to decrypt raises ``ValueError`` so the worker dead-letters it, still sealed.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
 
 from agent_audit.core.datakeys import DataKeys
 from agent_audit.core.sealing import open_event
@@ -19,6 +21,7 @@ __all__ = ["EventOpener"]
 
 log = logging.getLogger(__name__)
 _MARK = b'"sealed":{"v":'
+_HEAD = re.compile(rb'"sealed":\{"v":\d+,"subject":"([^"]+)","gen":(\d+)')
 
 
 class EventOpener:
@@ -26,6 +29,16 @@ class EventOpener:
         self.keys = keys
         self.shredded = 0  # indexed as tombstones: their key was destroyed
         self.unreadable = 0  # skipped: no key was ever stored for them
+
+    def prefetch(self, values: Iterable[bytes]) -> None:
+        """Look up a batch's data keys in one request, so ``open`` finds them cached."""
+        wanted: dict[str, int] = {}
+        for value in values:
+            if (m := _HEAD.search(value)) is not None:
+                subject, gen = m[1].decode(), int(m[2])
+                wanted[subject] = max(gen, wanted.get(subject, 0))
+        if wanted:
+            self.keys.warm_for_reading(wanted)
 
     def open(self, value: bytes) -> bytes | None:
         """The document to index, or None to skip this record."""

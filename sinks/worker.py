@@ -121,6 +121,7 @@ class EventSink:
         started = time.perf_counter()
         self.telemetry.records_in.inc(len(records))
         items: list[BulkItem] = []
+        self.opener.prefetch(msg.value() or b"" for msg in records)  # one key lookup per batch
         for msg in records:
             raw = msg.value() or b""
             try:

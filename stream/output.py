@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from agent_audit.core.datakeys import DataKeys
 from agent_audit.core.processing import ProcessedEnvelope
-from agent_audit.core.sealing import seal_event, seal_letter
+from agent_audit.core.sealing import seal_events, seal_letter
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.keystore import build_data_keys
 from confluent_kafka import KafkaError, Message, Producer
@@ -85,8 +85,10 @@ class OutputProducer:
                 failures.append(err.str())
 
         produce, events_topic, keys = self.producer.produce, self.topics.events, self.keys
-        for ev in result.events:  # the hot loop (one record per event): no helper call per record
-            value = seal_event(ev.event, keys) if keys is not None else ev.value
+        # Sealed under each user's data key (keys looked up once per envelope), or as they are.
+        events = result.events
+        values = seal_events([ev.event for ev in events], keys) if keys else [ev.value for ev in events]
+        for ev, value in zip(events, values, strict=True):  # the hot loop: no helper call per record
             headers: list[tuple[str, str | bytes | None]] = [
                 ("event_id", str(ev.event["event_id"]).encode()),
                 ("day", str(ev.event["timestamp"])[:10].replace("-", ".").encode())]

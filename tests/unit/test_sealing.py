@@ -7,7 +7,7 @@ import pytest
 from agent_audit.core.datakeys import DataKeys, KeyRecord, MasterKey, MemoryKeyStore, master_key_from_settings
 from agent_audit.core.errors import ConfigError
 from agent_audit.core.integrity import ChainHasher, SessionChains
-from agent_audit.core.sealing import open_event, open_letter, seal_event, seal_letter
+from agent_audit.core.sealing import open_event, open_letter, seal_event, seal_events, seal_letter
 from agent_audit.core.settings import Settings
 from cryptography.exceptions import InvalidTag
 
@@ -138,3 +138,54 @@ def test_production_refuses_to_start_without_a_master_key() -> None:
         master_key_from_settings(Settings(mode="production"))
     assert master_key_from_settings(Settings(mode="development")).subject("x")
     assert "secret" not in repr(Settings(master_key="a secret of enough bytes"))
+
+
+class CountingStore(MemoryKeyStore):
+    """The in-memory store, counting round trips as a remote store would have them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def get_many(self, subjects):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return super().get_many(subjects)
+
+    def put_many(self, records):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return super().put_many(records)
+
+
+def test_an_envelope_costs_one_read_and_one_write_of_the_key_store() -> None:
+    """Fifty new users in one batch: one get_many and one put_many, not a round trip per user."""
+    store = CountingStore()
+    keys = _keys(store)
+    sealed = seal_events([_chained(f"user-{i}") for i in range(50)], keys)
+    assert store.calls == 2 and len(store.records) == 50
+    assert all(not open_event(v, keys).shredded for v in sealed)
+
+
+def test_in_one_batch_an_event_from_before_the_forget_stays_shredded_beside_a_newer_one() -> None:
+    """The new generation opened for a returning user never seals their pre-forget events."""
+    store = MemoryKeyStore()
+    keys = _keys(store)
+    _destroy(store, keys, "jane", at="2026-11-25T09:30:00.005Z")
+    before, after = _chained(), _chained()
+    after["timestamp"] = "2026-11-26T00:00:00Z"
+    old, new = seal_events([before, after], keys)
+    assert b'"shredded":true' in old and not open_event(new, keys).shredded
+    assert open_event(old, keys).shredded
+
+
+def test_the_sink_prefetches_a_batch_of_keys_in_one_request() -> None:
+    """The sink's opener reads the subjects of a batch and looks them up together."""
+    from agent_audit.sinks.opening import EventOpener  # noqa: PLC0415
+
+    store = CountingStore()
+    writer = _keys(store)
+    values = seal_events([_chained(f"user-{i}") for i in range(20)], writer)
+    store.calls = 0
+    opener = EventOpener(_keys(store))
+    opener.prefetch(values)
+    opened = [opener.open(v) for v in values]
+    assert store.calls == 1 and all(b"secret plan" in (o or b"") for o in opened)
