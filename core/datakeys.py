@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = ["DEV_MASTER_KEY", "DataKeys", "Grant", "KeyRecord", "KeyStore", "MasterKey", "MemoryKeyStore",
-           "b64", "master_key_from_settings", "unb64"]
+           "b64", "master_key_from_settings", "rank", "unb64"]
 
 # Development only (AUDIT_MODE=development without AUDIT_MASTER_KEY): fixed, so every local worker
 # shares it. Production refuses to start without a real one.
@@ -120,8 +120,9 @@ class KeyStore(Protocol):
     def put_many(self, records: Sequence[KeyRecord]) -> dict[str, KeyRecord]: ...
 
 
-def _rank(record: KeyRecord) -> int:
-    return 2 * record.generation + (1 if record.destroyed else 0)  # destruction outranks its generation
+def rank(record: KeyRecord) -> int:
+    """A record's order among its subject's: generations grow, a destruction outranks its generation."""
+    return 2 * record.generation + (1 if record.destroyed else 0)
 
 
 class MemoryKeyStore:
@@ -135,7 +136,7 @@ class MemoryKeyStore:
 
     def put(self, record: KeyRecord) -> KeyRecord:
         current = self.records.get(record.subject)
-        if current is None or _rank(record) > _rank(current):
+        if current is None or rank(record) > rank(current):
             self.records[record.subject] = record
             return record
         return current

@@ -19,12 +19,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from agent_audit.core.datakeys import DataKeys, KeyRecord, b64, master_key_from_settings, unb64
+from agent_audit.core.datakeys import DataKeys, KeyRecord, b64, master_key_from_settings, rank, unb64
 from agent_audit.core.errors import TransientError
 from agent_audit.core.settings import Settings
 from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
-from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
+from elasticsearch import ApiError, BadRequestError, ConflictError, Elasticsearch, NotFoundError
 
 __all__ = ["ElasticKeyStore", "build_data_keys", "keys_index"]
 
@@ -74,7 +74,7 @@ class ElasticKeyStore:
         self._ensure()
         ops: list[dict[str, Any]] = []
         for record in records:
-            ops += [{"index": {"_index": self.index, "_id": record.subject, "version": _rank(record),
+            ops += [{"index": {"_index": self.index, "_id": record.subject, "version": rank(record),
                                "version_type": "external"}}, _doc(record)]
         resp = self.es.bulk(operations=ops)
         stored, lost = {}, []
@@ -113,7 +113,7 @@ class ElasticKeyStore:
     def _put(self, record: KeyRecord) -> KeyRecord:
         self._ensure()
         try:
-            self.es.index(index=self.index, id=record.subject, version=_rank(record), version_type="external",
+            self.es.index(index=self.index, id=record.subject, version=rank(record), version_type="external",
                           document=_doc(record))
         except ConflictError:  # someone stored a newer (or the same) rank first: theirs stands
             current = self._get(record.subject)
@@ -134,14 +134,10 @@ class ElasticKeyStore:
             try:
                 self.es.indices.create(index=self.index, mappings=_MAPPING,
                                        settings={"number_of_shards": 1, "number_of_replicas": 0})
-            except Exception as exc:  # a racing worker created it: fine
-                if "resource_already_exists" not in str(exc):
+            except BadRequestError as exc:
+                if exc.error != "resource_already_exists_exception":  # else a racing worker made it
                     raise
         self._ready = True
-
-
-def _rank(record: KeyRecord) -> int:
-    return 2 * record.generation + (1 if record.destroyed else 0)  # destruction outranks its generation
 
 
 def _doc(record: KeyRecord) -> dict[str, Any]:

@@ -45,7 +45,7 @@ class EventOpener:
         if _MARK not in value:  # metrics, alerts, events written unsealed
             return value
         try:
-            opened = self.keys_open(value)
+            opened = self._open_sealed(value)
         except InvalidTag:
             raise ValueError("sealed event does not decrypt") from None
         if opened is None:
@@ -53,7 +53,7 @@ class EventOpener:
             log.warning("sink.sealed.no_key: skipped an event whose data key was never stored")
         return opened
 
-    def keys_open(self, value: bytes) -> bytes | None:
+    def _open_sealed(self, value: bytes) -> bytes | None:
         opened = open_event(value, self.keys)
         if opened.shredded:
             self.shredded += 1
