@@ -14,7 +14,9 @@ Writers look keys up a batch at a time (``warm_for_writing``: one read and at mo
 the store per envelope, whatever the number of new users in it), then seal from the cache.
 
 Workers cache unwrapped keys for ``cache_s`` seconds (a lookup per new user, not per event): a key
-destroyed at T is unusable by every worker at T + ``cache_s`` at the latest.
+destroyed at T is unusable by every worker at T + ``cache_s`` at the latest. While the store is
+unreachable, a worker keeps using the keys it knows (destroying one needs the store too); a key it
+does not know yet raises ``TransientError`` and the caller retries.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from agent_audit.core.errors import ConfigError
+from agent_audit.core.errors import ConfigError, TransientError
 from agent_audit.core.settings import Settings
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -196,8 +198,9 @@ class DataKeys:
         now = self._clock()
         missing = [s for s in latest if (hit := self._cache.get(s)) is None or hit[0] <= now]
         if missing:
-            self.lookups += 1
-            found = self.store.get_many(missing)
+            found = self._get_many(missing)
+            if found is None:
+                return  # store away: ``for_writing`` uses what it knows or waits for the store
             for subject in missing:
                 record = found.get(subject)
                 if record is not None:
@@ -218,15 +221,22 @@ class DataKeys:
         now = self._clock()
         missing = [s for s, gen in wanted.items()
                    if (hit := self._cache.get(s)) is None or hit[0] <= now or hit[1].generation < gen]
-        if missing:
-            self.lookups += 1
-            found = self.store.get_many(missing)
+        if missing and (found := self._get_many(missing)) is not None:
             for subject in missing:
                 record = found.get(subject)
                 if record is not None:
                     self._remember(record)
                 else:
                     self._cache[subject] = (now + self.cache_s, Grant(subject, 0, None))
+
+    def _get_many(self, subjects: list[str]) -> dict[str, KeyRecord] | None:
+        """The records, or None when the store is away (``TransientError``): the caller goes on
+        with what it has cached, stale or not."""
+        self.lookups += 1
+        try:
+            return self.store.get_many(subjects)
+        except TransientError:
+            return None
 
     def _next_generation(self, grant: Grant) -> KeyRecord:
         generation = grant.generation + 1
@@ -253,7 +263,15 @@ class DataKeys:
         if hit is not None and hit[0] > now:
             return hit[1]
         self.lookups += 1
-        record = self.store.get(subject)
+        try:
+            record = self.store.get(subject)
+        except TransientError:
+            if hit is None:
+                raise
+            # The store is away: the key known a moment ago stands (a destruction needs the store
+            # too, so none can have happened that this worker could have seen).
+            self._cache[subject] = (now + max(self.cache_s, 1.0), hit[1])
+            return hit[1]
         return self._remember(record) if record else Grant(subject, 0, None)
 
     def _remember(self, record: KeyRecord) -> Grant:

@@ -153,8 +153,10 @@ def _record(doc: dict[str, Any]) -> KeyRecord:
                      doc.get("destroyed_at"), doc.get("receipt"))
 
 
-def build_data_keys(settings: Settings, es: Elasticsearch | None = None) -> DataKeys:
-    """The data keys every worker uses: the master key from the settings, the shared store, the cache."""
+def build_data_keys(settings: Settings, es: Elasticsearch | None = None,
+                    patience_s: float = 600.0) -> DataKeys:
+    """The data keys every worker uses: the master key from the settings, the shared store, the cache.
+    Workers pass a short ``patience_s``: they retry in their own loops, with the keys they know."""
     es = es or Elasticsearch(settings.es_url, api_key=settings.es_api_key, request_timeout=30)
-    return DataKeys(master_key_from_settings(settings), ElasticKeyStore(es, settings.index_prefix),
-                    cache_s=settings.key_cache_s)
+    store = ElasticKeyStore(es, settings.index_prefix, patience_s)
+    return DataKeys(master_key_from_settings(settings), store, cache_s=settings.key_cache_s)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from agent_audit.core.datakeys import DataKeys
+from agent_audit.core.errors import TransientError
 from agent_audit.core.sealing import open_event
 from cryptography.exceptions import InvalidTag
 
@@ -25,8 +27,9 @@ _HEAD = re.compile(rb'"sealed":\{"v":\d+,"subject":"([^"]+)","gen":(\d+)')
 
 
 class EventOpener:
-    def __init__(self, keys: DataKeys) -> None:
+    def __init__(self, keys: DataKeys, stopping: Callable[[], bool] = lambda: False) -> None:
         self.keys = keys
+        self.stopping = stopping  # asked to stop while the key store is away: give up the batch
         self.shredded = 0  # indexed as tombstones: their key was destroyed
         self.unreadable = 0  # skipped: no key was ever stored for them
 
@@ -44,10 +47,19 @@ class EventOpener:
         """The document to index, or None to skip this record."""
         if _MARK not in value:  # metrics, alerts, events written unsealed
             return value
-        try:
-            opened = self._open_sealed(value)
-        except InvalidTag:
-            raise ValueError("sealed event does not decrypt") from None
+        backoff = 0.2
+        while True:
+            try:
+                opened = self._open_sealed(value)
+                break
+            except InvalidTag:
+                raise ValueError("sealed event does not decrypt") from None
+            except TransientError:  # a key not known yet and the store away: wait for it
+                if self.stopping():
+                    raise
+                log.warning("sink.keystore.retry backoff_s=%.1f", backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
         if opened is None:
             self.unreadable += 1
             log.warning("sink.sealed.no_key: skipped an event whose data key was never stored")

@@ -90,7 +90,8 @@ class EventSink:
         self._batches = 0
         # Every record asks for its daily index: a handful of distinct answers, cached.
         self._index_for_day = lru_cache(maxsize=256)(partial(event_index, settings.index_prefix))
-        self.opener = EventOpener(build_data_keys(settings, self.es))  # sealed events: decrypt first
+        self.opener = EventOpener(build_data_keys(settings, self.es, patience_s=5.0),  # decrypt first
+                                  self.stopping.is_set)
 
     def run(self) -> None:
         install_templates(self.es, self.settings.index_prefix)

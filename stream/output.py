@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agent_audit.core.datakeys import DataKeys
+from agent_audit.core.errors import TransientError
 from agent_audit.core.processing import ProcessedEnvelope
 from agent_audit.core.sealing import seal_events, seal_letter
 from agent_audit.core.settings import Settings
@@ -39,7 +40,7 @@ class OutRecord:
 class OutputProducer:
     def __init__(self, settings: Settings, keys: DataKeys | None = None) -> None:
         self.topics = settings.topics
-        self.keys = keys or (build_data_keys(settings) if settings.seal_events else None)
+        self.keys = keys or (build_data_keys(settings, patience_s=5.0) if settings.seal_events else None)
         self.producer = Producer({
             "bootstrap.servers": settings.kafka_bootstrap,
             "enable.idempotence": True,
@@ -60,7 +61,10 @@ class OutputProducer:
         """Publish one envelope's events, dead letters, state and extra records; return once acked."""
         backoff = 0.2
         while True:
-            failures = self._send_once(result, source, state, extra)
+            try:
+                failures = self._send_once(result, source, state, extra)
+            except TransientError as exc:  # the data-key store is away and a new user's key is needed
+                failures = [str(exc)]
             if not failures:
                 self.sent += len(result.events)
                 self.dead_lettered += len(result.dead)

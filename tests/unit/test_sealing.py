@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 from agent_audit.core.datakeys import DataKeys, KeyRecord, MasterKey, MemoryKeyStore, master_key_from_settings
-from agent_audit.core.errors import ConfigError
+from agent_audit.core.errors import ConfigError, TransientError
 from agent_audit.core.integrity import ChainHasher, SessionChains
 from agent_audit.core.sealing import open_event, open_letter, seal_event, seal_events, seal_letter
 from agent_audit.core.settings import Settings
@@ -189,3 +189,31 @@ def test_the_sink_prefetches_a_batch_of_keys_in_one_request() -> None:
     opener.prefetch(values)
     opened = [opener.open(v) for v in values]
     assert store.calls == 1 and all(b"secret plan" in (o or b"") for o in opened)
+
+
+class AwayStore(MemoryKeyStore):
+    """A store that has become unreachable."""
+
+    away = False
+
+    def get(self, subject):  # type: ignore[no-untyped-def]
+        if self.away:
+            raise TransientError("store away")
+        return super().get(subject)
+
+    def get_many(self, subjects):  # type: ignore[no-untyped-def]
+        if self.away:
+            raise TransientError("store away")
+        return super().get_many(subjects)
+
+
+def test_while_the_store_is_away_known_keys_keep_working_and_unknown_ones_wait() -> None:
+    """An outage of the key store stops nothing a worker already knows; a new user's key raises
+    TransientError (the caller retries), never a key made up on the spot."""
+    store, clock = AwayStore(), Clock()
+    keys = _keys(store, clock)
+    seal_events([_chained()], keys)
+    store.away, clock.now = True, 100.0  # long past the cache
+    assert not open_event(seal_events([_chained()], keys)[0], keys).shredded
+    with pytest.raises(TransientError):
+        seal_events([_chained("someone-new")], keys)
