@@ -15,6 +15,11 @@ excluded and shown apart. CPU µs/event: the worker process's CPU time (all thre
 over the same span, divided by the events in it. The machine is shared: each round has a fresh
 raw topic and runs both (order alternating); the best round of each is reported, every round is
 shown. Target: ours >= 20k events/s and >= the peer.
+
+The cost of crypto-shredding (each event and dead letter sealed under its user's data key, AES-GCM,
+keys from the Elasticsearch key store through the worker's cache) is measured in the same round:
+our worker again on a namespace of its own with ``AUDIT_SEAL_EVENTS=0`` (development only).
+``BENCH_STREAM_PEER=0`` leaves the quixstreams peer out (no virtualenv to build).
 """
 
 from __future__ import annotations
@@ -158,10 +163,11 @@ def run_quix(settings: Settings, total: int, logs: Path) -> Run:
             proc.wait(10)
 
 
-def one_round(cut: list[tuple[int, bytes, int]], total: int, ours_first: bool) -> tuple[Run, Run, Run]:
+def one_round(cut: list[tuple[int, bytes, int]], total: int,
+              ours_first: bool) -> tuple[Run, Run, Run, Run]:
     """A fresh namespace (raw topic, groups, outputs, state), filled once, read by ours with
     checkpoints and by the peer; ours without checkpoints reads a fresh copy of the same input,
-    before them or after them as the order alternates."""
+    before them or after them as the order alternates; then ours unsealed, on a copy of its own."""
     with tempfile.TemporaryDirectory() as tmp:
         logs = Path(tmp)
         plain = None if ours_first else _run_plain(cut, total, logs)
@@ -175,7 +181,10 @@ def one_round(cut: list[tuple[int, bytes, int]], total: int, ours_first: bool) -
             else:
                 peer = run_quix(settings, total, logs)
                 ours = run_ours(settings, total, logs)
-        return ours, peer, plain or _run_plain(cut, total, logs)
+        plain = plain or _run_plain(cut, total, logs)
+        with fresh_settings(AUDIT_SEAL_EVENTS="0") as unsealed:
+            fill(unsealed, cut)
+            return ours, peer, plain, run_ours(unsealed, total, logs)
 
 
 def _run_plain(cut: list[tuple[int, bytes, int]], total: int, logs: Path) -> Run:
@@ -212,9 +221,10 @@ def main() -> None:
     cut = envelopes(events, partitions, PER_ENVELOPE)
     total, size = len(events), sum(len(e) for _, e, _ in cut) / len(events)
     rounds = [one_round(cut, total, ours_first=r % 2 == 0) for r in range(ROUNDS)]
-    ours = max((o for o, _, _ in rounds), key=lambda run: run.events_s)
-    peer = max((p for _, p, _ in rounds), key=lambda run: run.events_s)
-    plain = max((n for _, _, n in rounds), key=lambda run: run.events_s)
+    ours = max((r[0] for r in rounds), key=lambda run: run.events_s)
+    peer = max((r[1] for r in rounds), key=lambda run: run.events_s)
+    plain = max((r[2] for r in rounds), key=lambda run: run.events_s)
+    unsealed = max((r[3] for r in rounds), key=lambda run: run.events_s)
     ratio = ours.events_s / peer.events_s
     cost = 1 - ours.events_s / plain.events_s
     # The same path in-process, alternated: on a shared machine its best runs are steadier figures.
@@ -226,19 +236,23 @@ def main() -> None:
           f"after {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     print("events/s = events on the output topic between the first output seen and the last, polled "
           f"every {POLL_S * 1000:.0f} ms (start-up and group join excluded, shown apart)")
-    all_ours = " / ".join(f"{o.events_s:,.0f}" for o, _, _ in rounds)
-    all_peer = " / ".join(f"{p.events_s:,.0f}" for _, p, _ in rounds)
-    all_plain = " / ".join(f"{n.events_s:,.0f}" for _, _, n in rounds)
+    all_ours, all_peer, all_plain, all_unsealed = (" / ".join(f"{r[i].events_s:,.0f}" for r in rounds)
+                                                   for i in range(4))
     table(["worker", "events/s", "ratio", "CPU µs/event", "start-up (s)", "every round (events/s)"],
           [[f"quixstreams {QUIXSTREAMS.split('==')[1]} (same core logic)", peer.events_s, "1.00",
             f"{peer.cpu_us:.1f}", f"{peer.startup_s:.1f}", all_peer],
            ["agent-audit stream (faust worker)", ours.events_s, f"{ratio:.2f}", f"{ours.cpu_us:.1f}",
             f"{ours.startup_s:.1f}", all_ours],
            ["  the same without signed checkpoints", plain.events_s, f"{plain.events_s / peer.events_s:.2f}",
-            f"{plain.cpu_us:.1f}", f"{plain.startup_s:.1f}", all_plain]])
+            f"{plain.cpu_us:.1f}", f"{plain.startup_s:.1f}", all_plain],
+           ["  the same with events not sealed (AUDIT_SEAL_EVENTS=0)", unsealed.events_s,
+            f"{unsealed.events_s / peer.events_s:.2f}", f"{unsealed.cpu_us:.1f}", f"{unsealed.startup_s:.1f}",
+            all_unsealed]])
     skipped = "" if PEER else "; quixstreams skipped (BENCH_STREAM_PEER=0): its row repeats ours"
     print(f"signed checkpoints every {CHECKPOINT_S} s per partition cost {cost:.1%} of throughput "
           f"(target < 5%){skipped}")
+    print(f"sealing costs {ours.cpu_us - unsealed.cpu_us:.1f} µs of CPU per event; sealed/unsealed "
+          f"throughput {ours.events_s / unsealed.events_s:.2f}")
     print(f"envelope path in-process (best of 5, CPU): {bare_us:.1f} µs/event without checkpoints, "
           f"{signed_us:.1f} with: {signed_us / bare_us - 1:.1%} more")
     emit({"events_s": round(ours.events_s), "quixstreams_events_s": round(peer.events_s),
@@ -249,7 +263,9 @@ def main() -> None:
           "checkpoint_cost": round(cost, 4), "checkpoint_interval_s": float(CHECKPOINT_S),
           "inprocess_us_per_event": round(bare_us, 2),
           "inprocess_checkpointed_us_per_event": round(signed_us, 2),
-          "inprocess_checkpoint_cost": round(signed_us / bare_us - 1, 4)})
+          "inprocess_checkpoint_cost": round(signed_us / bare_us - 1, 4),
+          "unsealed_events_s": round(unsealed.events_s), "sealed_ratio": round(ours.events_s / unsealed.events_s, 3),
+          "seal_cpu_us_per_event": round(ours.cpu_us - unsealed.cpu_us, 1)})
 
 
 if __name__ == "__main__":

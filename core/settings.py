@@ -54,10 +54,23 @@ AUDIT_PUBLIC_KEYS          (none)                           public keys that ver
 AUDIT_CHECKPOINT_INTERVAL_S 5                               seconds between a partition's checkpoints
                                                             while events flow
 AUDIT_CHECKPOINT_MAX_LEAVES 100000                          a checkpoint closes at this many events
-=========================  ===============================  ===========================================
-
+=========================  ===============================  ====================================
 Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY, AUDIT_SIGNING_KEY) come
 from here only, never the repo.
+=======
+AUDIT_REDACTION_OLD_KEYS   (none)                           earlier redaction keys, ``v0=key,v1=key``:
+                                                            lookups and erasure find their tokens too
+AUDIT_MASTER_KEY           (none; required in production)   wraps the per-user data keys (16+ bytes)
+AUDIT_MASTER_KEY_FILE      (none)                           a file holding the master key, instead
+AUDIT_KEY_CACHE_S          10                               how long a worker keeps a data key: a key
+                                                            destroyed at T is unusable by T + this
+AUDIT_SEAL_EVENTS          1                                0: agent.events in the clear (development
+                                                            only, to measure what sealing costs)
+=========================  ===============================  ===========================================
+
+Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY, AUDIT_REDACTION_OLD_KEYS,
+AUDIT_MASTER_KEY) come from here
+only, never the repo.
 """
 
 from __future__ import annotations
@@ -143,10 +156,21 @@ class Settings:
     public_keys: str = ""
     checkpoint_interval_s: int = 5
     checkpoint_max_leaves: int = 100_000
+    redaction_old_keys: str | None = field(default=None, repr=False)
+    master_key: str | None = field(default=None, repr=False)
+    master_key_file: str = ""
+    key_cache_s: int = 10
+    seal_events: bool = True
 
     @property
     def production(self) -> bool:
         return self.mode == "production"
+
+    @property
+    def raw_segment_ms(self) -> int:
+        """The raw topic's segment roll: a quarter of its retention, 1 min to 1 h, so a raw record
+        is gone at most retention + this (+ the broker's retention check) after it was written."""
+        return max(60_000, min(self.raw_retention_ms // 4, 3_600_000))
 
     @property
     def topics(self) -> Topics:
@@ -199,6 +223,11 @@ class Settings:
             public_keys=env.get("AUDIT_PUBLIC_KEYS", ""),
             checkpoint_interval_s=_int(env, "AUDIT_CHECKPOINT_INTERVAL_S", d.checkpoint_interval_s),
             checkpoint_max_leaves=_int(env, "AUDIT_CHECKPOINT_MAX_LEAVES", d.checkpoint_max_leaves),
+            redaction_old_keys=env.get("AUDIT_REDACTION_OLD_KEYS") or None,
+            master_key=env.get("AUDIT_MASTER_KEY") or None,
+            master_key_file=env.get("AUDIT_MASTER_KEY_FILE", ""),
+            key_cache_s=_int(env, "AUDIT_KEY_CACHE_S", d.key_cache_s, allow_zero=True),
+            seal_events=_seal_events(env, mode),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -238,6 +267,9 @@ class Settings:
             "AUDIT_PUBLIC_KEYS": self.public_keys,
             "AUDIT_CHECKPOINT_INTERVAL_S": str(self.checkpoint_interval_s),
             "AUDIT_CHECKPOINT_MAX_LEAVES": str(self.checkpoint_max_leaves),
+            "AUDIT_MASTER_KEY_FILE": self.master_key_file,
+            "AUDIT_KEY_CACHE_S": str(self.key_cache_s),
+            "AUDIT_SEAL_EVENTS": "1" if self.seal_events else "0",
         }
         if self.es_api_key:
             env["ES_API_KEY"] = self.es_api_key
@@ -247,6 +279,10 @@ class Settings:
             env["AUDIT_INTEGRITY_KEY"] = self.integrity_key
         if self.signing_key:
             env["AUDIT_SIGNING_KEY"] = self.signing_key
+        if self.redaction_old_keys:
+            env["AUDIT_REDACTION_OLD_KEYS"] = self.redaction_old_keys
+        if self.master_key:
+            env["AUDIT_MASTER_KEY"] = self.master_key
         return env
 
 
@@ -270,3 +306,10 @@ def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw not in ("on", "off"):
         raise ConfigError(f"{name} must be on or off, got {raw!r}")
     return raw == "on"
+def _seal_events(env: Mapping[str, str], mode: str) -> bool:
+    raw = env.get("AUDIT_SEAL_EVENTS", "1") or "1"
+    if raw not in ("0", "1"):
+        raise ConfigError(f"AUDIT_SEAL_EVENTS must be 0 or 1, got {raw!r}")
+    if raw == "0" and mode == "production":
+        raise ConfigError("AUDIT_SEAL_EVENTS=0 is refused in production: erasure relies on sealed events")
+    return raw == "1"

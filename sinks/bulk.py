@@ -30,6 +30,7 @@ class BulkItem:
     # Versioned documents (metric records) are indexed with external_gte versioning: a replay of
     # the same revision is a no-op, a higher revision replaces it, an older one is refused (409).
     version: int | None = None
+    sealed: bytes | None = None  # the record as consumed when ``source`` was decrypted from it
 
 
 @dataclass
@@ -44,8 +45,16 @@ class BulkOutcome:
 Headers = Sequence[tuple[str, str | bytes | None]] | Mapping[str, str | bytes | None] | None
 
 
-def item_from_record(value: bytes, headers: Headers, index_for_day: Callable[[str, str], str]) -> BulkItem:
+def item_from_record(value: bytes, headers: Headers, index_for_day: Callable[[str, str], str],
+                     sealed: bytes | None = None) -> BulkItem:
     """Take id and day from headers; fall back to decoding the document if a producer omitted them."""
+    item = _item(value, headers, index_for_day)
+    if sealed is not None and sealed is not value:
+        item.sealed = sealed
+    return item
+
+
+def _item(value: bytes, headers: Headers, index_for_day: Callable[[str, str], str]) -> BulkItem:
     meta = dict(headers or ())  # a list of pairs (or a mapping) as consumed; values decoded when used
     day = _text(meta.get("day"))
     if day:

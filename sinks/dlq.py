@@ -22,6 +22,7 @@ the reason prefix, so replaying another reason later is not blocked by the first
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections import Counter
@@ -30,9 +31,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_audit.core.errors import TransientError
+from agent_audit.core.sealing import open_letter
 from agent_audit.core.settings import Settings
 import orjson
 from agent_audit.core.settings import Topics
+from agent_audit.sinks.keystore import build_data_keys
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 __all__ = ["DeadLetter", "DlqSummary", "ReplayReport", "read_dead_letters", "refused_document_target",
@@ -174,6 +177,7 @@ class ReplayReport:
     other_reason: int = 0
     not_from_stream: int = 0  # neither the stream's reject nor a document the sink refused
     refused_documents: int = 0  # of ``replayed``: documents Elasticsearch refused, sent to the sink again
+    shredded: int = 0  # sealed under a destroyed data key (a forgotten user): skipped, never replayed
     replayed_by_reason: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -199,9 +203,18 @@ def replay(settings: Settings, reason_prefix: str | None = None, group: str | No
     try:
         ranges = _ranges(consumer, topics.dlq, resume=True, timeout=timeout)
         progress: dict[int, int] = {}
+        keys = build_data_keys(settings)
         for msg in _read(consumer, topics.dlq, ranges, timeout):
             letter = DeadLetter.from_message(msg)
-            _replay_one(producer, letter, topics, reason_prefix, report, on_delivery)
+            if letter.raw_partition(topics.raw) is None:
+                # A document the sink refused goes back sealed, exactly as the stream sent it.
+                _replay_one(producer, letter, topics, reason_prefix, report, on_delivery)
+            elif (opened := open_letter(letter.value, keys)).value is None:  # its user was forgotten
+                report.scanned += 1
+                report.shredded += 1
+            else:  # the stream's reject goes back to raw as the line it was (raw is never sealed)
+                letter = dataclasses.replace(letter, value=opened.value)
+                _replay_one(producer, letter, topics, reason_prefix, report, on_delivery)
             progress[letter.partition] = letter.offset + 1
             if report.scanned % batch == 0:
                 _commit(consumer, producer, topics.dlq, progress, failures)

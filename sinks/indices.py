@@ -79,6 +79,7 @@ def events_template(prefix: str, replicas: int = 0) -> dict[str, Any]:
                         "hash": _KW, "prev_hash": _KW, "v": {"type": "short"}, "digest": _KW,
                         "salt": {"type": "keyword", "index": False}, "partition": {"type": "integer"},
                         "checkpoint": {"type": "long"}, "leaf": {"type": "long"}}},
+                    "erased": {"properties": {"receipt": _KW, "at": {"type": "date"}}},  # tombstones
                     "payload": {"dynamic": "strict", "properties": _payload_properties()},
                 },
             },

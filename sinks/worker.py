@@ -39,8 +39,10 @@ from agent_audit.sinks.bulk import BulkItem, build_body, classify, item_from_rec
 from agent_audit.sinks.conflicts import CONFLICT, conflict_alert, find_conflicts
 from agent_audit.sinks.gather import gather
 from agent_audit.sinks.indices import event_index, install_templates
-from agent_audit.sinks.late import SEALED_REASON, LateRouter, split_sealed
+from agent_audit.sinks.keystore import build_data_keys
 from agent_audit.sinks.lanes import BulkLanes
+from agent_audit.sinks.late import SEALED_REASON, LateRouter, split_sealed
+from agent_audit.sinks.opening import EventOpener
 from agent_audit.sinks.telemetry import SinkTelemetry
 from confluent_kafka import (
     TIMESTAMP_NOT_AVAILABLE,
@@ -131,6 +133,8 @@ class EventSink:
         # Every record asks for its daily index: a handful of distinct answers, cached.
         self._index_for_day = lru_cache(maxsize=256)(partial(event_index, settings.index_prefix))
         self.late = LateRouter(self.es, settings.index_prefix)
+        self.opener = EventOpener(build_data_keys(settings, self.es, patience_s=5.0),  # decrypt first
+                                  self.stopping.is_set)
 
     def run(self) -> None:
         install_templates(self.es, self.settings.index_prefix)
@@ -162,11 +166,14 @@ class EventSink:
         started = time.perf_counter()
         self.telemetry.records_in.inc(len(records))
         items: list[BulkItem] = []
+        self.opener.prefetch(msg.value() or b"" for msg in records)  # one key lookup per batch
         for msg in records:
+            raw = msg.value() or b""
             try:
-                items.append(item_from_record(msg.value() or b"", msg.headers(), self._index_for_day))
+                if (value := self.opener.open(raw)) is not None:  # decrypted; None: skipped, counted
+                    items.append(item_from_record(value, msg.headers(), self._index_for_day, raw))
             except (ValueError, KeyError, TypeError):
-                self._dead_letter(msg.value() or b"", "sink: not a decodable event")
+                self._dead_letter(raw, "sink: not a decodable event")
         kind, millis = records[0].timestamp()
         sent = _InFlight(self._send(items), _next_offsets(records), started,
                          millis / 1000 if kind != TIMESTAMP_NOT_AVAILABLE else 0.0)
@@ -296,7 +303,7 @@ class EventSink:
         self.telemetry.documents.labels("stored").inc(stored)
         self.telemetry.documents.labels("duplicate").inc(duplicates)
         for item, reason in failed:
-            self._dead_letter(item.source, reason)
+            self._dead_letter(item.sealed or item.source, reason)  # never the decrypted copy
             if reason == CONFLICT:  # not a duplicate: a different event under a taken id
                 value, headers = conflict_alert(item)
                 self.dlq.produce(self.settings.topics.alerts, value=value, headers=headers)

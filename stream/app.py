@@ -20,6 +20,7 @@ from agent_audit.core.evidence.keys import salt_key, signing_key_from_settings
 from agent_audit.core.integrity import ChainHasher, ChainState, SessionChains
 from agent_audit.core.processing import Admission, EnvelopeProcessor, ProcessedEnvelope
 from agent_audit.core.redaction import Redactor
+from agent_audit.core.redaction.keyring import require_redaction_key
 from agent_audit.core.settings import Settings
 from agent_audit.stream.checkpoints import PartitionCheckpoints
 from agent_audit.stream.metrics import MergeStage, PartitionWindows
@@ -98,6 +99,7 @@ class _EnvelopeState:
         hasher = ChainHasher(salt_key(settings, key))
         self.chains = SessionChains(hasher, load=self._load_chain, leaves=self.checkpoints)
         self.idle_s = settings.session_idle_s
+        require_redaction_key(settings)  # production: ids as keyed tokens, never placeholders
         self.processor = EnvelopeProcessor(Redactor.from_settings(settings),
                                            self.chains if settings.integrity else None,
                                            Admission.from_settings(settings), StoredHeads(settings))

@@ -3,6 +3,9 @@
 At-least-once: ``send`` returns only once every record of the batch was acknowledged by the broker;
 on a delivery failure the whole batch is sent again (duplicates are harmless downstream, because
 ``event_id`` is the document id). It never gives up and never drops.
+
+Events and dead letters leave sealed under their user's data key (``core.sealing``), so a forgotten
+user's copies on these topics are unreadable once the key is destroyed.
 """
 
 from __future__ import annotations
@@ -13,8 +16,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from agent_audit.core.datakeys import DataKeys
+from agent_audit.core.errors import TransientError
 from agent_audit.core.processing import ProcessedEnvelope
+from agent_audit.core.sealing import seal_events, seal_letter
 from agent_audit.core.settings import Settings
+from agent_audit.sinks.keystore import build_data_keys
 from confluent_kafka import KafkaError, Message, Producer
 
 __all__ = ["OutRecord", "OutputProducer"]
@@ -31,8 +38,9 @@ class OutRecord:
 
 
 class OutputProducer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, keys: DataKeys | None = None) -> None:
         self.topics = settings.topics
+        self.keys = keys or (build_data_keys(settings, patience_s=5.0) if settings.seal_events else None)
         self.producer = Producer({
             "bootstrap.servers": settings.kafka_bootstrap,
             "enable.idempotence": True,
@@ -53,7 +61,10 @@ class OutputProducer:
         """Publish one envelope's events, dead letters, state and extra records; return once acked."""
         backoff = 0.2
         while True:
-            failures = self._send_once(result, source, state, extra)
+            try:
+                failures = self._send_once(result, source, state, extra)
+            except TransientError as exc:  # the data-key store is away and a new user's key is needed
+                failures = [str(exc)]
             if not failures:
                 self.sent += len(result.events)
                 self.dead_lettered += len(result.dead)
@@ -77,21 +88,25 @@ class OutputProducer:
             if err is not None:
                 failures.append(err.str())
 
-        produce, events_topic = self.producer.produce, self.topics.events
-        for ev in result.events:  # the hot loop (one record per event): no helper call per record
+        produce, events_topic, keys = self.producer.produce, self.topics.events, self.keys
+        # Sealed under each user's data key (keys looked up once per envelope), or as they are.
+        events = result.events
+        values = seal_events([ev.event for ev in events], keys) if keys else [ev.value for ev in events]
+        for ev, value in zip(events, values, strict=True):  # the hot loop: no helper call per record
             headers: list[tuple[str, str | bytes | None]] = [
                 ("event_id", str(ev.event["event_id"]).encode()),
                 ("day", str(ev.event["timestamp"])[:10].replace("-", ".").encode())]
             try:
-                produce(events_topic, ev.value, ev.key, headers=headers, on_delivery=on_delivery)
+                produce(events_topic, value, ev.key, headers=headers, on_delivery=on_delivery)
             except BufferError:
-                self._produce(events_topic, ev.value, ev.key, headers, on_delivery)
+                self._produce(events_topic, value, ev.key, headers, on_delivery)
         for dead in result.dead:
             headers = [("reason", dead.reason.encode())]
             if source is not None:
                 topic, partition, offset = source
                 headers.append(("source", f"{topic}/{partition}/{offset}".encode()))
-            self._produce(self.topics.dlq, dead.value, None, headers, on_delivery)
+            letter = seal_letter(dead.value, keys) if keys is not None else dead.value
+            self._produce(self.topics.dlq, letter, None, headers, on_delivery)
         for key, value, partition in state:
             self._produce(self.topics.state, value, key, [], on_delivery, partition)
         for record in extra:

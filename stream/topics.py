@@ -21,7 +21,9 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
         # Raw envelopes are transient: the redacted copy is the record. Short retention limits
         # how long unredacted data sits on the broker.
         spec(t.raw, settings.raw_partitions, {"retention.ms": str(settings.raw_retention_ms),
-                                              "max.message.bytes": str(2 * 1024 * 1024)}),
+                                              "max.message.bytes": str(2 * 1024 * 1024),
+                                              # segments roll often, so retention bounds a record's life
+                                              "segment.ms": str(settings.raw_segment_ms)}),
         spec(t.events, settings.events_partitions, {"retention.ms": str(settings.events_retention_ms)}),
         # Dead letters hold whole rejected lines (up to the raw topic's message size), redacted.
         spec(t.dlq, 3, {"retention.ms": str(settings.dlq_retention_ms),

@@ -1,7 +1,8 @@
 """``agent-audit query``: the questions people ask of the trail, each one recorded in the access log.
 
 Output is NDJSON on stdout. Identifiers are looked up as given and as the stream stored them
-(redacted); the access log keeps the parameters redacted and the number of results, never the results.
+(redacted, under every redaction-key version); the access log keeps the parameters redacted (a user
+id as its keyed subject digest) and the number of results, never the results.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ def _stored(ctx: Context, identifier: str) -> list[str]:
     from agent_audit.sinks.compliance.identifiers import stored_form  # noqa: PLC0415
 
     return stored_form(identifier, ctx.redactor).lookup_values()
+
+
+def _pseudonym(ctx: Context, user_id: str) -> str:
+    """The access log names a user by the keyed subject digest: erasure must not have to rewrite it."""
+    from agent_audit.sinks.compliance.identifiers import subject_digest  # noqa: PLC0415
+
+    return subject_digest(user_id, ctx.settings)
 
 
 def _log(ctx: Context, query: str, params: dict[str, Any], rows: Iterable[Any]) -> int:
@@ -58,7 +66,7 @@ def _user(args: argparse.Namespace) -> int:
 
     ctx = Context(args)
     rows = user_events(ctx.es, ctx.prefix, _stored(ctx, args.user_id), args.since, args.until, args.limit)
-    _log(ctx, "user", {"user_id": args.user_id, "since": args.since, "until": args.until,
+    _log(ctx, "user", {"user_id": _pseudonym(ctx, args.user_id), "since": args.since, "until": args.until,
                        "limit": args.limit}, rows)
     return 0
 

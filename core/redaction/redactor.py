@@ -23,7 +23,7 @@ from agent_audit.core.redaction.keys import key_kind
 from agent_audit.core.redaction.patterns import TOKEN
 from agent_audit.core.settings import Settings
 
-__all__ = ["MAX_DEPTH", "MAX_TEXT", "POLICY_VERSION", "STRUCTURAL", "Redactor"]
+__all__ = ["IDENTIFIERS", "MAX_DEPTH", "MAX_TEXT", "POLICY_VERSION", "STRUCTURAL", "Redactor"]
 
 POLICY_VERSION = "2026.11-4"  # bump whenever a rule changes what is removed
 MAX_TEXT = 1_000_000
@@ -38,6 +38,9 @@ TOO_DEEP = "[TOO_DEEP]"
 # Fields of the envelope that are structure, not content (session_id and user_id are content).
 STRUCTURAL = frozenset({"schema_version", "event_id", "kind", "level", "timestamp", "seq", "trace_id",
                         "span_id", "parent_span_id", "agent", "redaction", "integrity"})
+# Identifiers: keyed tokens with a key; without one (development only) kept as they are, because a
+# shared placeholder ([EMAIL]) could never be held or erased for one person.
+IDENTIFIERS = frozenset({"user_id", "session_id"})
 _CACHE_SIZE = 10_000
 _MEMO_TEXT = 200  # longest text remembered, characters
 _MEMO_SIZE = 20_000  # texts remembered; past this the memo starts over
@@ -72,6 +75,7 @@ class Redactor:
         # judged once, whatever memo_size says; a key that holds an email is redacted like a value.
         self._names: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
         self._plain_names: set[str] = set()  # keys found to hold nothing: one set test, no call
+        self._as_is = STRUCTURAL if self._key else STRUCTURAL | IDENTIFIERS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Redactor:
@@ -106,7 +110,8 @@ class Redactor:
         """One v1 event: every field but the structural ones, plus the ``redaction`` record. Counts
         already recorded on the event are kept, so redacting a redacted event changes nothing."""
         counts: dict[str, int] = {}
-        out = {k: v if k in STRUCTURAL else self._field(k, v, 1, counts) for k, v in event.items()}
+        as_is = self._as_is
+        out = {k: v if k in as_is else self._field(k, v, 1, counts) for k, v in event.items()}
         total = dict(counts)
         previous = event.get("redaction")
         if isinstance(previous, Mapping) and isinstance(previous.get("counts"), Mapping):

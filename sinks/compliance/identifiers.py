@@ -4,17 +4,21 @@ The stream redacts ``user_id`` and ``session_id`` like any other string: an emai
 is stored as ``[EMAIL:3f9a1c2b0d4e]`` with a redaction key (the same token every time), or as the
 bare placeholder ``[EMAIL]`` without one. A bare placeholder is shared by every such subject, so it
 can be held (over-holding is safe) but never erased by (that would erase other people's events).
+Since the keyring change a keyless stream keeps ids as they are instead (development only).
+
+After a key rotation the documents hold the token of the key they were written under: an
+identifier is looked up in its form under every key version (``core.redaction.keyring``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from agent_audit.core.datakeys import master_key_from_settings
 from agent_audit.core.redaction import Redactor
+from agent_audit.core.redaction.keyring import KeyringRedactor
 from agent_audit.core.settings import Settings
 
 __all__ = ["StoredForm", "identifier_query", "redactor_for", "stored_form", "subject_digest"]
@@ -22,10 +26,9 @@ __all__ = ["StoredForm", "identifier_query", "redactor_for", "stored_form", "sub
 _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z0-9_]*\]")  # keyless form; keyed tokens carry ":<hex>"
 
 
-def redactor_for(settings: Settings) -> Redactor:
-    """The redactor the stream uses, so lookups produce the same tokens."""
-    key = settings.redaction_key.encode() if settings.redaction_key else None
-    return Redactor(key=key, key_version=settings.redaction_key_version if key else None)
+def redactor_for(settings: Settings) -> KeyringRedactor:
+    """The redactor the stream uses, so lookups produce the same tokens (and the older keys' ones)."""
+    return KeyringRedactor(settings)
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class StoredForm:
     given: str
     stored: str  # as the stream stores it
     specific: bool  # False when the stored form is a placeholder shared with other subjects
+    older: tuple[str, ...] = ()  # the forms earlier redaction-key versions stored
 
     @property
     def redacted(self) -> bool:
@@ -41,7 +45,9 @@ class StoredForm:
     def lookup_values(self) -> list[str]:
         """Values to match in stored documents: the stored form if it names this subject only,
         and the given one (documents written under an older redaction policy may hold it)."""
-        return [self.given, self.stored] if self.specific and self.redacted else [self.given]
+        if not (self.specific and self.redacted):
+            return [self.given]
+        return [self.given, self.stored, *self.older]
 
     def to_json(self) -> dict[str, Any]:
         """Safe to store: never the given value when redaction changed it."""
@@ -51,7 +57,8 @@ class StoredForm:
 def stored_form(value: str, redactor: Redactor) -> StoredForm:
     stored, _ = redactor.redact_text(value)
     generic = stored != value and bool(_PLACEHOLDER.search(stored)) and not _PLACEHOLDER.search(value)
-    return StoredForm(value, stored, not generic)
+    older = redactor.older_forms(value) if isinstance(redactor, KeyringRedactor) else []
+    return StoredForm(value, stored, not generic, tuple(older))
 
 
 def identifier_query(field: str, values: list[str]) -> dict[str, Any]:
@@ -62,9 +69,7 @@ def identifier_query(field: str, values: list[str]) -> dict[str, Any]:
 
 
 def subject_digest(value: str, settings: Settings) -> str:
-    """A stable, non-reversible reference to a subject (keyed when a redaction key is set), so a
-    receipt can later be matched to a request without storing the identifier itself."""
-    if settings.redaction_key:
-        mac = hmac.new(settings.redaction_key.encode(), value.encode(), hashlib.sha256).hexdigest()
-        return f"hmac-sha256:{mac}"
-    return f"sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+    """A stable, non-reversible reference to a subject, keyed by the master key (a plain hash of a
+    short id could be reversed by trying ids), so a receipt can later be matched to a request
+    without storing the identifier itself."""
+    return master_key_from_settings(settings).subject(value)

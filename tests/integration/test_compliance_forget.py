@@ -22,7 +22,7 @@ from tests.factories import BASE_TIME, event
 @pytest.fixture
 def keyed(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings with a redaction key, exported for the CLI."""
-    s = dataclasses.replace(settings, redaction_key="test-redaction-key")
+    s = dataclasses.replace(settings, redaction_key="test-redaction-key", key_cache_s=0)
     for name, value in s.to_env().items():
         monkeypatch.setenv(name, value)
     return s
@@ -61,7 +61,11 @@ def test_forget_removes_the_user_from_every_family_and_leaves_a_receipt(
 
     assert _count(es, prefix, [email, token]) == 0
     assert _count(es, prefix, ["u-dave"]) == 4
+    # complete: nothing unprocessed on the raw topic, no hold; every store is listed
     assert receipt["total_removed"] == 6 and receipt["status"] == "complete"
+    stores = {s["store"]: s["status"] for s in receipt["stores"]}
+    assert stores[keyed.topics.events] == "shredded" and stores[keyed.topics.raw] == "erased"
+    assert stores[old_index] == "erased" and stores[f"{prefix}-access-log"] == "pseudonymized"
     assert {r["index"]: r["documents"] for r in receipt["removed"]} == {
         f"{prefix}-events-2026.11.25": 3, old_index: 2, f"{prefix}-sessions-2026.11.25": 1}
     assert receipt["families_checked"] == ["events", "metrics", "sessions"]
@@ -88,7 +92,8 @@ def test_forget_keeps_what_a_legal_hold_covers_and_says_so(
 
     receipt = _forget(capsys, "u-1")
 
-    assert receipt["status"] == "partial"
+    assert receipt["status"] == "pending"
+    assert any(s["status"] == "held" for s in receipt["stores"])
     assert (receipt["total_removed"], receipt["total_kept_under_hold"]) == (3, 2)
     assert _count(es, prefix, ["u-1"]) == 2
 
@@ -97,7 +102,7 @@ def test_without_a_redaction_key_a_shared_placeholder_is_never_erased(
         settings: Settings, es: Elasticsearch, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Keyless redaction stores every email id as [EMAIL]: forgetting one email must not erase them all."""
-    for name, value in settings.to_env().items():
+    for name, value in dataclasses.replace(settings, key_cache_s=0).to_env().items():
         monkeypatch.setenv(name, value)
     placeholder_events = [event("input", i, session="s-e", user="[EMAIL]") for i in range(2)]
     store_events(es, settings.index_prefix, placeholder_events)
@@ -106,3 +111,37 @@ def test_without_a_redaction_key_a_shared_placeholder_is_never_erased(
 
     assert receipt["total_removed"] == 0 and "shared placeholder [EMAIL]" in receipt["notes"][0]
     assert _count(es, settings.index_prefix, ["[EMAIL]"]) == 2
+
+
+def test_a_dry_run_lists_what_would_go_and_changes_nothing(
+        keyed: Settings, es: Elasticsearch, capsys: pytest.CaptureFixture[str]) -> None:
+    """--dry-run counts per index and touches no document, key or receipt."""
+    prefix = keyed.index_prefix
+    store_events(es, prefix, [event("input", i, session="s-f", user="u-frank") for i in range(3)])
+    assert main(["forget", "u-frank", "--dry-run", "--actor", "dpo@corp"]) == 0
+    plan = orjson.loads(capsys.readouterr().out)
+    assert plan["dry_run"] is True and plan["would_erase"] == [
+        {"index": f"{prefix}-events-2026.11.25", "documents": 3}]
+    assert _count(es, prefix, ["u-frank"]) == 3
+    assert not es.indices.exists(index=f"{prefix}-erasure-receipts")
+
+
+def test_a_crashed_forget_resumes_under_its_receipt(
+        keyed: Settings, es: Elasticsearch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run that stopped after storing its running receipt is finished by the next run, under the
+    same receipt id (its tombstones already name it); no second receipt is left."""
+    from agent_audit.sinks.compliance.identifiers import subject_digest  # noqa: PLC0415
+    from agent_audit.sinks.compliance.receipts import Receipt, store_receipt  # noqa: PLC0415
+
+    prefix = keyed.index_prefix
+    store_events(es, prefix, [event("input", i, session="s-g", user="u-gina") for i in range(3)])
+    crashed = Receipt("erasure", "dpo@corp", "2026-12-01T00:00:00.000Z", "2026-12-01T00:00:01.000Z", [], 0,
+                      [], [], subject_digest=subject_digest("u-gina", keyed), running=True)
+    store_receipt(es, prefix, crashed)
+
+    receipt = _forget(capsys, "u-gina")
+
+    assert receipt["receipt_id"] == crashed.receipt_id and receipt["status"] == "complete"
+    assert receipt["started_at"] == crashed.started_at and receipt["total_removed"] == 3
+    es.indices.refresh(index=f"{prefix}-erasure-receipts")
+    assert es.count(index=f"{prefix}-erasure-receipts")["count"] == 1

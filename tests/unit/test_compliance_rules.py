@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 import pytest
@@ -100,11 +101,14 @@ def test_an_email_user_id_is_looked_up_by_its_keyed_token_but_never_by_a_shared_
 
 
 def test_subject_digest_is_stable_and_does_not_contain_the_identifier() -> None:
-    """A receipt can be matched to a request later without storing who it was about."""
-    s = Settings(redaction_key="secret")
+    """A receipt can be matched to a request later without storing who it was about; the digest is
+    keyed by the master key (a plain hash of a short id could be reversed by trying ids)."""
+    s = Settings(master_key="a master key of enough bytes")
     assert subject_digest("alice@example.com", s) == subject_digest("alice@example.com", s)
     assert "alice" not in subject_digest("alice@example.com", s)
-    assert subject_digest("alice@example.com", s) != subject_digest("alice@example.com", Settings())
+    other = Settings(master_key="another master key, enough bytes")
+    assert subject_digest("alice@example.com", s) != subject_digest("alice@example.com", other)
+    assert not subject_digest("u-1", s).endswith(hashlib.sha256(b"u-1").hexdigest()[:32])
 
 
 def test_held_query_covers_active_holds_only() -> None:
