@@ -264,7 +264,8 @@ def main() -> None:
           "inprocess_us_per_event": round(bare_us, 2),
           "inprocess_checkpointed_us_per_event": round(signed_us, 2),
           "inprocess_checkpoint_cost": round(signed_us / bare_us - 1, 4),
-          "unsealed_events_s": round(unsealed.events_s), "sealed_ratio": round(ours.events_s / unsealed.events_s, 3),
+          "unsealed_events_s": round(unsealed.events_s),
+          "sealed_ratio": round(ours.events_s / unsealed.events_s, 3),
           "seal_cpu_us_per_event": round(ours.cpu_us - unsealed.cpu_us, 1)})
 
 

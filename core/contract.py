@@ -28,7 +28,6 @@ from pydantic import (
     JsonValue,
     TypeAdapter,
     ValidationError,
-    field_validator,
     model_validator,
 )
 

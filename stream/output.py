@@ -107,8 +107,8 @@ class OutputProducer:
                 headers.append(("source", f"{topic}/{partition}/{offset}".encode()))
             letter = seal_letter(dead.value, keys) if keys is not None else dead.value
             self._produce(self.topics.dlq, letter, None, headers, on_delivery)
-        for key, value, partition in state:
-            self._produce(self.topics.state, value, key, [], on_delivery, partition)
+        for key, record_value, partition in state:  # a None value is a tombstone (a retired session)
+            self._produce(self.topics.state, record_value, key, [], on_delivery, partition)
         for record in extra:
             self._produce(record.topic, record.value, record.key, record.headers, on_delivery)
         remaining = self.producer.flush(30.0)
