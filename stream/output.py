@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.processing import ProcessedEnvelope
 from agent_audit.core.settings import Settings
 from confluent_kafka import KafkaError, Message, Producer
@@ -34,7 +35,7 @@ class OutputProducer:
     def __init__(self, settings: Settings) -> None:
         self.topics = settings.topics
         self.producer = Producer({
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **kafka_client_config(settings, "stream"),
             "enable.idempotence": True,
             "linger.ms": 5,
             "compression.type": "lz4",
