@@ -1,0 +1,159 @@
+"""The secured stack: SASL_SSL + SCRAM + ACLs on a Kafka of this module's own, the shared Elasticsearch.
+
+The broker is started here on its own port and state folder (AUDIT_TEST_SECURE_KAFKA_PORT, 19592;
+the controller takes the next port) and stopped when the module ends.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from agent_audit.core.kafka_security import kafka_client_config
+from agent_audit.core.settings import Settings
+from agent_audit.producers import AuditTrail, ClientOptions, KafkaTransport
+from agent_audit.sinks.indices import events_alias
+from agent_audit.stack.kafka_acls import grant, pipeline_grants
+from agent_audit.stack.namespace import drop_namespace
+from agent_audit.stack.paths import StackPaths
+from agent_audit.stack.secure_kafka import SecureKafkaNode
+from agent_audit.stack.workers import running_workers
+from agent_audit.stream.topics import create_topics
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from elasticsearch import Elasticsearch
+
+from tests.integration.waiting import wait_for_count
+
+EMAIL = "jane.doe@example.com"
+Config = dict[str, str | int | float | bool]
+
+
+@pytest.fixture(scope="module")
+def secure_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureKafkaNode]:
+    paths = StackPaths(cache=StackPaths.from_env().cache, state=tmp_path_factory.mktemp("secure-stack"))
+    node = SecureKafkaNode(paths, port=int(os.environ.get("AUDIT_TEST_SECURE_KAFKA_PORT", "19592")))
+    try:
+        node.up(timeout=240)
+        yield node
+    finally:
+        node.down()
+
+
+@pytest.fixture
+def secure_settings(secure_kafka: SecureKafkaNode, stack_env: dict[str, str]) -> Iterator[Settings]:
+    """A namespace of this test's own on the secured broker, its topics made by admin, its rights granted."""
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings.from_env({
+        **secure_kafka.client_env(), "ES_URL": stack_env["ES_URL"], "AUDIT_MODE": "development",
+        "AUDIT_TOPIC_PREFIX": f"s{tag}.", "AUDIT_INDEX_PREFIX": f"s{tag}-agent",
+        "AUDIT_STREAM_APP_ID": f"s{tag}-stream", "AUDIT_SINK_GROUP": f"s{tag}-sink",
+        "AUDIT_RAW_PARTITIONS": "2", "AUDIT_EVENTS_PARTITIONS": "2"})
+    create_topics(settings)
+    grant(secure_kafka.admin_config(), pipeline_grants(settings))
+    yield settings
+    drop_namespace(settings)
+
+
+def _deliver(config: Config, topic: str, partition: int = -1) -> KafkaError | None:
+    producer = Producer({**config, "message.timeout.ms": 15_000, "log_level": 0})
+    errors: list[KafkaError | None] = []
+    producer.produce(topic, b'{"probe": 1}', partition=partition,
+                     on_delivery=lambda err, _msg: errors.append(err))
+    producer.flush(30)
+    assert errors, "no delivery report within 30 s"
+    return errors[0]
+
+
+def _read_refusals(config: Config, group: str, topic: str) -> set[int]:
+    """Error codes met while trying to read ``topic`` from its start, until the topic itself is refused
+    (a group the principal may not use is refused first); fails if any record is read."""
+    consumer = Consumer({**config, "group.id": group, "enable.auto.commit": False, "log_level": 0})
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    codes: set[int] = set()
+    deadline = time.monotonic() + 30
+    while KafkaError.TOPIC_AUTHORIZATION_FAILED not in codes and time.monotonic() < deadline:
+        msg = consumer.poll(1.0)
+        if msg is not None:
+            assert msg.error() is not None, f"a record of {topic} was read"
+            codes.add(msg.error().code())
+    consumer.close()
+    return codes
+
+
+@pytest.mark.timeout(300)
+def test_the_pipeline_works_end_to_end_on_the_secured_broker(
+        secure_settings: Settings, es: Elasticsearch, tmp_path: Path) -> None:
+    """Agent (agent principal) -> stream (stream principal) -> sink (sink principal) -> Elasticsearch,
+    every client over SASL_SSL with its own SCRAM login: every event indexed once, PII redacted."""
+    transport = KafkaTransport(secure_settings, options=ClientOptions(spool_dir=tmp_path / "spool"),
+                               exit_hook=False)
+    for s in range(3):
+        trail = AuditTrail(session_id=f"sec-{s}", user_id="u", agent="bot", transport=transport)
+        trail.input(f"write to {EMAIL}")
+        for n in range(9):
+            with trail.tool_call("search", {"n": n}) as call:
+                call.result = {"hits": n}
+    assert transport.flush(60)
+    assert transport.shutdown(5)
+    with running_workers(secure_settings.to_env(), tmp_path / "logs") as workers:
+        alias = events_alias(secure_settings.index_prefix)
+        assert wait_for_count(es, alias, 30, workers, timeout=180) == 30
+    hits = es.search(index=alias, size=100, query={"match_all": {}})["hits"]["hits"]
+    assert EMAIL not in orjson.dumps([h["_source"] for h in hits]).decode()
+
+
+def test_a_client_without_valid_credentials_is_refused(secure_kafka: SecureKafkaNode) -> None:
+    """Plaintext, TLS without a login, a wrong password and an untrusted server are all refused."""
+    good = secure_kafka.admin_config()
+    attempts = {
+        "plaintext": {"bootstrap.servers": secure_kafka.bootstrap},
+        "tls, no login": {"bootstrap.servers": secure_kafka.bootstrap, "security.protocol": "ssl",
+                          "ssl.ca.location": good["ssl.ca.location"]},
+        "wrong password": {**good, "sasl.password": "not-the-password"},
+        "server not trusted": {k: v for k, v in good.items() if k != "ssl.ca.location"},
+    }
+    for label, config in attempts.items():
+        with pytest.raises(KafkaException):
+            AdminClient({**config, "log_level": 0}).list_topics(timeout=8)
+        assert label  # each attempt above failed on its own
+
+
+def test_the_agent_principal_writes_raw_only(secure_settings: Settings) -> None:
+    """The agent's login may write the raw topic, but not read it, nor write agent.events (which the
+    sink indexes as it is: no redaction, no chain)."""
+    agent = kafka_client_config(secure_settings, "agent")
+    topics = secure_settings.topics
+    assert _deliver(agent, topics.raw) is None
+    refused = _deliver(agent, topics.events)
+    assert refused is not None and refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+    assert _read_refusals(agent, "agent-reader", topics.raw) >= {KafkaError.TOPIC_AUTHORIZATION_FAILED}
+
+
+def test_the_sink_principal_cannot_read_raw(secure_settings: Settings) -> None:
+    """The sink reads what it indexes, never the unredacted raw topic: a record there stays unread by
+    the sink's login while the stream's login reads it."""
+    raw = secure_settings.topics.raw
+    assert _deliver(kafka_client_config(secure_settings, "agent"), raw, partition=0) is None
+    assert _records(kafka_client_config(secure_settings, "sink"), secure_settings.sink_group, raw) == 0
+    stream_group = f"{secure_settings.stream_app_id}-probe"
+    assert _records(kafka_client_config(secure_settings, "stream"), stream_group, raw) == 1
+
+
+def _records(config: Config, group: str, topic: str) -> int:
+    """How many records of partition 0 of ``topic`` a client reads in 15 s (stops at the first)."""
+    consumer = Consumer({**config, "group.id": group, "enable.auto.commit": False, "log_level": 0})
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    deadline = time.monotonic() + 15
+    read = 0
+    while not read and time.monotonic() < deadline:
+        msg = consumer.poll(1.0)
+        read += msg is not None and msg.error() is None
+    consumer.close()
+    return read
