@@ -3,8 +3,11 @@
 Guarantee: everything is generated on this machine with ``cryptography`` into the stack's own
 folder; private keys are written 0600 in a 0700 folder and never leave it. Made once and reused
 (a restarted stack keeps its CA, so clients configured with ``ca.pem`` keep working). The
-certificates name 127.0.0.1 and localhost, which is what the local stack listens on: hostname
-verification stays on.
+certificates name 127.0.0.1, localhost and their own name (``kafka``, ``elasticsearch``: the
+host names in docker-compose.yml), so hostname verification stays on.
+
+``python -m agent_audit.stack.certificates <folder> <name>...`` makes them (docker-compose's
+``certs`` job).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,13 +64,14 @@ def ensure_certificates(folder: Path, name: str = "server") -> CertificateFiles:
 
 
 def issue_certificate(files: CertificateFiles, name: str) -> None:
-    """Sign a certificate for ``name`` valid for the local hosts, as server and as client (mTLS)."""
+    """Sign a certificate for ``name`` valid for the local hosts and ``name``, as server and client (mTLS)."""
     ca_key = serialization.load_pem_private_key(files.ca.with_name("ca-key.pem").read_bytes(), None)
     ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise TypeError("the local CA key is not the EC key this module makes")
     key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName(h) for h in _HOSTS] + [x509.IPAddress(ipaddress.ip_address(i)) for i in _IPS]
+    hosts = dict.fromkeys((*_HOSTS, name))  # ordered, without a duplicate
+    names = [x509.DNSName(h) for h in hosts] + [x509.IPAddress(ipaddress.ip_address(i)) for i in _IPS]
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     cert = (_builder(subject, ca.subject, key.public_key())
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
@@ -78,6 +83,16 @@ def issue_certificate(files: CertificateFiles, name: str) -> None:
     _write_private(files.key, _key_pem(key))
     _write_private(files.bundle, _key_pem(key) + cert_pem + files.ca.read_bytes())
     files.cert.write_bytes(cert_pem + files.ca.read_bytes())
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        print("usage: python -m agent_audit.stack.certificates <folder> <name>...", file=sys.stderr)
+        return 2
+    for name in argv[1:]:
+        files = ensure_certificates(Path(argv[0]), name)
+        print(f"{name:16} {files.cert} (key {files.key}, CA {files.ca})")
+    return 0
 
 
 def _builder(subject: x509.Name, issuer: x509.Name,
@@ -98,3 +113,7 @@ def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -7,6 +7,8 @@ the controller takes the next port) and stopped when the module ends.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,14 +37,17 @@ Config = dict[str, str | int | float | bool]
 
 
 @pytest.fixture(scope="module")
-def secure_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureKafkaNode]:
-    paths = StackPaths(cache=StackPaths.from_env().cache, state=tmp_path_factory.mktemp("secure-stack"))
-    node = SecureKafkaNode(paths, port=int(os.environ.get("AUDIT_TEST_SECURE_KAFKA_PORT", "19592")))
+def secure_kafka() -> Iterator[SecureKafkaNode]:
+    # Not under pytest's basetemp: concurrent pytest sessions of the same user prune each other's.
+    state = Path(tempfile.mkdtemp(prefix="agent-audit-secure-kafka-"))
+    node = SecureKafkaNode(StackPaths(cache=StackPaths.from_env().cache, state=state),
+                           port=int(os.environ.get("AUDIT_TEST_SECURE_KAFKA_PORT", "19592")))
     try:
         node.up(timeout=240)
         yield node
     finally:
         node.down()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture

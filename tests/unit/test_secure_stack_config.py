@@ -62,3 +62,19 @@ def test_certificates_are_private_signed_by_the_ca_and_name_the_local_host(tmp_p
     assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
     before = files.cert.read_bytes()
     assert ensure_certificates(folder, "broker").cert.read_bytes() == before
+
+
+def test_elasticsearch_roles_are_least_privilege() -> None:
+    """The sink may create and write the audit indices but never read or delete; readers may read
+    the audit indices and only append to the access log; neither may manage security."""
+    from agent_audit.stack.es_roles import role_descriptors  # noqa: PLC0415 - imports elasticsearch
+
+    roles = role_descriptors("agent")
+    sink, reader = roles["agent_audit_sink"], roles["agent_audit_reader"]
+    sink_privileges = {p for entry in sink["indices"] for p in entry["privileges"]}
+    assert not sink_privileges & {"read", "delete", "all", "manage", "write"}
+    assert [entry["names"] for entry in reader["indices"]] == [["agent-*"], ["agent-access-log"]]
+    audit, access_log = (set(entry["privileges"]) for entry in reader["indices"])
+    assert audit == {"read", "view_index_metadata"}
+    assert not access_log & {"delete", "index", "write", "all", "manage"}
+    assert not {c for role in roles.values() for c in role["cluster"]} & {"all", "manage", "manage_security"}
