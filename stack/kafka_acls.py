@@ -14,15 +14,20 @@ stream      read raw; write events, dlq, metrics, alerts, state, partials; read 
 sink        read events, metrics, alerts (what it indexes) with its group; write the dlq
 admin       super user (broker setting ``super.users``): creates topics, grants ACLs, DLQ tools
 ==========  ===================================================================================
+
+``python -m agent_audit.stack.kafka_acls`` grants them for the settings in the environment, logged
+in as the ADMIN role (docker-compose's ``kafka-acls`` job).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
 
 __all__ = ["Grant", "grant", "pipeline_grants"]
@@ -88,3 +93,14 @@ def grant(admin_config: dict[str, str | int | float | bool], grants: Iterable[Gr
             raise TimeoutError(f"the broker did not show {len(bindings)} new ACLs within {timeout} s")
         time.sleep(0.2)
     return len(bindings)
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    count = grant(kafka_client_config(settings, "admin"), pipeline_grants(settings))
+    print(f"{count} ACLs granted for topic prefix {settings.topic_prefix!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
