@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import ssl
+import subprocess
+import sys
 
 import pytest
 from agent_audit.core.errors import ConfigError
@@ -148,3 +151,16 @@ def test_faust_gets_the_same_security() -> None:
     tls = faust_credentials(KafkaSecurity(protocol="SSL"))
     assert isinstance(tls, SSLCredentials)
     assert faust_credentials(KafkaSecurity()) is None
+
+
+@pytest.mark.parametrize("argv", [["-m", "agent_audit.sinks"],
+                                  ["-m", "agent_audit.stream", "worker", "--without-web"]])
+def test_workers_refuse_to_start_in_production_without_the_redaction_key(argv: list[str]) -> None:
+    """`python -m agent_audit.sinks` / `.stream` in production without AUDIT_REDACTION_KEY exit at
+    once with the reason, before connecting to anything."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUDIT_", "KAFKA_", "ES_"))}
+    env |= {"AUDIT_MODE": "production", "KAFKA_BOOTSTRAP": "127.0.0.1:1", "ES_URL": "http://127.0.0.1:1"}
+    done = subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode != 0
+    assert "AUDIT_REDACTION_KEY is required in production" in done.stderr
