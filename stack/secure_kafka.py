@@ -2,7 +2,9 @@
 
 Guarantee: nothing reaches this broker without TLS and a SCRAM login, and each component can do
 only what its role needs (``stack.kafka_acls``); ``admin`` (topic creation, ACLs) and the broker's
-own ``broker`` principal are the only super users. Layout and life cycle are ``KafkaNode``'s, on
+own ``broker`` principal are the only super users. A second client listener (port + 2) takes mTLS
+instead: a client certificate signed by the stack's CA is required, and its subject (``CN=<name>``)
+is the principal the ACLs name. Layout and life cycle are ``KafkaNode``'s, on
 ports and a state folder of its own (AUDIT_SECURE_KAFKA_PORT, default 9492; ``<stack>/kafka-secure``),
 so it runs beside a plain stack.
 
@@ -25,7 +27,7 @@ import subprocess
 from pathlib import Path
 
 from agent_audit.core.settings import Settings
-from agent_audit.stack.certificates import ensure_certificates
+from agent_audit.stack.certificates import CertificateFiles, ensure_certificates
 from agent_audit.stack.kafka_acls import grant, pipeline_grants
 from agent_audit.stack.kafka import KafkaNode, _random_cluster_id
 from agent_audit.stack.paths import StackPaths
@@ -63,6 +65,15 @@ class SecureKafkaNode(KafkaNode):
         with os.fdopen(fd, "w") as f:
             json.dump(drawn, f)
         return drawn
+
+    @property
+    def mtls_bootstrap(self) -> str:
+        """The mTLS listener (a client certificate instead of a SCRAM login)."""
+        return f"{HOST}:{self.port + 2}"
+
+    def client_certificate(self, name: str) -> CertificateFiles:
+        """A certificate for principal ``CN=<name>`` signed by the stack's CA (made once)."""
+        return ensure_certificates(self.secrets_dir, name)
 
     @property
     def ca_file(self) -> Path:
@@ -122,9 +133,10 @@ class SecureKafkaNode(KafkaNode):
         pw = self.passwords()["broker"]
         client, controller = f"{HOST}:{self.port}", f"{HOST}:{self.controller_port}"
         base |= {
-            "listeners": f"CLIENT://{client},CONTROLLER://{controller}",
-            "advertised.listeners": f"CLIENT://{client}",
-            "listener.security.protocol.map": "CLIENT:SASL_SSL,CONTROLLER:SASL_SSL",
+            "listeners": f"CLIENT://{client},CONTROLLER://{controller},MTLS://{self.mtls_bootstrap}",
+            "advertised.listeners": f"CLIENT://{client},MTLS://{self.mtls_bootstrap}",
+            "listener.security.protocol.map": "CLIENT:SASL_SSL,CONTROLLER:SASL_SSL,MTLS:SSL",
+            "listener.name.mtls.ssl.client.auth": "required",
             "inter.broker.listener.name": "CLIENT",
             "listener.name.client.sasl.enabled.mechanisms": "SCRAM-SHA-512,SCRAM-SHA-256",
             "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",

@@ -162,3 +162,24 @@ def _records(config: Config, group: str, topic: str) -> int:
         read += msg is not None and msg.error() is None
     consumer.close()
     return read
+
+
+def test_a_client_certificate_is_a_principal_on_the_mtls_listener(
+        secure_kafka: SecureKafkaNode, secure_settings: Settings) -> None:
+    """mTLS: a certificate signed by the stack's CA logs in as CN=<name> and gets exactly that
+    principal's rights; without a certificate the listener refuses the connection."""
+    cert = secure_kafka.client_certificate("mtls-agent")
+    grant(secure_kafka.admin_config(), pipeline_grants(secure_settings, agent="CN=mtls-agent"))
+    mtls = Settings.from_env({**secure_settings.to_env(), "KAFKA_BOOTSTRAP": secure_kafka.mtls_bootstrap,
+                              "KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CERT_FILE": str(cert.cert),
+                              "KAFKA_SSL_KEY_FILE": str(cert.key), "KAFKA_SASL_USERNAME": "",
+                              "KAFKA_SASL_PASSWORD": ""})
+    agent = kafka_client_config(mtls, "agent")
+    assert "sasl.username" not in agent
+    assert _deliver(agent, secure_settings.topics.raw) is None
+    refused = _deliver(agent, secure_settings.topics.events)
+    assert refused is not None and refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    no_certificate = {k: v for k, v in agent.items()
+                      if k not in ("ssl.certificate.location", "ssl.key.location")}
+    with pytest.raises(KafkaException):
+        AdminClient({**no_certificate, "log_level": 0}).list_topics(timeout=8)

@@ -6,6 +6,7 @@ import os
 import ssl
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from agent_audit.core.errors import ConfigError
@@ -164,3 +165,15 @@ def test_workers_refuse_to_start_in_production_without_the_redaction_key(argv: l
                           check=False)
     assert done.returncode != 0
     assert "AUDIT_REDACTION_KEY is required in production" in done.stderr
+
+
+def test_the_faust_tls_context_carries_the_client_certificate(tmp_path: Path) -> None:
+    """mTLS on the Faust side: the CA is trusted and the client certificate and key are loaded."""
+    from agent_audit.stack.certificates import ensure_certificates  # noqa: PLC0415
+    from agent_audit.stream.kafka_auth import ssl_context  # noqa: PLC0415
+
+    files = ensure_certificates(tmp_path, "stream")
+    context = ssl_context(KafkaSecurity(protocol="SSL", ssl_ca_file=str(files.ca),
+                                        ssl_cert_file=str(files.cert), ssl_key_file=str(files.key)))
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert [c["subject"] for c in context.get_ca_certs()] == [((("commonName", "agent-audit local CA"),),)]
