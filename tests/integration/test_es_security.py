@@ -11,7 +11,7 @@ import hashlib
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -116,10 +116,11 @@ def test_the_sink_and_reader_roles_have_only_their_rights(tls_es: SecureElastics
     install_templates(sink, PREFIX)
     index = f"{PREFIX}-events-2026.12.03"
     sink.create(index=index, id="e1", document={"event_id": "e1", "kind": "input"}, refresh=True)
-    for denied in (lambda: sink.search(index=events_alias(PREFIX)), lambda: sink.delete(index=index, id="e1"),
-                   lambda: reader.create(index=index, id="e2", document={"event_id": "e2"}),
-                   lambda: reader.delete(index=index, id="e1"),
-                   lambda: reader.indices.delete(index=index)):
+    denials: list[Callable[[], object]] = [
+        lambda: sink.search(index=events_alias(PREFIX)), lambda: sink.delete(index=index, id="e1"),
+        lambda: reader.create(index=index, id="e2", document={"event_id": "e2"}),
+        lambda: reader.delete(index=index, id="e1"), lambda: reader.indices.delete(index=index)]
+    for denied in denials:
         with pytest.raises(ApiError) as refused:
             denied()
         assert refused.value.status_code == 403
