@@ -31,7 +31,7 @@ from agent_audit.stack.certificates import CertificateFiles, ensure_certificates
 from agent_audit.stack.kafka_acls import grant, pipeline_grants
 from agent_audit.stack.kafka import KafkaNode, _random_cluster_id
 from agent_audit.stack.paths import StackPaths
-from agent_audit.stack.process import StackError
+from agent_audit.stack.process import StackError, port_open
 from agent_audit.stack.service import HOST
 
 __all__ = ["PRINCIPALS", "SecureKafkaNode"]
@@ -115,7 +115,6 @@ class SecureKafkaNode(KafkaNode):
         return outcome
 
     def _ready(self) -> bool:
-        from agent_audit.stack.process import port_open  # noqa: PLC0415
         from confluent_kafka.admin import AdminClient  # noqa: PLC0415 - only needed once the port answers
 
         if not port_open(HOST, self.port):

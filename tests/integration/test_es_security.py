@@ -59,7 +59,8 @@ def tls_es() -> Iterator[SecureElasticsearchNode]:
         shutil.rmtree(state, ignore_errors=True)
 
 
-def _settings(node: SecureElasticsearchNode, **env: str) -> Settings:
+def _settings(**env: str) -> Settings:
+    """Settings for a client of the TLS node (``env`` says how it connects)."""
     return Settings.from_env({"AUDIT_MODE": "development", "AUDIT_INDEX_PREFIX": PREFIX, **env})
 
 
@@ -80,7 +81,7 @@ def test_a_ca_file_and_basic_auth_reach_the_tls_node(tls_es: SecureElasticsearch
     """https + ES_CA_FILE + user:password in ES_URL: connected; the password never in the client's host."""
     password = tls_es.password()
     url = tls_es.url.replace("https://", f"https://elastic:{password}@")
-    settings = _settings(tls_es, ES_URL=url, ES_CA_FILE=str(tls_es.tls.ca))
+    settings = _settings(ES_URL=url, ES_CA_FILE=str(tls_es.tls.ca))
     es = build_es(settings)
     assert es.cluster.health()["status"] in ("green", "yellow")
     assert password not in repr(settings) and password not in str(elasticsearch_options(settings)["hosts"])
@@ -93,12 +94,12 @@ def test_the_tls_node_is_refused_without_its_ca_or_with_a_wrong_fingerprint(
     password = tls_es.password()
     url = tls_es.url.replace("https://", f"https://elastic:{password}@")
     for env in ({"ES_URL": url}, {"ES_URL": url, "ES_CERT_FINGERPRINT": "ab" * 32}):
-        es = Elasticsearch(**elasticsearch_options(_settings(tls_es, **env)), request_timeout=10,
+        es = Elasticsearch(**elasticsearch_options(_settings(**env)), request_timeout=10,
                            max_retries=0)
         with pytest.raises(TransportError) as caught:
             es.cluster.health()
         assert password not in str(caught.value)
-    pinned = _settings(tls_es, ES_URL=url, ES_CERT_FINGERPRINT=_fingerprint(tls_es.tls.cert))
+    pinned = _settings(ES_URL=url, ES_CERT_FINGERPRINT=_fingerprint(tls_es.tls.cert))
     assert build_es(pinned).cluster.health()["status"] in ("green", "yellow")
 
 
@@ -107,9 +108,9 @@ def test_the_sink_and_reader_roles_have_only_their_rights(tls_es: SecureElastics
     them back nor delete; a reader searches and appends to the access log but cannot write or delete
     an event. (Users of the file realm: this distribution cannot store API keys, see the module.)"""
     ca = str(tls_es.tls.ca)
-    sink = build_es(_settings(tls_es, ES_URL=tls_es.url, ES_USERNAME="sink", ES_PASSWORD=SINK_PW,
+    sink = build_es(_settings(ES_URL=tls_es.url, ES_USERNAME="sink", ES_PASSWORD=SINK_PW,
                               ES_CA_FILE=ca, AUDIT_INDEX_PREFIX=PREFIX))
-    reader_settings = _settings(tls_es, ES_URL=tls_es.url, ES_USERNAME="reader", ES_PASSWORD=READER_PW,
+    reader_settings = _settings(ES_URL=tls_es.url, ES_USERNAME="reader", ES_PASSWORD=READER_PW,
                                 ES_CA_FILE=ca, AUDIT_INDEX_PREFIX=PREFIX)
     reader = build_es(reader_settings)
 
