@@ -14,7 +14,7 @@ __all__ = ["main"]
 def _stack(args: argparse.Namespace) -> int:
     from agent_audit.stack import LocalStack, StackError  # noqa: PLC0415 - keep CLI start-up light
 
-    local = LocalStack.from_env()
+    local = LocalStack.from_env(secure=args.secure)
     try:
         outcome = getattr(local, args.action)()
     except StackError as exc:
@@ -23,7 +23,7 @@ def _stack(args: argparse.Namespace) -> int:
     for service, state in outcome.items():
         print(f"{service:14} {state}")
     if args.action == "up":
-        print("export " + " ".join(f"{k}={v}" for k, v in local.env().items()))
+        print(local.shell_setup())
     return 0
 
 
@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     stack = sub.add_parser("stack", help="the local Kafka + Elasticsearch stack (no Docker needed)")
     stack.add_argument("action", choices=("up", "down", "status"))
+    stack.add_argument("--secure", action="store_true",
+                       help="Kafka with SASL_SSL, SCRAM and ACLs, own ports (README: Production security)")
     stack.set_defaults(func=_stack)
     topics = sub.add_parser("topics", help="create the pipeline's topics (idempotent)")
     topics.add_argument("action", choices=("create",))

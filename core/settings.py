@@ -54,8 +54,7 @@ AUDIT_PUBLIC_KEYS          (none)                           public keys that ver
 AUDIT_CHECKPOINT_INTERVAL_S 5                               seconds between a partition's checkpoints
                                                             while events flow
 AUDIT_CHECKPOINT_MAX_LEAVES 100000                          a checkpoint closes at this many events
-=========================  ===============================  ====================================
-Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY, AUDIT_SIGNING_KEY) come
+=========================  ===============================  =============================Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY, AUDIT_SIGNING_KEY) come
 from here only, never the repo.
 =======
 AUDIT_REDACTION_OLD_KEYS   (none)                           earlier redaction keys, ``v0=key,v1=key``:
@@ -71,17 +70,32 @@ AUDIT_SEAL_EVENTS          1                                0: agent.events in t
 Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY, AUDIT_REDACTION_OLD_KEYS,
 AUDIT_MASTER_KEY) come from here
 only, never the repo.
+=======
+AUDIT_METRICS_BIND         127.0.0.1                        address of the Prometheus endpoints (0.0.0.0
+                                                            in a container, to be scraped)
+ES_USERNAME / ES_PASSWORD  (none)                           Elasticsearch basic auth (core/es_security.py
+                                                            lists its TLS settings: CA, fingerprint, mTLS)
+KAFKA_SECURITY_PROTOCOL    PLAINTEXT                        with KAFKA_SASL_* and KAFKA_SSL_*, per role
+                                                            AUDIT_<ROLE>_KAFKA_*: core/kafka_security.py
+=========================  ===============================  ===========================================
+
+Secrets (ES_URL credentials, ES_API_KEY, ES_PASSWORD, KAFKA_SASL_PASSWORD, KAFKA_SSL_KEY_PASSWORD,
+AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY) come from here only, never the repo, and never show in
+``repr``: a password in ES_URL prints as ``***``. In production, the stream and the sink refuse to
+start without AUDIT_REDACTION_KEY (``require_keys``).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from agent_audit.core.errors import ConfigError
+from agent_audit.core.es_security import redact_url
+from agent_audit.core.kafka_security import ROLES, KafkaSecurity, Role
 
-__all__ = ["Settings", "Topics"]
+__all__ = ["Settings", "Topics", "require_keys"]
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,26 @@ class Settings:
     master_key_file: str = ""
     key_cache_s: int = 10
     seal_events: bool = True
+    metrics_bind: str = "127.0.0.1"
+    es_username: str = ""
+    es_password: str = field(default="", repr=False)
+    es_ca_file: str = ""
+    es_fingerprint: str = ""
+    es_client_cert_file: str = ""
+    es_client_key_file: str = ""
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    # roles whose AUDIT_<ROLE>_KAFKA_* differ from the base configuration
+    kafka_roles: Mapping[str, KafkaSecurity] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # the dataclass repr, with ES_URL's password masked (secret fields are repr=False)
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr
+                          and f.name != "es_url")
+        return f"Settings(es_url={redact_url(self.es_url)!r}, {shown})"
+
+    def kafka_for(self, role: Role) -> KafkaSecurity:
+        """The Kafka security of one component (its AUDIT_<ROLE>_ overrides, else the base)."""
+        return self.kafka_roles.get(role, self.kafka_security)
 
     @property
     def production(self) -> bool:
@@ -228,6 +262,15 @@ class Settings:
             master_key_file=env.get("AUDIT_MASTER_KEY_FILE", ""),
             key_cache_s=_int(env, "AUDIT_KEY_CACHE_S", d.key_cache_s, allow_zero=True),
             seal_events=_seal_events(env, mode),
+            metrics_bind=env.get("AUDIT_METRICS_BIND") or d.metrics_bind,
+            es_username=env.get("ES_USERNAME", ""),
+            es_password=env.get("ES_PASSWORD", ""),
+            es_ca_file=env.get("ES_CA_FILE", ""),
+            es_fingerprint=env.get("ES_CERT_FINGERPRINT", ""),
+            es_client_cert_file=env.get("ES_CLIENT_CERT_FILE", ""),
+            es_client_key_file=env.get("ES_CLIENT_KEY_FILE", ""),
+            kafka_security=KafkaSecurity.from_env(env),
+            kafka_roles=_kafka_roles(env),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -283,7 +326,30 @@ class Settings:
             env["AUDIT_REDACTION_OLD_KEYS"] = self.redaction_old_keys
         if self.master_key:
             env["AUDIT_MASTER_KEY"] = self.master_key
+        env["AUDIT_METRICS_BIND"] = self.metrics_bind
+        es_tls = {"ES_USERNAME": self.es_username, "ES_PASSWORD": self.es_password,
+                  "ES_CA_FILE": self.es_ca_file, "ES_CERT_FINGERPRINT": self.es_fingerprint,
+                  "ES_CLIENT_CERT_FILE": self.es_client_cert_file,
+                  "ES_CLIENT_KEY_FILE": self.es_client_key_file}
+        env |= {name: value for name, value in es_tls.items() if value}
+        env |= self.kafka_security.to_env()
+        for role, security in self.kafka_roles.items():
+            env |= security.to_env(role)  # type: ignore[arg-type]  # keys are ROLES
         return env
+
+
+def require_keys(settings: Settings, component: str) -> None:
+    """In production, refuse to start ``component`` without its redaction key: without it, PII is
+    replaced by bare ``[TYPE]`` labels nobody can correlate, or (worse) a deployment forgot its keys."""
+    if settings.production and not settings.redaction_key:
+        raise ConfigError(f"{component}: AUDIT_REDACTION_KEY is required in production "
+                          "(AUDIT_MODE=development runs without it)")
+
+
+def _kafka_roles(env: Mapping[str, str]) -> dict[str, KafkaSecurity]:
+    base = KafkaSecurity.from_env(env)
+    roles = {role: KafkaSecurity.from_env(env, role) for role in ROLES}
+    return {role: security for role, security in roles.items() if security != base}
 
 
 def _int(env: Mapping[str, str], name: str, default: int, allow_zero: bool = False) -> int:

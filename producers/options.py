@@ -3,8 +3,12 @@
 ==========================  ===============================  ==========================================
 variable                    default                          meaning
 ==========================  ===============================  ==========================================
-AUDIT_SPOOL_DIR             <tmp>/agent-audit-spool          disk spools: one folder per topic, one
-                                                             sub-folder per process (locked while alive)
+AUDIT_SPOOL_DIR             $XDG_STATE_HOME/agent-audit/     disk spools: one folder per topic, one
+                            spool (else ~/.local/state/...)  sub-folder per process (locked while alive);
+                                                             private: folders 0700, files 0600
+AUDIT_SPOOL_KEY             (none)                           32-byte key (64 hex digits or base64):
+                                                             the spool is encrypted at rest (AES-GCM;
+                                                             needs agent-audit[secure])
 AUDIT_SPOOL_MAX_BYTES       1073741824 (1 GiB)               bound of one process's spool; past it new
                                                              envelopes are dropped and counted
 AUDIT_SPOOL_FSYNC           batch                            always (per envelope) | batch (once per
@@ -28,23 +32,32 @@ AUDIT_EXIT_TIMEOUT_S        5                                how long the exit h
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from agent_audit.core.errors import ConfigError
 
-__all__ = ["ClientOptions", "FsyncPolicy"]
+if TYPE_CHECKING:
+    from agent_audit.producers.spool_cipher import SpoolCipher
+
+__all__ = ["ClientOptions", "FsyncPolicy", "default_spool_dir"]
 
 FsyncPolicy = Literal["always", "batch", "never"]
 _COMPRESSIONS = ("lz4", "zstd", "gzip", "snappy", "none")
 
 
+def default_spool_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The user's own state folder (XDG), never a shared one like /tmp: spools hold raw events."""
+    env = os.environ if env is None else env
+    state = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "agent-audit" / "spool"
+
+
 @dataclass(frozen=True)
 class ClientOptions:
-    spool_dir: Path = Path(tempfile.gettempdir()) / "agent-audit-spool"
+    spool_dir: Path = field(default_factory=default_spool_dir)
     spool_max_bytes: int = 1024**3
     spool_fsync: FsyncPolicy = "batch"
     queue_events: int = 100_000
@@ -54,12 +67,19 @@ class ClientOptions:
     envelope_bytes: int = 512 * 1024
     compression: str = "lz4"
     exit_timeout_s: float = 5.0
+    spool_key: bytes | None = field(default=None, repr=False)
+
+    def spool_cipher(self) -> SpoolCipher | None:
+        """The spool's cipher when a key is configured (ConfigError if cryptography is missing)."""
+        from agent_audit.producers.spool_cipher import SpoolCipher  # noqa: PLC0415
+
+        return SpoolCipher(self.spool_key) if self.spool_key else None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClientOptions:
         """Read the variables above; a malformed value is a ``ConfigError`` naming the variable."""
         env = os.environ if env is None else env
-        d = cls()
+        d = cls(spool_dir=default_spool_dir(env))
         fsync = env.get("AUDIT_SPOOL_FSYNC", d.spool_fsync)
         if fsync not in ("always", "batch", "never"):
             raise ConfigError(f"AUDIT_SPOOL_FSYNC must be always, batch or never, got {fsync!r}")
@@ -77,7 +97,15 @@ class ClientOptions:
             envelope_bytes=_positive(env, "AUDIT_ENVELOPE_BYTES", d.envelope_bytes),
             compression=compression,
             exit_timeout_s=float(_positive(env, "AUDIT_EXIT_TIMEOUT_S", int(d.exit_timeout_s))),
+            spool_key=_spool_key(env),
         )
+
+
+def _spool_key(env: Mapping[str, str]) -> bytes | None:
+    from agent_audit.producers.spool_cipher import parse_spool_key  # noqa: PLC0415
+
+    raw = env.get("AUDIT_SPOOL_KEY")
+    return parse_spool_key(raw) if raw else None
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

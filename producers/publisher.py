@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from agent_audit.core.errors import InvalidEvent
+from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
 from agent_audit.producers.batching import Envelope
 from agent_audit.producers.options import ClientOptions
@@ -73,7 +74,7 @@ class Publisher(Protocol):
 def producer_config(settings: Settings, options: ClientOptions) -> dict[str, Any]:
     """Throughput without blocking: the client batches into envelopes, librdkafka compresses them."""
     return {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **kafka_client_config(settings, "agent"),
         "enable.idempotence": True,  # retries inside librdkafka never duplicate or reorder
         "compression.type": options.compression,
         "linger.ms": 5,  # envelopes are already batches; a short linger still packs several per request

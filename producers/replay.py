@@ -75,7 +75,8 @@ class Replayer:
         if probe.partitions:
             t.partitions = probe.partitions
         if t.spool_dir is not None:
-            for spool in adopt_orphans(t.spool_dir, t.options.spool_max_bytes, t.options.spool_fsync):
+            for spool in adopt_orphans(t.spool_dir, t.options.spool_max_bytes, t.options.spool_fsync,
+                                       t.options.spool_cipher()):
                 if spool.empty():
                     spool.close()
                 else:

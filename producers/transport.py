@@ -264,7 +264,8 @@ class BatchTransport:
             return None
         o = self.options
         try:
-            return DiskSpool(own_spool_dir(self.spool_dir), max_bytes=o.spool_max_bytes, fsync=o.spool_fsync)
+            return DiskSpool(own_spool_dir(self.spool_dir), max_bytes=o.spool_max_bytes, fsync=o.spool_fsync,
+                             cipher=o.spool_cipher())
         except OSError as exc:
             self.report("spool_error", "cannot open a spool under %s (%s): an outage will drop events",
                         self.spool_dir, exc.strerror, level=logging.ERROR)

@@ -32,6 +32,7 @@ from typing import Any
 
 from agent_audit.core.errors import TransientError
 from agent_audit.core.sealing import open_letter
+from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
 import orjson
 from agent_audit.core.settings import Topics
@@ -108,7 +109,7 @@ def replay_group(settings: Settings, reason_prefix: str | None) -> str:
 
 
 def _consumer(settings: Settings, group: str) -> Consumer:
-    return Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group,
+    return Consumer({**kafka_client_config(settings, "admin"), "group.id": group,
                      "enable.auto.commit": False, "auto.offset.reset": "earliest",
                      "enable.partition.eof": False})
 
@@ -192,7 +193,7 @@ def replay(settings: Settings, reason_prefix: str | None = None, group: str | No
     topics = settings.topics
     report = ReplayReport(group or replay_group(settings, reason_prefix))
     consumer = _consumer(settings, report.group)
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20,
+    producer = Producer({**kafka_client_config(settings, "admin"), "linger.ms": 20,
                          "enable.idempotence": True})
     failures: list[str] = []
 

@@ -26,6 +26,6 @@ class SinkTelemetry:
         self.retries = Counter("audit_sink_bulk_retries", "Bulk requests retried (429, 5xx, connection)",
                                registry=r)
 
-    def serve(self, port: int) -> None:
-        if port:
-            start_http_server(port, addr="127.0.0.1", registry=self.registry)
+    def serve(self, port: int, bind: str = "127.0.0.1") -> None:
+        if port:  # AUDIT_METRICS_BIND: 127.0.0.1 unless a scraper must reach it (a container)
+            start_http_server(port, addr=bind, registry=self.registry)

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 
 from agent_audit.core.errors import TransientError
+from agent_audit.core.es_security import elasticsearch_options
+from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.bulk import BulkItem, build_body, classify, item_from_record
 from agent_audit.sinks.conflicts import CONFLICT, conflict_alert, find_conflicts
@@ -98,7 +100,7 @@ class _InFlight:
 
 def build_es(settings: Settings) -> Elasticsearch:
     # orjson parses a 2000-item bulk answer 2.5x faster than the standard library's json.
-    return Elasticsearch(settings.es_url, api_key=settings.es_api_key, request_timeout=60,
+    return Elasticsearch(**elasticsearch_options(settings), request_timeout=60,
                          max_retries=0, retry_on_timeout=False, serializer=OrjsonSerializer())
 
 
@@ -107,7 +109,7 @@ class EventSink:
         self.settings = settings
         self.es = es or build_es(settings)
         self.consumer = Consumer({
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **kafka_client_config(settings, "sink"),
             "group.id": settings.sink_group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
@@ -116,7 +118,7 @@ class EventSink:
             "session.timeout.ms": min(45_000, settings.sink_max_poll_ms),
             "on_commit": _on_commit,
         })
-        self.dlq = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
+        self.dlq = Producer({**kafka_client_config(settings, "sink"), "linger.ms": 5})
         self.stopping = threading.Event()
         self.max_bytes = settings.sink_max_bytes
         # Two batches may be in Elasticsearch at once (the one finishing, the one just sent), in
@@ -138,7 +140,7 @@ class EventSink:
 
     def run(self) -> None:
         install_templates(self.es, self.settings.index_prefix)
-        self.telemetry.serve(self.settings.metrics_port)
+        self.telemetry.serve(self.settings.metrics_port, self.settings.metrics_bind)
         topics = self.settings.topics
         self.consumer.subscribe([topics.events, topics.metrics, topics.alerts, topics.checkpoints],
                                 on_revoke=self._on_revoke, on_lost=self._on_lost)

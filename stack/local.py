@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from agent_audit.stack.elasticsearch import ElasticsearchNode
 from agent_audit.stack.kafka import KafkaNode
 from agent_audit.stack.paths import StackPaths
+from agent_audit.stack.secure_kafka import SecureKafkaNode
 
 __all__ = ["LocalStack"]
 
@@ -18,13 +19,16 @@ class LocalStack:
     elasticsearch: ElasticsearchNode
 
     @classmethod
-    def from_env(cls) -> LocalStack:
-        """Ports from AUDIT_KAFKA_PORT (9092; the controller takes the next one) and AUDIT_ES_PORT (9200)."""
+    def from_env(cls, secure: bool = False) -> LocalStack:
+        """Ports from AUDIT_KAFKA_PORT (9092; the controller takes the next one) and AUDIT_ES_PORT (9200).
+        ``secure``: Kafka with SASL_SSL, SCRAM and ACLs instead (stack.secure_kafka), on
+        AUDIT_SECURE_KAFKA_PORT (9492) and its own state folder, beside a plain one."""
         paths = StackPaths.from_env()
         kafka_port = int(os.environ.get("AUDIT_KAFKA_PORT", "9092"))
         es_port = int(os.environ.get("AUDIT_ES_PORT", "9200"))
-        return cls(kafka=KafkaNode(paths, port=kafka_port),
-                   elasticsearch=ElasticsearchNode(paths, port=es_port))
+        kafka = (SecureKafkaNode(paths, port=int(os.environ.get("AUDIT_SECURE_KAFKA_PORT", "9492")))
+                 if secure else KafkaNode(paths, port=kafka_port))
+        return cls(kafka=kafka, elasticsearch=ElasticsearchNode(paths, port=es_port))
 
     def up(self) -> dict[str, str]:
         """Start what is not running yet; returns each service's outcome."""
@@ -47,5 +51,12 @@ class LocalStack:
 
     def env(self) -> dict[str, str]:
         """The variables that point every component at this stack: a development stack (AUDIT_MODE)."""
+        secured = self.kafka.client_env() if isinstance(self.kafka, SecureKafkaNode) else {}
         return {"KAFKA_BOOTSTRAP": self.kafka.bootstrap, "ES_URL": self.elasticsearch.url,
-                "AUDIT_MODE": "development"}
+                "AUDIT_MODE": "development", **secured}
+
+    def shell_setup(self) -> str:
+        """The shell line that points a terminal at this stack; passwords stay in a 0600 file."""
+        if isinstance(self.kafka, SecureKafkaNode):
+            return f"set -a; . {self.kafka.write_env_file(self.env())}; set +a"
+        return "export " + " ".join(f"{k}={v}" for k, v in self.env().items())

@@ -8,6 +8,8 @@ piled up, hundreds of indices and thousands of topics on a one-node stack, and e
 
 from __future__ import annotations
 
+from agent_audit.core.es_security import elasticsearch_options
+from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
@@ -24,7 +26,7 @@ def drop_namespace(settings: Settings, timeout: float = 30.0) -> None:
     unprefixed namespace, where real audit trails live."""
     if not settings.topic_prefix or settings.index_prefix == Settings().index_prefix:
         raise ValueError("refusing to drop the unprefixed namespace: it holds the real audit trails")
-    es = Elasticsearch(settings.es_url, api_key=settings.es_api_key, request_timeout=timeout)
+    es = Elasticsearch(**elasticsearch_options(settings), request_timeout=timeout)
     try:
         pattern = f"{settings.index_prefix}*"
         names = sorted(es.indices.get(index=pattern, expand_wildcards="all", allow_no_indices=True))
@@ -38,7 +40,7 @@ def drop_namespace(settings: Settings, timeout: float = 30.0) -> None:
             es.indices.delete_index_template(name=template["name"])
     finally:
         es.close()
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(kafka_client_config(settings, "admin"))
     owned = (settings.topic_prefix, f"{settings.stream_app_id}-")
     topics = [t for t in admin.list_topics(timeout=timeout).topics if t.startswith(owned)]
     if topics:

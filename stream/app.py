@@ -21,8 +21,9 @@ from agent_audit.core.integrity import ChainHasher, ChainState, SessionChains
 from agent_audit.core.processing import Admission, EnvelopeProcessor, ProcessedEnvelope
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.redaction.keyring import require_redaction_key
-from agent_audit.core.settings import Settings
+from agent_audit.core.settings import Settings, require_keys
 from agent_audit.stream.checkpoints import PartitionCheckpoints
+from agent_audit.stream.kafka_auth import faust_credentials
 from agent_audit.stream.metrics import MergeStage, PartitionWindows
 from agent_audit.stream.output import OutputProducer, OutRecord
 from agent_audit.stream.heads import StoredHeads
@@ -47,6 +48,7 @@ def alert_rules(settings: Settings) -> list[Rule]:
 
 def build_app(settings: Settings) -> faust.App:
     """The app and its wiring: the envelope agent with its idle timer, the merge agent, the hooks."""
+    require_keys(settings, "stream")
     app = _faust_app(settings)
     output = OutputProducer(settings)
     telemetry = StreamTelemetry()
@@ -55,7 +57,7 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.task  # type: ignore[untyped-decorator]
     async def _serve_metrics() -> None:
-        telemetry.serve(settings.metrics_port)
+        telemetry.serve(settings.metrics_port, settings.metrics_bind)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _forget_cached_state(_app: faust.App, *_args: Any, **_kw: Any) -> None:
@@ -75,6 +77,7 @@ def _faust_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.stream_app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_credentials(settings.kafka_for("stream")),
         store="memory://",
         topic_partitions=settings.raw_partitions,
         consumer_auto_offset_reset="earliest",

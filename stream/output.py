@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from agent_audit.core.datakeys import DataKeys
 from agent_audit.core.errors import TransientError
+from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.processing import ProcessedEnvelope
 from agent_audit.core.sealing import seal_events, seal_letter
 from agent_audit.core.settings import Settings
@@ -42,7 +43,7 @@ class OutputProducer:
         self.topics = settings.topics
         self.keys = keys or (build_data_keys(settings, patience_s=5.0) if settings.seal_events else None)
         self.producer = Producer({
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **kafka_client_config(settings, "stream"),
             "enable.idempotence": True,
             "linger.ms": 5,
             "compression.type": "lz4",

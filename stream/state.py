@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 import orjson
+from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 class PartitionState:
     def __init__(self, settings: Settings) -> None:
         self.topic = settings.topics.state
-        self.bootstrap = settings.kafka_bootstrap
+        self.client_config = kafka_client_config(settings, "stream")
         self.partitions: dict[int, dict[str, Any]] = {}
         # Per partition, session keys in the order they last moved, with that wall time.
         self.activity: dict[int, dict[str, float]] = {}
@@ -44,7 +45,7 @@ class PartitionState:
 
     def load(self, partition: int, timeout: float = 60.0) -> dict[str, Any]:
         """Read partition ``partition`` of the state topic from its start to its end (blocking)."""
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "state-reader",
+        consumer = Consumer({**self.client_config, "group.id": "state-reader",
                              "enable.auto.commit": False})
         try:
             low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, partition), timeout)

@@ -32,6 +32,6 @@ class StreamTelemetry:
             self.redactions.labels(kind).inc(n)
         self.envelope_seconds.observe(seconds)
 
-    def serve(self, port: int) -> None:
-        if port:
-            start_http_server(port, addr="127.0.0.1", registry=self.registry)
+    def serve(self, port: int, bind: str = "127.0.0.1") -> None:
+        if port:  # AUDIT_METRICS_BIND: 127.0.0.1 unless a scraper must reach it (a container)
+            start_http_server(port, addr=bind, registry=self.registry)

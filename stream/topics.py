@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent_audit.core.errors import TransientError
+from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
@@ -41,7 +42,7 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
 
 def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     """Create missing topics; returns the names created now (existing ones are left as they are)."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(kafka_client_config(settings, "admin"))
     futures = admin.create_topics(topic_specs(settings), request_timeout=timeout)
     created = []
     for name, future in futures.items():

@@ -26,7 +26,10 @@ from jsonschema import Draft7Validator
 ROOT = Path(__file__).parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "compose-spec.json"
-SECRETS = {"ELASTIC_PASSWORD": "test-only", "KIBANA_PASSWORD": "test-only"}
+SECRETS = dict.fromkeys(
+    ("ELASTIC_PASSWORD", "KIBANA_PASSWORD", "AUDIT_REDACTION_KEY", "AUDIT_INTEGRITY_KEY", "AUDIT_MASTER_KEY",
+     "AUDIT_SIGNING_KEY", "KAFKA_BROKER_PASSWORD", "KAFKA_ADMIN_PASSWORD", "KAFKA_AGENT_PASSWORD",
+     "KAFKA_STREAM_PASSWORD", "KAFKA_SINK_PASSWORD"), "test-only")
 
 # $$ | $NAME | ${NAME} | ${NAME<op>word} with op one of :- - :? ? :+ +
 _VARIABLE = re.compile(r"\$(?:(?P<escaped>\$)|(?P<plain>[A-Za-z_]\w*)|"
@@ -79,11 +82,24 @@ def test_the_file_follows_the_compose_specification() -> None:
 
 
 def test_every_service_of_the_design_is_there() -> None:
-    """Kafka, Elasticsearch, Kibana, the stream and the sink are services; workers get the secrets."""
+    """Kafka, Elasticsearch, Kibana, the stream and the sink are services; the workers get their keys,
+    talk TLS to Elasticsearch and SASL_SSL to Kafka, and only the stream holds the signing key."""
     services = load_compose(SECRETS)["services"]
     assert {"kafka", "elasticsearch", "kibana", "stream", "sink"} <= set(services)
     for worker in ("stream", "sink"):
-        assert services[worker]["environment"]["ES_URL"] == "http://elastic:test-only@elasticsearch:9200"
+        env = services[worker]["environment"]
+        assert env["ES_URL"].startswith("https://") and "elastic:" not in env["ES_URL"]
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert env["AUDIT_REDACTION_KEY"] and env["AUDIT_MASTER_KEY"]
+    assert services["stream"]["environment"]["AUDIT_SIGNING_KEY"]
+    assert "AUDIT_SIGNING_KEY" not in services["sink"]["environment"]
+
+
+def test_workers_never_log_in_as_elastic_and_kafka_is_never_plaintext() -> None:
+    """No PLAINTEXT listener and no `elastic` login anywhere in the file."""
+    text = COMPOSE_FILE.read_text()
+    assert "PLAINTEXT" not in text.replace("SASL_PLAINTEXT", "")
+    assert "ES_URL: http://" not in text and "elastic:${ELASTIC_PASSWORD" not in text
 
 
 @pytest.mark.parametrize("missing", sorted(SECRETS))
@@ -127,4 +143,4 @@ def test_a_compose_cli_accepts_the_file_where_one_is_installed() -> None:
     assert {"kafka", "elasticsearch", "kibana", "stream", "sink"} <= set(done.stdout.split())
     refused = subprocess.run([*cli, "-f", str(COMPOSE_FILE), "config", "-q"], env=base,
                              capture_output=True, text=True, timeout=60, check=False)
-    assert refused.returncode != 0 and "ELASTIC_PASSWORD" in refused.stderr
+    assert refused.returncode != 0 and any(name in refused.stderr for name in SECRETS)
