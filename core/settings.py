@@ -25,7 +25,8 @@ AUDIT_SINK_MAX_BYTES       8388608 (8 MiB)                  max bytes of one bul
 AUDIT_SINK_CONCURRENCY     2                                bulk requests per batch (two batches may overlap)
 AUDIT_REDACTION_KEY        (none)                           HMAC key: keyed tokens instead of [TYPE]
 AUDIT_REDACTION_KEY_VERSION v1                              label of that key (keys rotate)
-AUDIT_INTEGRITY_KEY        (none)                           HMAC key of the per-session hash chains
+AUDIT_INTEGRITY_KEY        (none)                           key of the events' digest salts (derived from
+                                                            the signing key when unset)
 AUDIT_METRICS_PORT         0 (off)                          Prometheus endpoint of a worker (127.0.0.1)
 AUDIT_WINDOW_S             60                               tumbling window of tool metrics (seconds)
 AUDIT_WINDOW_GRACE_S       10                               event-time grace before a window closes
@@ -54,9 +55,6 @@ AUDIT_PUBLIC_KEYS          (none)                           public keys that ver
 AUDIT_CHECKPOINT_INTERVAL_S 5                               seconds between a partition's checkpoints
                                                             while events flow
 AUDIT_CHECKPOINT_MAX_LEAVES 100000                          a checkpoint closes at this many events
-=========================  ===============================  =============================Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY, AUDIT_SIGNING_KEY) come
-from here only, never the repo.
-=======
 AUDIT_REDACTION_OLD_KEYS   (none)                           earlier redaction keys, ``v0=key,v1=key``:
                                                             lookups and erasure find their tokens too
 AUDIT_MASTER_KEY           (none; required in production)   wraps the per-user data keys (16+ bytes)
@@ -65,12 +63,6 @@ AUDIT_KEY_CACHE_S          10                               how long a worker ke
                                                             destroyed at T is unusable by T + this
 AUDIT_SEAL_EVENTS          1                                0: agent.events in the clear (development
                                                             only, to measure what sealing costs)
-=========================  ===============================  ===========================================
-
-Secrets (ES_URL credentials, ES_API_KEY, AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY, AUDIT_REDACTION_OLD_KEYS,
-AUDIT_MASTER_KEY) come from here
-only, never the repo.
-=======
 AUDIT_METRICS_BIND         127.0.0.1                        address of the Prometheus endpoints (0.0.0.0
                                                             in a container, to be scraped)
 ES_USERNAME / ES_PASSWORD  (none)                           Elasticsearch basic auth (core/es_security.py
@@ -80,9 +72,10 @@ KAFKA_SECURITY_PROTOCOL    PLAINTEXT                        with KAFKA_SASL_* an
 =========================  ===============================  ===========================================
 
 Secrets (ES_URL credentials, ES_API_KEY, ES_PASSWORD, KAFKA_SASL_PASSWORD, KAFKA_SSL_KEY_PASSWORD,
-AUDIT_REDACTION_KEY, AUDIT_INTEGRITY_KEY) come from here only, never the repo, and never show in
-``repr``: a password in ES_URL prints as ``***``. In production, the stream and the sink refuse to
-start without AUDIT_REDACTION_KEY (``require_keys``).
+AUDIT_REDACTION_KEY, AUDIT_REDACTION_OLD_KEYS, AUDIT_INTEGRITY_KEY, AUDIT_SIGNING_KEY, AUDIT_MASTER_KEY)
+come from here only, never the repo, and never show in ``repr``: a password in ES_URL prints as
+``***``. In production, the stream and the sink refuse to start without AUDIT_REDACTION_KEY
+(``require_keys``), the stream without a signing key, both without the master key.
 """
 
 from __future__ import annotations
