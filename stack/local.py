@@ -1,13 +1,14 @@
-"""The local stack as one thing: Kafka and Elasticsearch, up / down / status, idempotent."""
+"""The local stack as one thing: Kafka, Elasticsearch and S3 (SeaweedFS); up / down / status, idempotent."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent_audit.stack.elasticsearch import ElasticsearchNode
 from agent_audit.stack.kafka import KafkaNode
 from agent_audit.stack.paths import StackPaths
+from agent_audit.stack.seaweedfs import SeaweedNode
 
 __all__ = ["LocalStack"]
 
@@ -16,26 +17,34 @@ __all__ = ["LocalStack"]
 class LocalStack:
     kafka: KafkaNode
     elasticsearch: ElasticsearchNode
+    s3: SeaweedNode = field(default_factory=lambda: SeaweedNode(StackPaths.from_env()))
 
     @classmethod
     def from_env(cls) -> LocalStack:
-        """Ports from AUDIT_KAFKA_PORT (9092; the controller takes the next one) and AUDIT_ES_PORT (9200)."""
+        """Ports from AUDIT_KAFKA_PORT (9092; the controller takes the next one), AUDIT_ES_PORT (9200)
+        and AUDIT_S3_PORT (8333; SeaweedFS picks free ports for its internal servers)."""
         paths = StackPaths.from_env()
         kafka_port = int(os.environ.get("AUDIT_KAFKA_PORT", "9092"))
         es_port = int(os.environ.get("AUDIT_ES_PORT", "9200"))
+        s3_port = int(os.environ.get("AUDIT_S3_PORT", "8333"))
         return cls(kafka=KafkaNode(paths, port=kafka_port),
-                   elasticsearch=ElasticsearchNode(paths, port=es_port))
+                   elasticsearch=ElasticsearchNode(paths, port=es_port),
+                   s3=SeaweedNode(paths, port=s3_port))
 
     def up(self) -> dict[str, str]:
         """Start what is not running yet; returns each service's outcome."""
-        return {"kafka": self.kafka.up(), "elasticsearch": self.elasticsearch.up()}
+        # S3's first start builds SeaweedFS (about 5 minutes on two cores), then it answers in seconds.
+        return {"kafka": self.kafka.up(), "elasticsearch": self.elasticsearch.up(),
+                "s3": self.s3.up(timeout=180.0)}
 
     def down(self) -> dict[str, str]:
         es = self.elasticsearch.down()
         kafka = self.kafka.down()
+        s3 = self.s3.down()
         return {
             "elasticsearch": "stopped" if es else "was not running",
             "kafka": "stopped" if kafka else "was not running",
+            "s3": "stopped" if s3 else "was not running",
         }
 
     def status(self) -> dict[str, str]:
@@ -43,9 +52,10 @@ class LocalStack:
             "kafka": f"running at {self.kafka.bootstrap}" if self.kafka.running() else "stopped",
             "elasticsearch": f"running at {self.elasticsearch.url}" if self.elasticsearch.running()
             else "stopped",
+            "s3": f"running at {self.s3.endpoint}" if self.s3.running() else "stopped",
         }
 
     def env(self) -> dict[str, str]:
         """The variables that point every component at this stack: a development stack (AUDIT_MODE)."""
         return {"KAFKA_BOOTSTRAP": self.kafka.bootstrap, "ES_URL": self.elasticsearch.url,
-                "AUDIT_MODE": "development"}
+                "AUDIT_MODE": "development", **self.s3.env()}

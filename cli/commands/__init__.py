@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from agent_audit.cli.commands import dlq, forget, hold, query, retention, verify
+from agent_audit.cli.commands import archive, dlq, forget, hold, query, retention, verify
 
 __all__ = ["GROUPS", "build_parser", "main", "register_all"]
 
-GROUPS = (query, verify, forget, retention, hold, dlq)
+GROUPS = (query, verify, forget, retention, hold, dlq, archive)
 
 
 def register_all(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
