@@ -40,7 +40,7 @@ def _go() -> str:
     go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
     if go is None:
         raise StackError("`go` is not on PATH: the local S3 (SeaweedFS) is built from its Go module "
-                         "(Go 1.24 or later)")
+                         "(Go 1.26.6 or later, as its go.mod says)")
     return go
 
 

@@ -11,8 +11,9 @@ AUDIT_ARCHIVE_S3_ACCESS_KEY      (none)                      access key id (else
 AUDIT_ARCHIVE_S3_SECRET_KEY      (none)                      secret access key
 AUDIT_ARCHIVE_S3_REGION          us-east-1                   region
 AUDIT_ARCHIVE_DIR                (none)                      a local folder instead of S3 (no bucket set)
-AUDIT_ARCHIVE_PREFIX             archive                     key prefix under the bucket or folder
-AUDIT_ARCHIVE_GROUP              agent-audit-archive         consumer group of the archive worker
+AUDIT_ARCHIVE_PREFIX             <topic prefix>archive       key prefix under the bucket or folder
+AUDIT_ARCHIVE_GROUP              <topic prefix>agent-audit-  consumer group of the archive worker
+                                 archive
 AUDIT_ARCHIVE_BATCH              50000                       records of one partition per object at most
 AUDIT_ARCHIVE_LINGER_S           60                          a partition's records wait at most this long
 AUDIT_ARCHIVE_COMPACT_AFTER_S    3600                        the worker compacts closed days this often
@@ -76,8 +77,9 @@ class ArchiveSettings:
             secret_key=env.get("AUDIT_ARCHIVE_S3_SECRET_KEY", ""),
             region=env.get("AUDIT_ARCHIVE_S3_REGION", d.region) or d.region,
             local_dir=env.get("AUDIT_ARCHIVE_DIR", ""),
-            prefix=(env.get("AUDIT_ARCHIVE_PREFIX", d.prefix) or d.prefix).strip("/"),
-            group=env.get("AUDIT_ARCHIVE_GROUP", d.group) or d.group,
+            # Defaults follow the topic prefix: a test's or a tenant's namespace has its own archive.
+            prefix=(env.get("AUDIT_ARCHIVE_PREFIX") or base.topic_prefix + d.prefix).strip("/"),
+            group=env.get("AUDIT_ARCHIVE_GROUP") or base.topic_prefix + d.group,
             batch=int(_positive(env, "AUDIT_ARCHIVE_BATCH", d.batch)),
             linger_s=_positive(env, "AUDIT_ARCHIVE_LINGER_S", d.linger_s),
             compact_after_s=_positive(env, "AUDIT_ARCHIVE_COMPACT_AFTER_S", d.compact_after_s),

@@ -66,8 +66,12 @@ class ArchiveSink:
         self.invalid = 0
         self._next_compaction = time.monotonic() + archive.compact_after_s
 
-    def run(self) -> None:
+    def start(self) -> None:
+        """Join the group (partitions come with the first ``step``)."""
         self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    def run(self) -> None:
+        self.start()
         log.info("archive.started topic=%s group=%s at=%s", self.topic, self.archive.group,
                  self.archive.location)
         try:

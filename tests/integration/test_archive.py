@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -46,7 +47,7 @@ def _produce_slowly(settings: Settings, events: list[dict[str, Any]], done: thre
         producer.produce(settings.topics.events, key=ev["session_id"].encode(), value=orjson.dumps(ev))
         if i % 500 == 499:
             producer.poll(0)
-            time.sleep(0.05)
+            time.sleep(0.2)
     assert producer.flush(30) == 0
     done.set()
 
@@ -140,7 +141,7 @@ def _step_until_crash(sink: Any) -> None:
 
 @pytest.mark.timeout(300)
 def test_a_batch_cut_short_by_a_crash_is_rewritten_with_the_same_range(
-        settings: Settings, archive_env: dict[str, str]) -> None:
+        settings: Settings, archive_env: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
     """A crash after the intent and one object of a batch, before its commit: the next worker, with
     a different batch size, replays exactly that range (same objects), and nothing is doubled."""
     from agent_audit.sinks.archive.worker import ArchiveSink  # noqa: PLC0415
@@ -151,13 +152,17 @@ def test_a_batch_cut_short_by_a_crash_is_rewritten_with_the_same_range(
     env = {**settings.to_env(), **archive_env, "AUDIT_ARCHIVE_LINGER_S": "30"}
     first = ArchiveSink(settings, ArchiveSettings.from_env({**env, "AUDIT_ARCHIVE_BATCH": "400"}))
     first.store = _CrashAfter(first.store, 2)  # type: ignore[assignment]
+    first.start()
     with pytest.raises(_Crash):
         _step_until_crash(first)
+    first.batches.clear()  # a killed process's memory is gone: nothing to write on leaving
     first.consumer.close()  # nothing more committed: auto-commit is off
     crashed, _ = _archived_rows(ArchiveSettings.from_env(env))
     assert 0 < crashed < len(events)
 
     second = ArchiveSink(settings, ArchiveSettings.from_env({**env, "AUDIT_ARCHIVE_BATCH": "150"}))
+    second.start()
+    caplog.set_level(logging.INFO, logger="agent_audit.sinks.archive.worker")
     deadline, idle = time.monotonic() + 120, 0
     while idle < 4 and time.monotonic() < deadline:  # until the topic is drained
         idle = idle + 1 if second.step() == 0 else 0
@@ -166,3 +171,4 @@ def test_a_batch_cut_short_by_a_crash_is_rewritten_with_the_same_range(
     rows, ids = _archived_rows(second.archive)
     assert rows == len(events) and len(set(ids)) == len(events)
     assert live_keys(second.store.list(EVENTS))[1] == []  # nothing superseded: the same ranges
+    assert any("archive.replay" in r.getMessage() for r in caplog.records)

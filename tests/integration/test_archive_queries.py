@@ -144,7 +144,8 @@ def _chained(n_sessions: int, day: date) -> list[dict[str, Any]]:
             ev = {"schema_version": 1, "event_id": f"{day:%Y%m%d}-{s:03d}-{i:03d}",
                   "kind": "tool_call" if i % 2 else "input", "level": "info",
                   "timestamp": (base + timedelta(minutes=s, seconds=i)).isoformat().replace("+00:00", "Z"),
-                  "session_id": f"r-{s}", "user_id": f"user-{s % 2}", "agent": {"name": "a", "version": "1"},
+                  "session_id": f"r{day.day}-{s}", "user_id": f"user-{s % 2}",
+                  "agent": {"name": "a", "version": "1"},
                   "seq": i, "payload": {"tool_name": "search", "status": "success", "duration_ms": 3.0}
                   if i % 2 else {"type": "text", "content": "hello", "metadata": {}}}
             out.append(chains.apply(ev))
@@ -168,7 +169,7 @@ def test_restore_reindexes_an_archived_range_once_and_chains_verify_on_both_tier
     events = _chained(4, day) + _chained(2, day + timedelta(days=1))
     _archive_events(archive, events)
     store = build_store(archive)
-    assert str(verify_archived_session(store, settings, "r-1")) == "intact (20 events)"
+    assert str(verify_archived_session(store, settings, "r1-1")) == "intact (20 events)"
 
     since, until = "2026-06-01T00:00:00+00:00", "2026-06-02T00:00:00+00:00"
     first = restore(store, es, settings.index_prefix, since, until)
@@ -176,9 +177,10 @@ def test_restore_reindexes_an_archived_range_once_and_chains_verify_on_both_tier
     again = restore(store, es, settings.index_prefix, since, until)
     assert (again.read, again.stored, again.already_present) == (80, 0, 80)
     assert es.count(index=events_alias(settings.index_prefix))["count"] == 80
-    assert str(verify_session(es, settings, "r-1")) == "intact (20 events)"
-    assert es_queries.session_timeline(es, settings.index_prefix, "r-2") == archive_queries.session_timeline(
-        open_archive(store), "r-2")
+    assert str(verify_session(es, settings, "r1-1")) == "intact (20 events)"
+    assert es_queries.session_timeline(es, settings.index_prefix, "r1-2") == archive_queries.session_timeline(
+        open_archive(store), "r1-2")
+    assert es_queries.session_timeline(es, settings.index_prefix, "r2-0") == []  # outside the range
 
 
 @pytest.mark.timeout(200)
