@@ -9,6 +9,7 @@ Guarantee: every event on ``agent.events`` ends up in the archive exactly once, 
   rows instead of adding overlapping ones. Nothing is committed that is not durably written.
 - Closed days are compacted on a timer (``compaction``), which also drops duplicates the stream's
   own at-least-once replays put on the topic.
+Object storage away or refusing: the write is retried with backoff, nothing is committed meanwhile.
 Records that are not events are skipped and counted: the Elasticsearch sink dead-letters them.
 """
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from agent_audit.core.errors import TransientError
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.archive.compaction import compact
 from agent_audit.sinks.archive.config import ArchiveSettings
@@ -141,10 +143,10 @@ class ArchiveSink:
         """Intent, objects, commit: in that order, each durable before the next starts."""
         batch = self.batches.pop(partition)
         intent = {"topic": self.topic, "partition": partition, "first": batch.first, "last": batch.last}
-        self.store.put(intent_key(partition), orjson.dumps(intent))
+        self._put(intent_key(partition), orjson.dumps(intent))
         encoded = encode_batch(partition, batch.first, batch.last, batch.values)
         for key, data in encoded.objects:
-            self.store.put(key, data)
+            self._put(key, data)
         self.consumer.commit(offsets=[TopicPartition(self.topic, partition, batch.last + 1)],
                              asynchronous=False)
         self.written += encoded.rows
@@ -154,6 +156,20 @@ class ArchiveSink:
             log.warning("archive.skipped_not_events partition=%d count=%d", partition, encoded.invalid)
         log.info("archive.written partition=%d first=%d last=%d events=%d objects=%d", partition,
                  batch.first, batch.last, encoded.rows, len(encoded.objects))
+
+    def _put(self, key: str, data: bytes) -> None:
+        """Write until the store takes it; stopping meanwhile leaves the batch uncommitted (replayed)."""
+        backoff = 0.5
+        while True:
+            try:
+                self.store.put(key, data)
+                return
+            except TransientError as exc:
+                if self.stopping.is_set():
+                    raise
+                log.warning("archive.write.retry reason=%s backoff_s=%.1f", exc, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
