@@ -44,6 +44,8 @@ def run_demo(sessions: int = 2000, seed: int = 7) -> int:
     log_dir = Path(os.environ.get("AUDIT_DEMO_LOGS") or tempfile.mkdtemp(prefix=f"agent-audit-demo-{run}-"))
     es = build_es(settings)
     alias = events_alias(settings.index_prefix)
+    if not (os.environ.get("AUDIT_ARCHIVE_BUCKET") or os.environ.get("AUDIT_ARCHIVE_DIR")):
+        os.environ["AUDIT_ARCHIVE_DIR"] = str(log_dir / "archive")  # no S3 given: beside the demo's logs
 
     print(f"2/5 starting stream and sink workers (logs in {log_dir})")
     # The archive worker too (cold tier); a short linger so its objects are written within the demo.
