@@ -4,7 +4,8 @@ DuckDB's own S3 support (the httpfs extension) is downloaded at run time, which 
 networks and this machine do not allow; pyarrow's S3 filesystem is in the wheel. The view
 ``events`` holds each archived event once: superseded objects are left out (``layout``), and the
 days not yet compacted, where the stream's replays may have put an event in two objects, are
-deduplicated by ``event_id`` (a compacted day needs no such pass).
+deduplicated by ``event_id`` (a compacted day needs no such pass). The connection reaches nothing
+but the archive.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ def open_archive(store: ObjectStore, since: date | None = None,
     con.register("archive_several", _dataset(store, several))
     con.execute("CREATE VIEW events AS SELECT * FROM archive_single "
                 "UNION ALL SELECT DISTINCT ON (event_id) * FROM archive_several")
+    # SQL typed by a person reads the archive and nothing else: no local files, no writes out,
+    # no attaching other databases, and no setting can turn that back on.
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
     return con
 
 

@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pytest
 
@@ -138,3 +139,17 @@ def test_production_needs_a_bucket_or_a_folder_and_the_secret_stays_out_of_repr(
     assert s.on_s3 and "sekrit-value" not in repr(s) and "sekrit-value" not in s.location
     with pytest.raises(ConfigError):
         ArchiveSettings.from_env(_env(AUDIT_ARCHIVE_DIR="/x", AUDIT_ARCHIVE_BATCH="0"))
+
+
+def test_sql_over_the_archive_cannot_reach_local_files_or_write_out(tmp_path: Path) -> None:
+    """The archive's connection reads the archive only: reading or writing files, attaching a
+    database or unlocking the settings are refused."""
+    store = _store(tmp_path)
+    _put_batch(store, 0, 0, [_event(1)])
+    con = open_archive(store)
+    assert con.execute("SELECT count(*) FROM events").fetchone() == (1,)
+    for sql in ("SELECT * FROM read_csv('/etc/passwd')", f"COPY (SELECT 1) TO '{tmp_path}/out.csv'",
+                f"ATTACH '{tmp_path}/other.db'", "SET enable_external_access = true"):
+        with pytest.raises(duckdb.Error):
+            con.execute(sql)
+    assert not (tmp_path / "out.csv").exists()
