@@ -25,7 +25,7 @@ from agent_audit.stack.paths import StackPaths
 from agent_audit.stack.process import StackError, start_detached
 from agent_audit.stack.service import HOST, LocalService
 
-__all__ = ["SEAWEEDFS_VERSION", "SeaweedNode", "ensure_weed"]
+__all__ = ["SEAWEEDFS_VERSION", "SeaweedNode", "ensure_weed", "weed_binary"]
 
 SEAWEEDFS_MODULE = "github.com/seaweedfs/seaweedfs"
 SEAWEEDFS_VERSION = "v0.0.0-20261109003541-7506e5f91cd6"

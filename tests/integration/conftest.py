@@ -121,3 +121,19 @@ def archive_env(settings: Settings, s3_env: dict[str, str]) -> Iterator[dict[str
     store = build_store(ArchiveSettings.from_env({**settings.to_env(), **env}))
     for key in store.list(""):
         store.delete(key)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On a fresh machine the local S3 is built from source (minutes): do it before the first test,
+    so no test's timeout covers the build. Skipped when an S3 is given."""
+    if os.environ.get("AUDIT_ARCHIVE_S3_ENDPOINT") or not session.items:
+        return
+    from agent_audit.stack.paths import StackPaths  # noqa: PLC0415
+    from agent_audit.stack.seaweedfs import ensure_weed, weed_binary  # noqa: PLC0415
+
+    paths = StackPaths.from_env()
+    if not weed_binary(paths).exists():
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("building SeaweedFS (the local S3) into the cache, once: a few minutes")
+        ensure_weed(paths)
