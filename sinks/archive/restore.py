@@ -43,7 +43,7 @@ def restore(store: ObjectStore, es: Elasticsearch, prefix: str, since: str, unti
     install_templates(es, prefix)
     con = open_archive(store, start.date(), end.date())
     cursor = con.execute("SELECT event_id, strftime(timestamp, '%Y.%m.%d'), event FROM events "
-                         "WHERE timestamp >= ? AND timestamp < ? ORDER BY timestamp", [start, end])
+                         "WHERE timestamp >= ? AND timestamp < ?", [start, end])  # streamed: no ORDER BY
     read = stored = present = 0
     refused: list[str] = []
     while rows := cursor.fetchmany(_PAGE):
