@@ -19,7 +19,9 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -35,6 +37,8 @@ from agent_audit.sinks.archive.store import ObjectStore, build_store
 __all__ = ["ArchiveSink"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -96,8 +100,12 @@ class ArchiveSink:
         self._flush_due()
         if time.monotonic() >= self._next_compaction:
             self._next_compaction = time.monotonic() + self.archive.compact_after_s
-            done = compact(self.store)
-            log.info("archive.compacted groups=%d", len(done))
+            try:
+                done = compact(self.store)
+            except TransientError as exc:  # the next round will do it
+                log.warning("archive.compaction.failed reason=%s", exc)
+            else:
+                log.info("archive.compacted objects=%d", len(done))
         return len(got)
 
     def _add(self, msg: Message) -> None:
@@ -116,7 +124,7 @@ class ArchiveSink:
         if partition in self.checked:
             return None
         self.checked.add(partition)
-        raw = self.store.get(intent_key(partition))
+        raw = self._retrying(lambda: self.store.get(intent_key(partition)))
         if raw is None:
             return None
         intent = orjson.loads(raw)
@@ -158,16 +166,18 @@ class ArchiveSink:
                  batch.first, batch.last, encoded.rows, len(encoded.objects))
 
     def _put(self, key: str, data: bytes) -> None:
-        """Write until the store takes it; stopping meanwhile leaves the batch uncommitted (replayed)."""
+        self._retrying(lambda: self.store.put(key, data))
+
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """Call until the store answers; stopping meanwhile leaves the batch uncommitted (replayed)."""
         backoff = 0.5
         while True:
             try:
-                self.store.put(key, data)
-                return
+                return call()
             except TransientError as exc:
                 if self.stopping.is_set():
                     raise
-                log.warning("archive.write.retry reason=%s backoff_s=%.1f", exc, backoff)
+                log.warning("archive.store.retry reason=%s backoff_s=%.1f", exc, backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
 
