@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from agent_audit.cli.commands.context import Context, actor_parent, emit, reports_errors
@@ -55,7 +56,7 @@ def _rows(ctx: Context, args: argparse.Namespace) -> list[Any]:
     if args.named is None:
         cursor = con.execute(args.sql)
         names = [d[0] for d in cursor.description or []]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
     if args.named == "timeline":
         return queries.session_timeline(con, _stored(ctx, _required(args.session, "--session")), args.limit)
     if args.named == "user":
@@ -64,6 +65,15 @@ def _rows(ctx: Context, args: argparse.Namespace) -> list[Any]:
     if args.named == "tools":
         return queries.tool_usage(con)
     return queries.errors_per_day(con, args.since, args.until)
+
+
+def _plain(value: Any) -> Any:
+    """What JSON can hold: DuckDB gives DECIMAL as Decimal and INTERVAL as timedelta."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return value
 
 
 def _required(value: str | None, flag: str) -> str:
