@@ -63,6 +63,9 @@ class ArchiveSink:
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "fetch.max.bytes": 32 * 1024 * 1024,
+            # A killed worker's partitions move on after 10 s instead of 45 (heartbeats come from
+            # librdkafka's own thread: a long write does not stop them).
+            "session.timeout.ms": 10_000,
         })
         self.stopping = threading.Event()
         self.batches: dict[int, _Batch] = {}
