@@ -44,9 +44,14 @@ def run_demo(sessions: int = 2000, seed: int = 7) -> int:
     log_dir = Path(os.environ.get("AUDIT_DEMO_LOGS") or tempfile.mkdtemp(prefix=f"agent-audit-demo-{run}-"))
     es = build_es(settings)
     alias = events_alias(settings.index_prefix)
+    if not (os.environ.get("AUDIT_ARCHIVE_BUCKET") or os.environ.get("AUDIT_ARCHIVE_DIR")):
+        os.environ["AUDIT_ARCHIVE_DIR"] = str(log_dir / "archive")  # no S3 given: beside the demo's logs
 
     print(f"2/5 starting stream and sink workers (logs in {log_dir})")
-    with running_workers(settings.to_env(), log_dir) as workers:
+    # The archive worker too (cold tier); a short linger so its objects are written within the demo.
+    linger = os.environ.get("AUDIT_ARCHIVE_LINGER_S", "2")
+    worker_env = {**settings.to_env(), "AUDIT_ARCHIVE_LINGER_S": linger}
+    with running_workers(worker_env, log_dir, names=("stream", "sink", "archive")) as workers:
         print(f"3/5 simulating {sessions} sessions of {len(AGENTS)} agents (run {run})")
         rng = random.Random(seed)
         started = time.monotonic()
@@ -62,12 +67,14 @@ def run_demo(sessions: int = 2000, seed: int = 7) -> int:
         print(f"4/5 waiting until all {recorded} events are searchable")
         searchable = _wait_searchable(es, alias, mine, recorded, workers)
         elapsed = time.monotonic() - started
+        archived = _wait_archived(f"demo-{run}-", recorded, workers)
     if searchable < recorded:
         print(f"only {searchable} of {recorded} events arrived; see the worker logs in {log_dir}")
         return 1
     print(f"5/5 read back from Elasticsearch: {recorded} events in {elapsed:.1f}s "
           f"({recorded / elapsed:,.0f} events/s, record to searchable)\n")
     _report(es, settings.index_prefix, f"demo-{run}-0001", mine)
+    _report_archive(f"demo-{run}-", archived)
     return 0
 
 
@@ -109,6 +116,42 @@ Where to look next:
   agent-audit stack down        # stop them
   docker-compose up -d          # the same pipeline with Kibana, where Docker is available
 """)
+
+
+def _archive_sql(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    from agent_audit.sinks.archive.config import ArchiveSettings  # noqa: PLC0415
+    from agent_audit.sinks.archive.reader import open_archive  # noqa: PLC0415
+    from agent_audit.sinks.archive.store import build_store  # noqa: PLC0415
+
+    con = open_archive(build_store(ArchiveSettings.from_env()))
+    return con.execute(sql, params).fetchall()
+
+
+def _wait_archived(session_prefix: str, expected: int, workers: Any, timeout: float = 60.0) -> int:
+    deadline, count = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        workers.check_alive()
+        sql = "SELECT count(*) FROM events WHERE starts_with(session_id, ?)"
+        count = _archive_sql(sql, [session_prefix])[0][0]
+        if count >= expected:
+            break
+        time.sleep(1.0)
+    return int(count)
+
+
+ARCHIVE_QUERY = ("SELECT agent_name, count(*) AS events, count(*) FILTER (WHERE kind = 'error') AS errors, "
+                 "round(avg(duration_ms), 1) AS avg_tool_ms FROM events WHERE starts_with(session_id, ?) "
+                 "GROUP BY agent_name ORDER BY agent_name")
+
+
+def _report_archive(session_prefix: str, archived: int) -> None:
+    from agent_audit.sinks.archive.config import ArchiveSettings  # noqa: PLC0415
+
+    print(f"Archive: {archived} events as Parquet at {ArchiveSettings.from_env().location}; one SQL query:")
+    print(f"  agent-audit archive query \"{ARCHIVE_QUERY.replace('?', repr(session_prefix))}\"")
+    print("  agent                  events  errors  avg tool ms")
+    for agent, events, errors, avg_ms in _archive_sql(ARCHIVE_QUERY, [session_prefix]):
+        print(f"  {agent:<22} {events:>6} {errors:>7} {avg_ms:>12}")
 
 
 def _summary(ev: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""Run the pipeline's own workers (stream, sink) as child processes: for the demo and the tests.
+"""Run the pipeline's own workers (stream, sink, archive) as child processes: for the demo and the tests.
 
 In production they are separate deployments (docker-compose.yml, or any process supervisor); here
 one call starts both against the given environment and one call stops them gracefully.
@@ -24,6 +24,7 @@ __all__ = ["Workers", "running_workers"]
 COMMANDS = {
     "stream": [sys.executable, "-m", "agent_audit.stream", "worker", "-l", "info", "--without-web"],
     "sink": [sys.executable, "-m", "agent_audit.sinks"],
+    "archive": [sys.executable, "-m", "agent_audit.sinks.archive"],
 }
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from agent_audit.cli.commands import checkpoints, dlq, forget, hold, prove, query, retention, verify
+from agent_audit.cli.commands import archive, checkpoints, dlq, forget, hold, prove, query, retention, verify
 
 __all__ = ["GROUPS", "build_parser", "main", "register_all"]
 
-GROUPS = (query, verify, forget, retention, hold, dlq, prove, checkpoints)
+GROUPS = (query, verify, forget, retention, hold, dlq, prove, checkpoints, archive)
 
 
 def register_all(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -84,3 +84,56 @@ def es(stack_env: dict[str, str]) -> Iterator[Elasticsearch]:
     client = Elasticsearch(stack_env["ES_URL"], request_timeout=30)
     yield client
     client.close()
+
+
+_S3_VARS = ("AUDIT_ARCHIVE_S3_ENDPOINT", "AUDIT_ARCHIVE_BUCKET", "AUDIT_ARCHIVE_S3_ACCESS_KEY",
+            "AUDIT_ARCHIVE_S3_SECRET_KEY")
+
+
+@pytest.fixture(scope="session")
+def s3_env(stack_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The archive's S3: the one given by AUDIT_ARCHIVE_S3_* or the local stack's, else the local
+    SeaweedFS started for this run (built into the cache on first use) and stopped after it."""
+    for source in (stack_env, os.environ):
+        if all(source.get(v) for v in _S3_VARS):
+            yield {v: source[v] for v in _S3_VARS}
+            return
+    from agent_audit.stack import LocalStack  # noqa: PLC0415
+
+    node = LocalStack.from_env().s3
+    was_running = node.running()
+    node.up(timeout=180.0)
+    yield node.env()
+    if not was_running and os.environ.get("AUDIT_KEEP_STACK") != "1":
+        node.down()
+
+
+@pytest.fixture
+def archive_env(settings: Settings, s3_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The archive variables of this test: the stack's S3 under a key prefix and a consumer group of
+    its own; every object under the prefix is deleted when the test ends."""
+    from agent_audit.sinks.archive.config import ArchiveSettings  # noqa: PLC0415
+    from agent_audit.sinks.archive.store import build_store  # noqa: PLC0415
+
+    tag = settings.topic_prefix.rstrip(".")
+    env = {**s3_env, "AUDIT_ARCHIVE_PREFIX": f"{tag}-archive", "AUDIT_ARCHIVE_GROUP": f"{tag}-archive"}
+    yield env
+    store = build_store(ArchiveSettings.from_env({**settings.to_env(), **env}))
+    for key in store.list(""):
+        store.delete(key)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On a fresh machine the local S3 is built from source (minutes): do it before the first test,
+    so no test's timeout covers the build. Skipped when an S3 is given."""
+    if os.environ.get("AUDIT_ARCHIVE_S3_ENDPOINT") or not session.items:
+        return
+    from agent_audit.stack.paths import StackPaths  # noqa: PLC0415
+    from agent_audit.stack.seaweedfs import ensure_weed, weed_binary  # noqa: PLC0415
+
+    paths = StackPaths.from_env()
+    if not weed_binary(paths).exists():
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("building SeaweedFS (the local S3) into the cache, once: a few minutes")
+        ensure_weed(paths)

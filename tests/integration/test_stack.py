@@ -22,7 +22,7 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def test_a_second_stack_starts_from_nothing_and_up_is_idempotent(tmp_path: Path) -> None:
     """A fresh state folder on other ports: up starts both, up again starts nothing, down stops both."""
     env = dict(os.environ, AUDIT_STACK_DIR=str(tmp_path / "stack"), AUDIT_KAFKA_PORT="19092",
-               AUDIT_ES_PORT="19200")
+               AUDIT_ES_PORT="19200", AUDIT_S3_PORT="28333")
     env.pop("KAFKA_BOOTSTRAP", None)
     env.pop("ES_URL", None)
     try:
@@ -30,6 +30,7 @@ def test_a_second_stack_starts_from_nothing_and_up_is_idempotent(tmp_path: Path)
         assert first.returncode == 0, first.stdout + first.stderr
         assert "kafka          started" in first.stdout
         assert "elasticsearch  started" in first.stdout
+        assert "s3             started" in first.stdout
         # The broker answers metadata requests: it is really up, not just listening.
         assert AdminClient({"bootstrap.servers": "127.0.0.1:19092"}).list_topics(timeout=10).brokers
 
@@ -44,4 +45,5 @@ def test_a_second_stack_starts_from_nothing_and_up_is_idempotent(tmp_path: Path)
         down = _cli(env, "stack", "down")
     assert "kafka          stopped" in down.stdout
     assert "elasticsearch  stopped" in down.stdout
+    assert "s3             stopped" in down.stdout
     assert "stopped" in _cli(env, "stack", "status").stdout
