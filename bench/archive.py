@@ -108,7 +108,7 @@ def drain_es(settings: Settings, n: int) -> float:
         sink.step()
     sink.drain(final=True)
     elapsed = time.perf_counter() - start
-    sink.pool.shutdown()
+    sink.lanes.shutdown()
     sink.consumer.close()
     return n / elapsed
 

@@ -59,7 +59,10 @@ def _record(session: int, seq: int, at: float) -> dict[str, Any]:
     distinct 64-hex-digit strings (cheaper to make than random ones, the same size in memory)."""
     first = max(0, seq - ChainState.RECENT + 1)
     salt = session * 1_000
-    chain = ChainState(seq, tuple((s, format(salt + s, "064x")) for s in range(first, seq + 1)))
+    links = [format(salt + s, "064x") for s in range(first - 1, seq + 1)]
+    recent = tuple((s, links[s - first + 1], links[s - first] if s else None, s // 8, s % 8)
+                   for s in range(first, seq + 1))
+    chain = ChainState(seq, recent[-1][1], recent, recent[-1][3])
     return {**chain.to_json(), "at": at}
 
 
