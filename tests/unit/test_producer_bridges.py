@@ -7,14 +7,15 @@ import uuid
 
 import orjson
 import structlog
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import Status, StatusCode
+
 from agent_audit.core.contract import validate_event
 from agent_audit.producers import AuditTrail, MemoryTransport
 from agent_audit.producers.logging_bridge import AuditLogHandler
 from agent_audit.producers.otel_bridge import AuditSpanExporter, TrailPerSession
 from agent_audit.producers.structlog_bridge import AuditProcessor
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.trace import Status, StatusCode
 
 
 def _trail() -> tuple[AuditTrail, MemoryTransport]:
