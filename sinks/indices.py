@@ -102,6 +102,7 @@ def _payload_properties() -> dict[str, Any]:
         "message": {"type": "text"},
         "stack_trace": {"type": "text", "index": False},
         "recovery_action": {"type": "text"},
+        "call_id": _KW,
     }
 
 
