@@ -13,7 +13,6 @@ the rest of the batch is still recorded. Needs ``opentelemetry-sdk`` (``agent-au
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -21,6 +20,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
 from agent_audit.producers.otlp.genai import GenAISpan, identity_of, record_span
+from agent_audit.producers.otlp.trails import TrailPerSession
 from agent_audit.producers.reports import OnceLog
 from agent_audit.producers.trail import AuditTrail
 from agent_audit.producers.transport import Transport
@@ -31,31 +31,6 @@ _report = OnceLog(logging.getLogger(__name__))
 
 # trail_for(session_id, user_id, agent_name) -> the trail to record into; any id may be None.
 TrailFor = Callable[[str | None, str | None, str | None], AuditTrail]
-
-
-class TrailPerSession:
-    """A ``TrailFor`` that keeps one trail per (session, user, agent), the most recent ``limit``.
-    Missing ids fall back to ``user_id`` and ``agent`` given here. Trails of one session share its
-    ``seq`` counter, so a session spread over several agents is still numbered without gaps."""
-
-    def __init__(self, agent: str, agent_version: str = "0", user_id: str = "unknown",
-                 transport: Transport | None = None, level: str = "info", limit: int = 10_000) -> None:
-        self.agent, self.agent_version, self.user_id = agent, agent_version, user_id
-        self.transport, self.level, self.limit = transport, level, limit
-        self._trails: OrderedDict[tuple[str, str, str], AuditTrail] = OrderedDict()
-
-    def __call__(self, session_id: str | None, user_id: str | None, agent: str | None = None) -> AuditTrail:
-        key = (session_id or "unknown", user_id or self.user_id, agent or self.agent)
-        trail = self._trails.get(key)
-        if trail is None:
-            trail = self._trails[key] = AuditTrail(
-                session_id=key[0], user_id=key[1], agent=key[2], agent_version=self.agent_version,
-                level=self.level, transport=self.transport)
-            if len(self._trails) > self.limit:
-                self._trails.popitem(last=False)
-        else:
-            self._trails.move_to_end(key)
-        return trail
 
 
 class AuditSpanExporter(SpanExporter):
