@@ -25,5 +25,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="erase a user's documents from every daily index (the id as given and as redacted); "
              "documents under a legal hold are kept; prints the receipt stored in {prefix}-erasure-receipts",
     )
-    p.add_argument("user_id")
+    p.add_argument("user_id", help="the user to erase, as the agent recorded it")
     p.set_defaults(func=_forget)

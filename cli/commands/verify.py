@@ -30,5 +30,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="check a session's hash chain (AUDIT_INTEGRITY_KEY if the stream used one): prints "
              "'intact (N events)', or 'broken at seq N' / 'missing at seq N' and exits 1",
     )
-    p.add_argument("session_id")
+    p.add_argument("session_id", help="the session, as the agent recorded it")
     p.set_defaults(func=_verify)
