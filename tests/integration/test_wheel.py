@@ -116,3 +116,16 @@ def test_the_installed_client_records_events_on_the_real_broker(client_venv: Pat
     mine = [e for e in events if e["session_id"] == session]
     assert [(e["kind"], e["seq"]) for e in mine] == [("input", 0), ("tool_call", 1), ("output", 2)]
     assert {e["agent"]["name"] for e in mine} == {"wheel-bot"}
+
+
+def test_the_command_line_of_a_plain_install_says_what_to_install(client_venv: Path) -> None:
+    """Without the server extra, ``agent-audit --version`` works and a server command exits 4 with
+    the install line instead of a traceback."""
+    cli = str(client_venv / "bin" / "agent-audit")
+    version = subprocess.run([cli, "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert (version.returncode, version.stdout.split()[0]) == (0, "agent-audit")
+    query = subprocess.run([cli, "query", "tools", "--json"], capture_output=True, text=True, timeout=60,
+                           check=False, env={"PATH": "/usr/bin:/bin", "AUDIT_MODE": "development"})
+    assert query.returncode == 4, query.stderr
+    assert "pip install 'agent-audit[server]'" in query.stderr and "Traceback" not in query.stderr
+
