@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from agent_audit.cli.commands import register_all
-from agent_audit.cli.output import EXIT_CODES, EXIT_FAILED, EXIT_OK, failure_exit, progress
+from agent_audit.cli.output import EXIT_CODES, EXIT_FAILED, EXIT_OK, failure_exit, output_parent, progress
 
 __all__ = ["build_parser", "main"]
 
@@ -116,6 +116,20 @@ def _kibana(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _settings(args: argparse.Namespace) -> int:
+    from agent_audit.cli.output import rows_out  # noqa: PLC0415
+    from agent_audit.cli.settings_table import markdown, settings  # noqa: PLC0415
+
+    if args.markdown:
+        sys.stdout.write(markdown())
+        return EXIT_OK
+    out = rows_out(args, columns=("variable", "component", "default", "meaning"), title="settings")
+    for setting in settings():
+        out.write(vars(setting))
+    out.close()
+    return EXIT_OK
+
+
 def _add_builtin(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     stack = sub.add_parser("stack", help="the local Kafka + Elasticsearch stack (no Docker needed)")
     stack.add_argument("action", choices=("up", "down", "status"),
@@ -146,6 +160,10 @@ def _add_builtin(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     kibana.add_argument("--url", default=os.environ.get("KIBANA_URL", "http://127.0.0.1:5601"),
                         help="Kibana's URL for import (default $KIBANA_URL, else http://127.0.0.1:5601)")
     kibana.set_defaults(func=_kibana)
+    settings = sub.add_parser("settings", parents=[output_parent()],
+                              help="every environment variable of every component, its default and meaning")
+    settings.add_argument("--markdown", action="store_true", help="the table of docs/settings.md")
+    settings.set_defaults(func=_settings)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,16 @@
 Kibana answers 200 even when objects failed (``"success": false`` with an ``errors`` list), so the
 body is read and every error is reported; only ``success: true`` counts as done. An unreachable Kibana
 is a ``KibanaUnreachable`` naming the URL; credentials are never part of a message.
+
+==========================  ===============================  ==========================================
+variable                    default                          meaning
+==========================  ===============================  ==========================================
+KIBANA_URL                  http://127.0.0.1:5601            Kibana that ``agent-audit kibana import``
+                                                             loads the dashboards into (``--url`` wins)
+KIBANA_API_KEY              (none)                           API key, when Kibana has security on
+KIBANA_USERNAME             (none)                           user, instead of an API key
+KIBANA_PASSWORD             (none)                           that user's password
+==========================  ===============================  ==========================================
 """
 
 from __future__ import annotations
