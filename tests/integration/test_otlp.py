@@ -6,6 +6,12 @@ request, 401 without the token, partial success for spans it cannot map."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -29,7 +35,7 @@ from agent_audit.producers.otlp.receiver import OtlpReceiver
 from agent_audit.sinks.indices import events_alias
 from agent_audit.sinks.queries import session_timeline
 from agent_audit.stack.workers import running_workers
-from tests.integration.waiting import wait_for_count
+from tests.integration.waiting import read_topic, wait_for_count
 
 EMAIL = "jane.doe@example.com"
 TOKEN = "s3cret"
@@ -122,3 +128,54 @@ def test_json_requests_are_recorded_and_bad_ones_refused(memory_receiver: OtlpRe
     assert _post(memory_receiver, body, "application/json", token=None)[0] == 401
     assert _post(memory_receiver, body, "application/json", token="wrong")[0] == 401
     assert len(transport.events) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_listening(url: str, proc: subprocess.Popen[str], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        try:
+            urllib.request.urlopen(url, timeout=1)  # noqa: S310 - a GET: 501, but it answers
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("agent-audit otlp did not start listening")
+
+
+@pytest.mark.timeout(180)
+def test_the_otlp_command_records_until_sigterm_then_flushes(settings: Settings, tmp_path: Path) -> None:
+    """`agent-audit otlp` serves until SIGTERM, then flushes: exit 0, its summary on stderr, and the
+    span's event on the raw topic."""
+    port = _free_port()
+    env = {**os.environ, **settings.to_env(), "AUDIT_OTLP_PORT": str(port),
+           "AUDIT_SPOOL_DIR": str(tmp_path / "spool")}
+    proc = subprocess.Popen([sys.executable, "-m", "agent_audit.cli.main", "otlp"], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/v1/traces"
+    try:
+        _wait_listening(url, proc)
+        session = f"cli-{uuid.uuid4().hex[:8]}"
+        span = {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "tool",
+                "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "execute_tool"}},
+                               {"key": "gen_ai.tool.name", "value": {"stringValue": "lookup"}},
+                               {"key": "gen_ai.conversation.id", "value": {"stringValue": session}}]}
+        body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}).encode()
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
+            assert resp.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "1 events recorded, 0 spans rejected, delivered: True" in err
+    lines = [json.loads(line) for msg in read_topic(settings, settings.topics.raw, 1, timeout=60)
+             for line in msg.value().split(b"\n") if line.strip()]
+    assert [(e["session_id"], e["payload"]["tool_name"]) for e in lines] == [(session, "lookup")]
+
