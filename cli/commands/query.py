@@ -24,10 +24,15 @@ def _stored(ctx: Context, identifier: str) -> list[str]:
     return stored_form(identifier, ctx.redactor).lookup_values()
 
 
-def _log(ctx: Context, query: str, params: dict[str, Any], rows: Iterable[Any]) -> int:
+# Events on a terminal: the fields a reader scans first (NDJSON keeps every field).
+EVENT_COLUMNS = ("seq", "timestamp", "session_id", "kind", "level", "agent", "payload")
+
+
+def _log(ctx: Context, query: str, params: dict[str, Any], rows: Iterable[Any],
+         columns: tuple[str, ...] | None = None) -> int:
     """Print every row, then record the read with its count."""
     log = ctx.access_log
-    start, out = time.monotonic(), rows_out(ctx.args, title=f"query {query}")
+    start, out = time.monotonic(), rows_out(ctx.args, columns=columns, title=f"query {query}")
     try:
         for row in rows:
             out.write(row)
@@ -49,7 +54,7 @@ def _timeline(args: argparse.Namespace) -> int:
 
     ctx = Context(args)
     rows = session_events(ctx.es, ctx.prefix, _stored(ctx, args.session_id), limit=args.limit)
-    _log(ctx, "timeline", {"session_id": args.session_id, "limit": args.limit}, rows)
+    _log(ctx, "timeline", {"session_id": args.session_id, "limit": args.limit}, rows, EVENT_COLUMNS)
     return 0
 
 
@@ -60,7 +65,7 @@ def _user(args: argparse.Namespace) -> int:
     ctx = Context(args)
     rows = user_events(ctx.es, ctx.prefix, _stored(ctx, args.user_id), args.since, args.until, args.limit)
     _log(ctx, "user", {"user_id": args.user_id, "since": args.since, "until": args.until,
-                       "limit": args.limit}, rows)
+                       "limit": args.limit}, rows, EVENT_COLUMNS)
     return 0
 
 
