@@ -154,12 +154,27 @@ def safe_url(url: str) -> str:
 
 def describe_failure(exc: BaseException, es_url: str | None = None,
                      kafka: str | None = None) -> tuple[int, str] | None:
-    """(exit code, message) for failures a user can act on; None for a bug (let it show)."""
-    for check in (_missing_extra, _config, _unreachable_es, _kafka, _es_refused, _audit):
+    """(exit code, message) for failures a user can act on; None for a bug (let it show). An
+    unreachable service is found anywhere in the chain of causes (``raise ... from exc``)."""
+    for cause in _causes(exc):
+        for reach in (_unreachable_es, _unreachable_kafka, _timed_out):
+            found = reach(cause, es_url, kafka)
+            if found is not None:
+                return found
+    for check in (_missing_extra, _config, _kafka_refused, _es_refused, _audit):
         found = check(exc, es_url, kafka)
         if found is not None:
             return found
     return None
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__
+    return chain
 
 
 def failure_exit(command: str, exc: BaseException, es_url: str | None = None,
@@ -200,19 +215,39 @@ def _unreachable_es(exc: BaseException, es_url: str | None, _kafka: str | None) 
                               "otherwise set ES_URL (and ES_API_KEY) to your cluster")
 
 
-def _kafka(exc: BaseException, _es: str | None, kafka: str | None) -> tuple[int, str] | None:
+def _kafka_error(exc: BaseException) -> Any:
     confluent = sys.modules.get("confluent_kafka")
-    if confluent is None or not isinstance(exc, confluent.KafkaException):
+    if confluent is None or not isinstance(exc, confluent.KafkaException) or not exc.args:
         return None
-    error: Any = exc.args[0] if exc.args else None
-    code = error.code() if hasattr(error, "code") else None
+    return exc.args[0]
+
+
+def _unreachable_kafka(exc: BaseException, _es: str | None, kafka: str | None) -> tuple[int, str] | None:
+    error = _kafka_error(exc)
+    if error is None or not hasattr(error, "code"):
+        return None
+    confluent = sys.modules["confluent_kafka"]
     unreachable = {confluent.KafkaError._TRANSPORT, confluent.KafkaError._TIMED_OUT,
                    confluent.KafkaError._ALL_BROKERS_DOWN}
-    if code in unreachable:
-        return EXIT_UNREACHABLE, (f"cannot reach Kafka at {kafka or 'KAFKA_BOOTSTRAP'}. Is it running? "
-                                  "For the local stack try `agent-audit stack status`; otherwise set "
-                                  "KAFKA_BOOTSTRAP to your brokers")
-    return EXIT_FAILED, f"Kafka refused: {error}"
+    if error.code() not in unreachable:
+        return None
+    return EXIT_UNREACHABLE, (f"cannot reach Kafka at {kafka or 'KAFKA_BOOTSTRAP'} ({error.name()}). "
+                              "Is it running? For the local stack try `agent-audit stack status`; "
+                              "otherwise set KAFKA_BOOTSTRAP to your brokers")
+
+
+def _timed_out(exc: BaseException, es_url: str | None, kafka: str | None) -> tuple[int, str] | None:
+    if type(exc) is not TimeoutError:  # a future or socket that waited in vain, service unknown
+        return None
+    es = safe_url(es_url) if es_url else "ES_URL"
+    where = f"Kafka at {kafka or 'KAFKA_BOOTSTRAP'} or Elasticsearch at {es}"
+    return EXIT_UNREACHABLE, (f"timed out waiting for {where}. Is it running? For the local stack try "
+                              "`agent-audit stack status`")
+
+
+def _kafka_refused(exc: BaseException, _es: str | None, _kafka: str | None) -> tuple[int, str] | None:
+    error = _kafka_error(exc)
+    return None if error is None else (EXIT_FAILED, f"Kafka refused: {error}")
 
 
 def _es_refused(exc: BaseException, _es: str | None, _kafka: str | None) -> tuple[int, str] | None:

@@ -121,6 +121,25 @@ def test_rows_are_ndjson_for_scripts_and_a_table_for_people() -> None:
     assert writer.count == 2
 
 
+def test_an_unreachable_kafka_is_found_behind_our_own_errors() -> None:
+    """A TransientError raised from a KafkaException(_TRANSPORT) is 'cannot reach Kafka at <bootstrap>'
+    (exit 3); a Kafka error that is a refusal (topic authorization) is exit 5."""
+    from confluent_kafka import KafkaError, KafkaException  # noqa: PLC0415
+
+    from agent_audit.core.errors import TransientError  # noqa: PLC0415
+
+    try:
+        try:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+        except KafkaException as exc:
+            raise TransientError("creating topic failed") from exc
+    except TransientError as wrapped:
+        code, message = describe_failure(wrapped, kafka="k1:9092") or (0, "")
+    assert code == EXIT_UNREACHABLE and "cannot reach Kafka at k1:9092" in message
+    refused = KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+    assert describe_failure(refused)[0] == EXIT_FAILED  # type: ignore[index]
+
+
 @pytest.mark.parametrize(("url", "shown"), [
     ("http://elastic:s3cret@es.internal:9200/", "http://es.internal:9200/"),
     ("https://es.example.com", "https://es.example.com"),
