@@ -91,11 +91,14 @@ def test_a_malformed_setting_exits_4_naming_the_variable(monkeypatch: pytest.Mon
 
 
 def test_failures_map_to_their_exit_codes() -> None:
-    """A missing server package is 4 with the install line; ConfigError 4; a refusal 5; a bug is None."""
+    """A missing server package (or opentelemetry-proto) is 4 with the install line; ConfigError 4; a
+    refusal 5; a bug is None."""
     missing = ModuleNotFoundError("No module named 'faust'", name="faust")
     assert describe_failure(missing) == (
         EXIT_CONFIG, "this command needs the server components (faust is not installed): "
                      "pip install 'agent-audit[server]'")
+    proto = ModuleNotFoundError("No module named 'opentelemetry.proto'", name="opentelemetry.proto")
+    assert "pip install 'agent-audit[otlp]'" in describe_failure(proto)[1]  # type: ignore[index]
     assert describe_failure(ConfigError("AUDIT_X must be an integer"))[0] == EXIT_CONFIG  # type: ignore[index]
     assert describe_failure(ValueError("bad time"))[0] == EXIT_FAILED  # type: ignore[index]
     assert describe_failure(ZeroDivisionError()) is None
