@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from agent_audit.cli.commands import register_all
 from agent_audit.cli.output import EXIT_CODES, EXIT_FAILED, EXIT_OK, failure_exit, output_parent, progress
@@ -130,37 +131,43 @@ def _settings(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str,
+             **kwargs: Any) -> argparse.ArgumentParser:
+    """A subcommand whose own --help starts with the line the command list shows."""
+    return sub.add_parser(name, help=help, description=help, **kwargs)
+
+
 def _add_builtin(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    stack = sub.add_parser("stack", help="the local Kafka + Elasticsearch stack (no Docker needed)")
+    stack = _command(sub, "stack", help="the local Kafka + Elasticsearch stack (no Docker needed)")
     stack.add_argument("action", choices=("up", "down", "status"),
                        help="up: start (downloads on first use) | down: stop | status: what runs")
     stack.set_defaults(func=_stack)
-    topics = sub.add_parser("topics", help="create the pipeline's topics (idempotent)")
+    topics = _command(sub, "topics", help="create the pipeline's topics (idempotent)")
     topics.add_argument("action", choices=("create",),
                         help="create: the topics with their partitions and retention (AUDIT_* settings)")
     topics.set_defaults(func=_topics)
-    schema = sub.add_parser("schema", help="print the JSON Schema of the v1 event contract")
+    schema = _command(sub, "schema", help="print the JSON Schema of the v1 event contract")
     schema.set_defaults(func=_schema)
-    redact = sub.add_parser("redact", help="redact NDJSON objects from stdin to stdout (same rules "
+    redact = _command(sub, "redact", help="redact NDJSON objects from stdin to stdout (same rules "
                             "as the stream; AUDIT_REDACTION_KEY gives keyed tokens)")
     redact.set_defaults(func=_redact)
-    demo = sub.add_parser("demo", help="run the pipeline end to end with simulated agents")
+    demo = _command(sub, "demo", help="run the pipeline end to end with simulated agents")
     demo.add_argument("--sessions", type=int, default=2000, help="sessions to simulate (default 2000)")
     demo.add_argument("--seed", type=int, default=7, help="seed of the simulation (default 7)")
     demo.set_defaults(func=_demo)
-    otlp = sub.add_parser("otlp", help="receive OpenTelemetry GenAI spans over OTLP/HTTP (protobuf or "
+    otlp = _command(sub, "otlp", help="receive OpenTelemetry GenAI spans over OTLP/HTTP (protobuf or "
                           "JSON) and record them on the raw topic (needs agent-audit[otlp])")
     otlp.add_argument("--host", help="listen address (default $AUDIT_OTLP_HOST, else 127.0.0.1)")
     otlp.add_argument("--port", type=int, help="port (default $AUDIT_OTLP_PORT, else 4318)")
     otlp.set_defaults(func=_otlp)
-    kibana = sub.add_parser("kibana", help="the dashboards: export the saved objects or import them")
+    kibana = _command(sub, "kibana", help="the dashboards: export the saved objects or import them")
     kibana.add_argument("action", choices=("export", "import"),
                         help="export: print the saved objects (NDJSON) for AUDIT_INDEX_PREFIX | "
                              "import: load them into Kibana, overwriting older versions")
     kibana.add_argument("--url", default=os.environ.get("KIBANA_URL", "http://127.0.0.1:5601"),
                         help="Kibana's URL for import (default $KIBANA_URL, else http://127.0.0.1:5601)")
     kibana.set_defaults(func=_kibana)
-    settings = sub.add_parser("settings", parents=[output_parent()],
+    settings = _command(sub, "settings", parents=[output_parent()],
                               help="every environment variable of every component, its default and meaning")
     settings.add_argument("--markdown", action="store_true", help="the table of docs/settings.md")
     settings.set_defaults(func=_settings)
