@@ -6,13 +6,13 @@ import dataclasses
 from typing import Any
 
 import pytest
-from elasticsearch import Elasticsearch
-
 from agent_audit.cli.commands import main
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.access_log import AccessLog
 from agent_audit.sinks.compliance.identifiers import redactor_for
 from agent_audit.sinks.compliance.testing import store_events
+from elasticsearch import Elasticsearch
+
 from tests.factories import event
 
 KEY = "chain-key"

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from agent_audit.core.settings import Settings
 
 ROOT = Path(__file__).parents[2]
@@ -35,4 +34,3 @@ def test_the_demo_prints_a_redacted_timeline_and_counts(settings: Settings, tmp_
     assert "charge_card" in windows and "(no window closed yet)" not in windows
     alerts = out.split("Alerts the stream raised")[1].split("Where to look next")[0]
     assert "firing" in alerts and "tool-error-rate" in alerts and "charge_card" in alerts
-

@@ -6,10 +6,10 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
-
 from agent_audit.cli.commands import main
 from agent_audit.core.settings import Settings
+from confluent_kafka import Consumer, Producer, TopicPartition
+
 from tests.integration.waiting import read_topic
 
 

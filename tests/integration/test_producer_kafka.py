@@ -7,12 +7,11 @@ import uuid
 from pathlib import Path
 
 import orjson
-from confluent_kafka import Consumer
-
 from agent_audit.core.contract import validate_event
 from agent_audit.core.settings import Settings
 from agent_audit.core.wire import partition_for, split_envelope
 from agent_audit.producers import AuditTrail, ClientOptions, KafkaTransport
+from confluent_kafka import Consumer
 
 
 def read_events(settings: Settings, expected: int, timeout: float = 30.0) -> tuple[list[dict], int]:  # type: ignore[type-arg]

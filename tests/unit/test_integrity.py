@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
-
 from agent_audit.core.integrity import ChainHasher, ChainState, SessionChains, verify_chain
+
 from tests.factories import event
 
 

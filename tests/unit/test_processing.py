@@ -6,9 +6,9 @@ from typing import Any
 
 import orjson
 import pytest
-
 from agent_audit.core.processing import EnvelopeProcessor
 from agent_audit.core.wire import join_envelope
+
 from tests.factories import event
 
 

@@ -7,11 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from agent_audit.producers.batching import Envelope
 from agent_audit.producers.spool import DiskSpool, adopt_orphans
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def _env(i: int, partition: int = 0, size: int = 0) -> Envelope:

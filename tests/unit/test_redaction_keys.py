@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from agent_audit.core.redaction.keys import key_kind
 
 
