@@ -9,6 +9,7 @@ COPY sinks sinks
 COPY stack stack
 COPY cli cli
 COPY demo demo
+COPY kibana kibana
 COPY agent_audit agent_audit
 COPY LICENSE LICENSE
 RUN pip install --no-cache-dir ".[server]" && useradd --system --no-create-home audit

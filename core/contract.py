@@ -187,6 +187,7 @@ class ToolCallPayload(_Frozen):
     result: dict[str, JsonValue] | None = None
     status: Literal["success", "error"] = "success"
     duration_ms: DurationMs
+    call_id: Ident | None = None  # the id the model gave the call (gen_ai.tool.call.id), if any
 
 
 class OutputMetadata(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import sys
@@ -11,15 +12,18 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import Producer
+
 from agent_audit.core.settings import Settings
-from agent_audit.demo.scenario import AGENTS, simulate_session
+from agent_audit.demo.scenario import DEMO_AGENTS as AGENTS
+from agent_audit.demo.scenario import simulate_session
+from agent_audit.demo.stream_view import print_alerts, print_tool_windows, wait_for_alerts, wait_for_window
 from agent_audit.producers import AuditTrail
 from agent_audit.sinks.indices import events_alias
 from agent_audit.sinks.queries import count_searchable, counts_by_kind, session_timeline, tool_usage
 from agent_audit.sinks.worker import build_es
 from agent_audit.stack.workers import running_workers
 from agent_audit.stream.topics import create_topics
-from confluent_kafka import Producer
 
 __all__ = ["run_demo"]
 
@@ -38,7 +42,7 @@ def _ensure_stack() -> dict[str, str]:
 def run_demo(sessions: int = 2000, seed: int = 7) -> int:
     print("1/5 local stack")
     os.environ.update(_ensure_stack())
-    settings = Settings.from_env()
+    settings = _demo_windows(Settings.from_env())
     create_topics(settings)
     run = uuid.uuid4().hex[:6]
     log_dir = Path(os.environ.get("AUDIT_DEMO_LOGS") or tempfile.mkdtemp(prefix=f"agent-audit-demo-{run}-"))
@@ -54,7 +58,7 @@ def run_demo(sessions: int = 2000, seed: int = 7) -> int:
     with running_workers(worker_env, log_dir, names=("stream", "sink", "archive")) as workers:
         print(f"3/5 simulating {sessions} sessions of {len(AGENTS)} agents (run {run})")
         rng = random.Random(seed)
-        started = time.monotonic()
+        started, started_wall = time.monotonic(), time.time()
         recorded = 0
         for i in range(sessions):
             agent = AGENTS[i % len(AGENTS)]
@@ -68,6 +72,10 @@ def run_demo(sessions: int = 2000, seed: int = 7) -> int:
         searchable = _wait_searchable(es, alias, mine, recorded, workers)
         elapsed = time.monotonic() - started
         archived = _wait_archived(f"demo-{run}-", recorded, workers)
+        since = started_wall // settings.window_s * settings.window_s
+        print(f"   and until the stream's {settings.window_s} s windows of the run have closed")
+        wait_for_window(es, settings.index_prefix, time.time(), settings.window_s)
+        alerts = wait_for_alerts(es, settings.index_prefix, since)
     if searchable < recorded:
         print(f"only {searchable} of {recorded} events arrived; see the worker logs in {log_dir}")
         return 1
@@ -75,7 +83,17 @@ def run_demo(sessions: int = 2000, seed: int = 7) -> int:
           f"({recorded / elapsed:,.0f} events/s, record to searchable)\n")
     _report(es, settings.index_prefix, f"demo-{run}-0001", mine)
     _report_archive(f"demo-{run}-", archived)
+    print_tool_windows(es, settings.index_prefix, since)
+    print_alerts(settings.index_prefix, alerts)
+    _next_steps(settings.index_prefix, f"demo-{run}-0001")
     return 0
+
+
+def _demo_windows(settings: Settings) -> Settings:
+    # Short windows unless AUDIT_WINDOW_S is set, so the demo shows closed windows within seconds.
+    if os.environ.get("AUDIT_WINDOW_S"):
+        return settings
+    return dataclasses.replace(settings, window_s=15, window_grace_s=2)
 
 
 def _publish_malformed(settings: Settings) -> None:
@@ -109,6 +127,9 @@ def _report(es: Any, prefix: str, session_id: str, mine: dict[str, Any]) -> None
     for row in sorted(tool_usage(es, prefix, mine), key=lambda r: -r["calls"]):
         print(f"  {row['tool']:<22} {row['calls']:>6} {row['errors']:>7} "
               f"{row['avg_ms']:>8.1f} {row['p95_ms']:>9.1f}")
+
+
+def _next_steps(prefix: str, session_id: str) -> None:
     print(f"""
 Where to look next:
   curl -s '{os.environ.get("ES_URL", "http://127.0.0.1:9200")}/{prefix}-events/_search?q=session_id:{session_id}&pretty'

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from agent_audit.producers import AuditTrail
 
-__all__ = ["AGENTS", "simulate_session"]
+__all__ = ["AGENTS", "DEMO_AGENTS", "FLAKY_AGENT", "simulate_session"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,11 @@ AGENTS = (
         Tool("read_file", 8, 0.005), Tool("run_tests", 5200, 0.15), Tool("apply_patch", 30, 0.02),
     ), "gpt-4.1"),
 )
+
+# Only the demo runs this one (bench/ keeps AGENTS' mix): a payment tool failing half its calls, so
+# the stream's default error-rate rule (20 % of at least 20 calls in a window) fires an alert.
+FLAKY_AGENT = AgentProfile("billing-agent", "1.0.0", (Tool("charge_card", 250, 0.5),), "gpt-4o-mini")
+DEMO_AGENTS = (*AGENTS, FLAKY_AGENT)
 
 _NAMES = ["Jane Doe", "Ravi Patel", "Chen Wei", "Maria Garcia", "Lars Jensen", "Amara Okafor"]
 _ASKS = [

@@ -1,61 +1,42 @@
-"""An OpenTelemetry ``SpanExporter`` that turns tool and LLM spans into audit events.
+"""An OpenTelemetry ``SpanExporter`` that records GenAI spans as audit events, once each.
 
-Spans follow the GenAI semantic conventions: a span with ``gen_ai.tool.name`` (or ``tool.name``)
-becomes a ``tool_call`` (duration from the span, status from its status); a span with
-``gen_ai.request.model`` becomes an ``output`` carrying the model and token usage. Other spans are
-ignored. Session and user come from ``session.id`` / ``user.id`` attributes when present, else from
-the trail given. Trace and span ids are kept, so the audit trail joins the traces.
-Needs ``opentelemetry-sdk`` (an optional dependency: ``pip install agent-audit[otel]``).
+Spans are routed by ``gen_ai.operation.name`` following the GenAI semantic conventions: model calls
+become ``output`` events (input and output tokens apart), tool executions ``tool_call`` events with
+their arguments, result and call id, failures (``error.type``) ``error`` events; agent invocations
+add nothing, so no token is counted twice. The table is in ``producers.otlp.genai``, shared with the
+OTLP receiver. Session, user and agent come from ``gen_ai.conversation.id``, ``user.id`` and
+``gen_ai.agent.name``; trace and span ids are kept, so the audit trail joins the traces.
+A span that cannot be mapped (a non-numeric token count) is counted in ``skipped`` and logged once;
+the rest of the batch is still recorded. Needs ``opentelemetry-sdk`` (``agent-audit[otel]``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from agent_audit.producers.reports import OnceLog
-from agent_audit.producers.trail import AuditTrail
-from agent_audit.producers.transport import Transport
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
-__all__ = ["AuditSpanExporter", "TrailPerSession"]
+from agent_audit.producers.otlp.genai import GenAISpan, identity_of, record_span
+from agent_audit.producers.otlp.trails import TrailPerSession
+from agent_audit.producers.reports import OnceLog
+from agent_audit.producers.trail import AuditTrail
+from agent_audit.producers.transport import Transport
+
+__all__ = ["AuditSpanExporter", "TrailFor", "TrailPerSession", "genai_span"]
 
 _report = OnceLog(logging.getLogger(__name__))
 
-
-class TrailPerSession:
-    """A ``trail_for`` that keeps one trail per (session, user), the most recent ``limit`` of them;
-    spans without ``session.id`` go to the session named after their trace id."""
-
-    def __init__(self, agent: str, agent_version: str = "0", user_id: str = "unknown",
-                 transport: Transport | None = None, level: str = "info", limit: int = 10_000) -> None:
-        self.agent, self.agent_version, self.user_id = agent, agent_version, user_id
-        self.transport, self.level, self.limit = transport, level, limit
-        self._trails: OrderedDict[tuple[str, str], AuditTrail] = OrderedDict()
-
-    def __call__(self, session_id: str | None, user_id: str | None) -> AuditTrail:
-        key = (session_id or "unknown", user_id or self.user_id)
-        trail = self._trails.get(key)
-        if trail is None:
-            trail = self._trails[key] = AuditTrail(
-                session_id=key[0], user_id=key[1], agent=self.agent, agent_version=self.agent_version,
-                level=self.level, transport=self.transport)
-            if len(self._trails) > self.limit:
-                self._trails.popitem(last=False)
-        else:
-            self._trails.move_to_end(key)
-        return trail
+# trail_for(session_id, user_id, agent_name) -> the trail to record into; any id may be None.
+TrailFor = Callable[[str | None, str | None, str | None], AuditTrail]
 
 
 class AuditSpanExporter(SpanExporter):
-    def __init__(self, trail_for: Callable[[str | None, str | None], AuditTrail],
-                 transport: Transport | None = None) -> None:
-        """``trail_for(session_id, user_id)`` returns the trail to record into (ids may be None);
-        ``transport``, if given, is what ``force_flush`` flushes."""
+    def __init__(self, trail_for: TrailFor, transport: Transport | None = None) -> None:
+        """``trail_for(session_id, user_id, agent)`` returns the trail to record into (ids may be None,
+        e.g. ``TrailPerSession``); ``transport``, if given, is what ``force_flush`` flushes."""
         self.trail_for = trail_for
         self.transport = transport
         self.skipped = 0
@@ -63,32 +44,14 @@ class AuditSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         for span in spans:
             try:
-                self._export_one(span)
+                view = genai_span(span)
+                who = identity_of(view)
+                record_span(view, self.trail_for(who.session_id, who.user_id, who.agent))
             except Exception:  # one odd span (a non-numeric token count) must not lose the batch
                 self.skipped += 1
                 _report("span_skipped", "a span could not be turned into an audit event",
                         level=logging.WARNING, exc_info=True)
         return SpanExportResult.SUCCESS
-
-    def _export_one(self, span: ReadableSpan) -> None:
-        attrs: dict[str, Any] = dict(span.attributes or {})
-        session = _str(attrs.get("session.id")) or _trace_session(span)
-        trail = self.trail_for(session, _str(attrs.get("user.id")))
-        ids = _ids(span)
-        duration_ms = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
-        tool = attrs.get("gen_ai.tool.name") or attrs.get("tool.name")
-        if tool:
-            failed = span.status.status_code == StatusCode.ERROR
-            params = {k: v for k, v in attrs.items() if k.startswith("tool.parameters.")}
-            trail.record_tool_call(str(tool), parameters=params, duration_ms=max(duration_ms, 0.0),
-                                   status="error" if failed else "success",
-                                   result={"error": span.status.description} if failed else None,
-                                   trace=ids)
-        elif "gen_ai.request.model" in attrs:
-            tokens = int(attrs.get("gen_ai.usage.input_tokens", 0)) + int(
-                attrs.get("gen_ai.usage.output_tokens", 0))
-            trail.output("llm_response", content=span.name, tokens_used=tokens or None,
-                         model=str(attrs["gen_ai.request.model"]), trace=ids)
 
     def shutdown(self) -> None:
         return None
@@ -97,20 +60,18 @@ class AuditSpanExporter(SpanExporter):
         return self.transport.flush(timeout_millis / 1000) if self.transport is not None else True
 
 
-def _trace_session(span: ReadableSpan) -> str | None:
+def genai_span(span: ReadableSpan) -> GenAISpan:
+    """The SDK's span as the mapping reads it."""
     ctx = span.get_span_context()
-    return f"trace-{ctx.trace_id:032x}" if ctx is not None else None
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _ids(span: ReadableSpan) -> dict[str, str]:
-    ctx = span.get_span_context()
-    if ctx is None:
-        return {}
-    ids = {"trace_id": f"{ctx.trace_id:032x}", "span_id": f"{ctx.span_id:016x}"}
-    if span.parent is not None:
-        ids["parent_span_id"] = f"{span.parent.span_id:016x}"
-    return ids
+    return GenAISpan(
+        name=span.name,
+        attributes=dict(span.attributes or {}),
+        start_ns=span.start_time or 0,
+        end_ns=span.end_time or 0,
+        trace_id=f"{ctx.trace_id:032x}" if ctx is not None else None,
+        span_id=f"{ctx.span_id:016x}" if ctx is not None else None,
+        parent_span_id=f"{span.parent.span_id:016x}" if span.parent is not None else None,
+        status_error=span.status.status_code == StatusCode.ERROR,
+        status_message=span.status.description or "",
+        resource=dict(span.resource.attributes) if span.resource is not None else {},
+    )

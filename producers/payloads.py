@@ -48,11 +48,13 @@ def reasoning_payload(thought: Any, plan: list[Any] | None, confidence: float | 
 
 
 def tool_call_payload(tool_name: str, parameters: Any, result: Any, status: str,
-                      duration_ms: float) -> dict[str, Any]:
+                      duration_ms: float, call_id: str | None = None) -> dict[str, Any]:
     payload: dict[str, Any] = {"tool_name": tool_name, "parameters": as_object(parameters or {}),
                                "status": status, "duration_ms": max(0.0, float(duration_ms))}
     if result is not None:
         payload["result"] = as_object(result)
+    if call_id:
+        payload["call_id"] = call_id
     return payload
 
 

@@ -124,9 +124,10 @@ class AuditTrail:
 
     def record_tool_call(self, tool_name: str, *, parameters: Any = None, result: Any = None,
                          status: str = "success", duration_ms: float = 0.0, level: str | None = None,
-                         trace: dict[str, str] | None = None) -> bool:
-        """A tool call measured elsewhere (an OpenTelemetry span, a framework callback)."""
-        payload = tool_call_payload(tool_name, parameters, result, status, duration_ms)
+                         trace: dict[str, str] | None = None, call_id: str | None = None) -> bool:
+        """A tool call measured elsewhere (an OpenTelemetry span, a framework callback); ``call_id``:
+        the id the model gave the call, which links it to the model's request."""
+        payload = tool_call_payload(tool_name, parameters, result, status, duration_ms, call_id)
         return self._record("tool_call", level or ("error" if status == "error" else "info"), payload, trace)
 
     # --- tool calls: with, async with, decorator --------------------------------------------

@@ -107,6 +107,7 @@ def _payload_properties() -> dict[str, Any]:
         "stack_trace": {"type": "text", "index": False},
         "recovery_action": {"type": "text"},
         "final_seq": {"type": "long"},  # kind "end": the session's last seq
+        "call_id": _KW,
     }
 
 

@@ -7,6 +7,7 @@ so ``agent-audit --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,18 +84,17 @@ def emit(value: Any) -> None:
 
 
 def reports_errors(handler: Handler) -> Handler:
-    """Turn the failures a user can act on into one line on stderr and exit code 2."""
+    """Turn the failures a user can act on into one line on stderr and their exit code
+    (``cli/output.py``: 3 unreachable, 4 configuration, 5 refused)."""
 
     @wraps(handler)
     def run(args: argparse.Namespace) -> int:
-        from agent_audit.core.errors import AuditError  # noqa: PLC0415
-        from elastic_transport import TransportError  # noqa: PLC0415
-        from elasticsearch import ApiError  # noqa: PLC0415
+        from agent_audit.cli.output import failure_exit  # noqa: PLC0415
 
         try:
             return handler(args)
-        except (AuditError, ApiError, TransportError, ValueError) as exc:
-            print(f"agent-audit {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return 2
+        except Exception as exc:
+            return failure_exit(args.command, exc, es_url=os.environ.get("ES_URL", "http://127.0.0.1:9200"),
+                                kafka=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
 
     return run

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
              "events into tombstones in every daily index, pseudonymize the access log and holds; "
              "prints the receipt stored in {prefix}-erasure-receipts, with each store's status",
     )
-    p.add_argument("user_id")
+    p.add_argument("user_id", help="the user to erase, as the agent recorded it")
     p.add_argument("--dry-run", action="store_true", help="list what would go; change nothing")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_forget)

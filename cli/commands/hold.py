@@ -62,5 +62,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--all", action="store_true", help="released ones too")
     p.set_defaults(func=_list)
     p = sub.add_parser("release", parents=[parent], help="release a hold (it stays on record)")
-    p.add_argument("hold_id")
+    p.add_argument("hold_id", help="the hold's id, as `hold list` prints it")
     p.set_defaults(func=_release)

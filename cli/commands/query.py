@@ -1,8 +1,9 @@
 """``agent-audit query``: the questions people ask of the trail, each one recorded in the access log.
 
-Output is NDJSON on stdout. Identifiers are looked up as given and as the stream stored them
-(redacted, under every redaction-key version); the access log keeps the parameters redacted (a user
-id as its keyed subject digest) and the number of results, never the results.
+Output is a table on a terminal and NDJSON otherwise (``--json`` / ``--table`` choose).
+Identifiers are looked up as given and as the stream stored them (redacted, under every
+redaction-key version); the access log keeps the parameters redacted (a user id as its keyed
+subject digest) and the number of results, never the results.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from agent_audit.cli.commands.context import Context, actor_parent, emit, reports_errors
+from agent_audit.cli.commands.context import Context, actor_parent, reports_errors
+from agent_audit.cli.output import output_parent, rows_out
 
 __all__ = ["register"]
 
@@ -30,20 +32,25 @@ def _pseudonym(ctx: Context, user_id: str) -> str:
     return subject_digest(user_id, ctx.settings)
 
 
-def _log(ctx: Context, query: str, params: dict[str, Any], rows: Iterable[Any]) -> int:
+# Events on a terminal: the fields a reader scans first (NDJSON keeps every field).
+EVENT_COLUMNS = ("seq", "timestamp", "session_id", "kind", "level", "agent", "payload")
+
+
+def _log(ctx: Context, query: str, params: dict[str, Any], rows: Iterable[Any],
+         columns: tuple[str, ...] | None = None) -> int:
     """Record the read as started, print every row, then record it with its count."""
     log = ctx.access_log
-    start, n = time.monotonic(), 0
+    start, out = time.monotonic(), rows_out(ctx.args, columns=columns, title=f"query {query}")
     log.record(ctx.actor, query, params, 0, "started")  # before any row is shown
     try:
         for row in rows:
-            emit(row)
-            n += 1
+            out.write(row)
     except BaseException as exc:  # Ctrl-C included: the log says the read was cut short
-        log.record(ctx.actor, query, params, n, "error", type(exc).__name__, _ms(start))
+        log.record(ctx.actor, query, params, out.count, "error", type(exc).__name__, _ms(start))
         raise
-    log.record(ctx.actor, query, params, n, duration_ms=_ms(start))
-    return n
+    log.record(ctx.actor, query, params, out.count, duration_ms=_ms(start))
+    out.close()
+    return out.count
 
 
 def _ms(start: float) -> int:
@@ -56,7 +63,7 @@ def _timeline(args: argparse.Namespace) -> int:
 
     ctx = Context(args)
     rows = session_events(ctx.es, ctx.prefix, _stored(ctx, args.session_id), limit=args.limit)
-    _log(ctx, "timeline", {"session_id": args.session_id, "limit": args.limit}, rows)
+    _log(ctx, "timeline", {"session_id": args.session_id, "limit": args.limit}, rows, EVENT_COLUMNS)
     return 0
 
 
@@ -67,7 +74,7 @@ def _user(args: argparse.Namespace) -> int:
     ctx = Context(args)
     rows = user_events(ctx.es, ctx.prefix, _stored(ctx, args.user_id), args.since, args.until, args.limit)
     _log(ctx, "user", {"user_id": _pseudonym(ctx, args.user_id), "since": args.since, "until": args.until,
-                       "limit": args.limit}, rows)
+                       "limit": args.limit}, rows, EVENT_COLUMNS)
     return 0
 
 
@@ -128,41 +135,43 @@ def _time_window(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parent = actor_parent()
+    parent, output = actor_parent(), output_parent()
     query = subparsers.add_parser("query", help="ask the audit trail (every query is access-logged)")
     sub = query.add_subparsers(dest="query", required=True)
 
-    p = sub.add_parser("timeline", parents=[parent], help="a session's events in seq order (NDJSON)")
-    p.add_argument("session_id")
+    p = sub.add_parser("timeline", parents=[parent, output], help="a session's events in seq order (NDJSON)")
+    p.add_argument("session_id", help="the session, as the agent recorded it")
     p.add_argument("--limit", type=int, help="at most this many events (default: all)")
     p.set_defaults(func=_timeline)
 
-    p = sub.add_parser("user", parents=[parent], help="a user's events in time order (NDJSON)")
-    p.add_argument("user_id")
+    p = sub.add_parser("user", parents=[parent, output], help="a user's events in time order (NDJSON)")
+    p.add_argument("user_id", help="the user, as the agent recorded it (looked up redacted too)")
     _time_window(p)
     p.add_argument("--limit", type=int, help="at most this many events (default: all)")
     p.set_defaults(func=_user)
 
-    p = sub.add_parser("tools", parents=[parent], help="per tool: calls, errors, avg and p95 duration (ms)")
+    p = sub.add_parser("tools", parents=[parent, output],
+                       help="per tool: calls, errors, avg and p95 duration (ms)")
     _time_window(p)
     p.set_defaults(func=_tools)
 
-    p = sub.add_parser("errors-per-day", parents=[parent],
+    p = sub.add_parser("errors-per-day", parents=[parent, output],
                        help="per UTC day: events, errors (kind or level error) and error rate")
     _time_window(p)
     p.set_defaults(func=_errors_per_day)
 
-    p = sub.add_parser("search", parents=[parent], help="full-text search of the payloads, best first")
-    p.add_argument("text")
+    p = sub.add_parser("search", parents=[parent, output],
+                       help="full-text search of the payloads, best first")
+    p.add_argument("text", help="words to find (redacted first, as the stored text is)")
     p.add_argument("--size", type=int, default=20, help="results (default 20)")
     p.set_defaults(func=_search)
 
-    p = sub.add_parser("gaps", parents=[parent],
+    p = sub.add_parser("gaps", parents=[parent, output],
                        help="completeness: missing seq ranges of a session (exit 1 if any)")
-    p.add_argument("session_id")
+    p.add_argument("session_id", help="the session, as the agent recorded it")
     p.set_defaults(func=_gaps)
 
-    p = sub.add_parser("access-log", parents=[parent], help="the newest access-log entries")
+    p = sub.add_parser("access-log", parents=[parent, output], help="the newest access-log entries")
     p.add_argument("--by", help="only this actor's reads")
     p.add_argument("--limit", type=int, default=50, help="entries (default 50)")
     p.set_defaults(func=_access_log)

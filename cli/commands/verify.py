@@ -88,7 +88,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
              "truncated, deleted, inserted, not yet checkpointed; --since/--until sweeps a range",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("session_id", nargs="?")
+    p.add_argument("session_id", nargs="?",
+                   help="the session, as the agent recorded it (omit it to sweep with --since/--until)")
     p.add_argument("--since", help="sweep: checkpoints closed at or after this time (RFC 3339 or date)")
     p.add_argument("--until", help="sweep: checkpoints closed at or before this time")
     p.add_argument("--json", action="store_true", help="one JSON document instead of text")
