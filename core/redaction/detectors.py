@@ -42,8 +42,9 @@ from agent_audit.core.redaction.patterns import (
     VALUE,
     VERSION_BEFORE,
 )
+from agent_audit.core.redaction.phrases import find_personal, find_secrets, may_hold_personal, may_hold_secret
 
-__all__ = ["BY_DIGITS", "DETECTORS", "Detector", "Finding", "has_digit"]
+__all__ = ["BY_DIGITS", "DETECTORS", "Detector", "Finding", "Step", "has_digit", "steps"]
 
 Finding = tuple[int, int, str]  # start, end, kind
 
@@ -57,6 +58,7 @@ class Detector:
     name: str
     find: Callable[[str], Iterable[Finding]]
     needs_digit: bool = False
+    needs_colon: bool = False
     marker: str | None = None
     probe: re.Pattern[str] | None = None
     gate: Callable[[str], bool] | None = None
@@ -117,8 +119,11 @@ def _emails(text: str) -> Iterator[Finding]:
 def _assignments(text: str) -> Iterator[Finding]:
     """``password=...``, ``"api_key": "..."``, ``Authorization: Bearer ...`` inside free text: the
     name before each ':' or '=' is read backward and judged by the key-name rules."""
+    floor = 0  # a value read runs to its end: operators inside it are not read again (linear work)
     for op in ASSIGNMENT.finditer(text):
         at = op.start()
+        if at < floor:
+            continue
         name = KEY_NAME_REVERSED.match(text[max(0, at - 72):at][::-1])
         if name is None or key_kind(name.group(1)[::-1]) != SECRET:
             continue
@@ -128,6 +133,7 @@ def _assignments(text: str) -> Iterator[Finding]:
         value = VALUE.match(text, at + 1)
         if value is None:
             continue
+        floor = value.end()
         group = value.lastindex or 0
         if not TOKEN.match(value.group(group)):  # already a token: [JWT] or [SECRET]
             yield value.start(group), value.end(group), SECRET
@@ -157,11 +163,30 @@ def _after_chars(written: str, want: int) -> int:
     return len(written)
 
 
+_lowered = ["", ""]  # the last text lowered and its lower-case: three gates read it in a row
+
+
+def _lower(text: str) -> str:
+    if text is not _lowered[0]:
+        _lowered[0], _lowered[1] = text, text.lower()
+    return _lowered[1]
+
+
+def _may_say_secret(text: str) -> bool:
+    low = text.lower()  # the first of the three gates to read it: no cache test
+    _lowered[0], _lowered[1] = text, low
+    return may_hold_secret(low)
+
+
+def _may_say_personal(text: str) -> bool:
+    return may_hold_personal(_lowered[1] if text is _lowered[0] else text.lower())
+
+
 def _may_assign(text: str) -> bool:
     """A secret assignment needs ':' or '=' and one of the secret words' stems (keys.KEY_HINTS)."""
     if ":" not in text and "=" not in text:
         return False
-    low = text.lower()
+    low = _lower(text)
     # Spelled out for speed (a generator over KEY_HINTS costs twice as much); a test holds the two
     # in step.
     return ("pass" in low or "secret" in low or "token" in low or "key" in low or "auth" in low
@@ -181,7 +206,7 @@ def _secret_shape(m: re.Match[str]) -> bool:
 def _address(m: re.Match[str]) -> bool:
     """A dotted quad that parses, unless a version label comes just before it (user agents' rv:1.9.0.20,
     version 1.2.3.4, build 5.1.0.12)."""
-    return ipv4(m.group(0)) and VERSION_BEFORE.search(m.string, max(0, m.start() - 12), m.start()) is None
+    return ipv4(m.group(0)) and VERSION_BEFORE.search(m.string, max(0, m.start() - 24), m.start()) is None
 
 
 def _ipv6s(text: str) -> Iterator[Finding]:
@@ -201,7 +226,10 @@ def _ipv6s(text: str) -> Iterator[Finding]:
 DETECTORS: tuple[Detector, ...] = (
     Detector("private_key", _private_keys, marker="-----BEGIN "),
     Detector("jwt", _regex(JWT, "JWT"), marker="eyJ"),
-    Detector("url_credentials", _regex(URL_CREDENTIALS, "CREDENTIALS", 1), marker="@", probe=URL_CREDENTIALS),
+    Detector("url_credentials", _regex(URL_CREDENTIALS, "CREDENTIALS", 1), needs_colon=True, marker="@",
+             probe=URL_CREDENTIALS),
+    # Before the assignments: "PASSWORD: correct horse battery staple" goes whole, not its first word.
+    Detector("secret_phrases", find_secrets, gate=_may_say_secret),
     Detector("assignment", _assignments, gate=_may_assign),
     Detector("secret_shapes", _regex(SECRET_SHAPES, SECRET, accept=_secret_shape), probe=SECRET_PROBE),
     Detector("azure_secret", _regex(AZURE_SECRET, SECRET), marker="Q~"),
@@ -211,12 +239,25 @@ DETECTORS: tuple[Detector, ...] = (
              marker="asic"),
     Detector("email", _emails, marker="@"),
     Detector("iban", _ibans, needs_digit=True, probe=IBAN_PROBE),
-    Detector("ipv6", _ipv6s, probe=IPV6_PROBE),
+    Detector("ipv6", _ipv6s, needs_colon=True, probe=IPV6_PROBE),
     Detector("ipv4", _regex(IPV4, "IP", accept=_address), needs_digit=True,
              probe=IPV4_PROBE),
     Detector("numbers", find_numbers, needs_digit=True, probe=NUMBER_PROBE),
+    # Last: the placeholders of the structured kinds are in, so an address stops before an email.
+    Detector("personal_phrases", find_personal, gate=_may_say_personal),
 )
 # Detectors by whether the text holds a digit: ten substring tests spare a digit-less text the
 # three digit detectors' searches (cheaper than one regex that tells digit-made values apart).
 BY_DIGITS: dict[bool, tuple[Detector, ...]] = {
     True: DETECTORS, False: tuple(d for d in DETECTORS if not d.needs_digit)}
+# The same detectors as plain tuples (marker, probe search, gate, find) for the redactor's loop,
+# by ``has_digit(text) + 2 * (":" in text)``: unpacking a tuple costs a fraction of four attribute
+# reads, and a text without a digit or a colon skips the detectors that need one.
+Step = tuple[str, Callable[[str], object] | None, Callable[[str], bool] | None,
+             Callable[[str], Iterable[Finding]]]
+
+
+def steps(detectors: tuple[Detector, ...]) -> tuple[tuple[Step, ...], ...]:
+    return tuple(tuple((d.marker or "", d.probe.search if d.probe else None, d.gate, d.find)
+                       for d in detectors if (digit or not d.needs_digit) and (colon or not d.needs_colon))
+                 for colon in (False, True) for digit in (False, True))

@@ -14,10 +14,12 @@ never mutated: every container on the way is rebuilt.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from agent_audit.core.redaction.detectors import BY_DIGITS, Finding, has_digit
+from agent_audit.core.redaction.context import VERSION, key_context, whole_value
+from agent_audit.core.redaction.detectors import DETECTORS, Finding, Step, has_digit, steps
 from agent_audit.core.redaction.keyed import KeyedDigest
 from agent_audit.core.redaction.keys import key_kind
 from agent_audit.core.redaction.patterns import TOKEN
@@ -25,7 +27,7 @@ from agent_audit.core.settings import Settings
 
 __all__ = ["MAX_DEPTH", "MAX_TEXT", "POLICY_VERSION", "STRUCTURAL", "Redactor"]
 
-POLICY_VERSION = "2026.11-4"  # bump whenever a rule changes what is removed
+POLICY_VERSION = "2026.12-1"  # bump whenever a rule changes what is removed
 MAX_TEXT = 1_000_000
 MAX_DEPTH = 32
 MIN_TEXT = 5  # nothing we detect fits in fewer characters ("pwd=x")
@@ -35,20 +37,29 @@ MIN_LETTERS = 20
 TRUNCATED = "[TRUNCATED]"
 TOO_DEEP = "[TOO_DEEP]"
 
-# Fields of the envelope that are structure, not content (session_id and user_id are content).
-STRUCTURAL = frozenset({"schema_version", "event_id", "kind", "level", "timestamp", "seq", "trace_id",
-                        "span_id", "parent_span_id", "agent", "redaction", "integrity"})
+# Fields of the envelope that are structure, not content (session_id and user_id are content). The
+# rest of the envelope is content: ``event_id`` is any producer string, kept when it is a UUID or a
+# ULID (what producers generate, core.wire.new_event_id: random hex or base32, no personal data,
+# and the sink's document id) and scanned like content otherwise,
+# ``agent.name`` is scanned as text (a software name, so no person-name rule) and ``agent.version``
+# as a version (a dotted quad there is no IP). Enumerations, a timestamp, counters, OpenTelemetry
+# hex ids and the stream's own records cannot hold personal data: validation fixes their shape.
+STRUCTURAL = frozenset({"schema_version", "kind", "level", "timestamp", "seq", "trace_id",
+                        "span_id", "parent_span_id", "redaction", "integrity"})
 _CACHE_SIZE = 10_000
 _MEMO_TEXT = 200  # longest text remembered, characters
 _MEMO_SIZE = 20_000  # texts remembered; past this the memo starts over
 _NAMES_SIZE = 4_096  # dict keys remembered
 _CONTAINERS = (dict, list, tuple)
 _SEPARATORS = str.maketrans("", "", " .-/()")  # how numbers are written apart
+_ALL, _NO_IPV4 = steps(DETECTORS), steps(tuple(d for d in DETECTORS if d.name != "ipv4"))
 
 
 def _normalise(kind: str, value: str) -> str:
     if kind == "EMAIL":
         return value.lower()
+    if kind in ("NAME", "ADDRESS"):
+        return " ".join(value.split()).casefold()  # "Jane  Doe" and "jane doe" join
     if kind in ("CARD", "SSN", "PHONE", "IBAN"):
         compact = value.translate(_SEPARATORS)  # the usual case; the filter below is the rule
         if not compact.replace("+", "").isalnum():
@@ -72,6 +83,9 @@ class Redactor:
         # judged once, whatever memo_size says; a key that holds an email is redacted like a value.
         self._names: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
         self._plain_names: set[str] = set()  # keys found to hold nothing: one set test, no call
+        # What each key says of its value (keys.py's kind, context.py's context), judged once.
+        self._judged: dict[str, tuple[str | None, str | None]] = {}
+        self._agents: dict[tuple[tuple[Any, Any], ...], tuple[dict[str, Any], _Counted]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Redactor:
@@ -106,7 +120,9 @@ class Redactor:
         """One v1 event: every field but the structural ones, plus the ``redaction`` record. Counts
         already recorded on the event are kept, so redacting a redacted event changes nothing."""
         counts: dict[str, int] = {}
-        out = {k: v if k in STRUCTURAL else self._field(k, v, 1, counts) for k, v in event.items()}
+        out = {k: v if k in STRUCTURAL or (k == "event_id" and _opaque_id(v))
+               else self._agent(v, counts) if k == "agent" else self._field(k, v, 1, counts)
+               for k, v in event.items()}
         total = dict(counts)
         previous = event.get("redaction")
         if isinstance(previous, Mapping) and isinstance(previous.get("counts"), Mapping):
@@ -155,17 +171,17 @@ class Redactor:
         memo = cache[text] = (self._scan(text, found), tuple(found.items()))
         return memo
 
-    def _scan(self, text: str, counts: dict[str, int]) -> str:
+    def _scan(self, text: str, counts: dict[str, int],
+              detectors: tuple[tuple[Step, ...], ...] = _ALL) -> str:
         if len(text) < MIN_LETTERS and text.isalpha():
             return text
         if len(text) > MAX_TEXT:
             text = _truncate(text)
             counts["TRUNCATED"] = counts.get("TRUNCATED", 0) + 1
-        for d in BY_DIGITS[has_digit(text)]:
-            if ((d.marker is None or d.marker in text)
-                    and (d.probe is None or d.probe.search(text) is not None)
-                    and (d.gate is None or d.gate(text))):
-                found = list(d.find(text))
+        for marker, probe, gate, find in detectors[has_digit(text) + 2 * (":" in text)]:
+            if (marker in text and (probe is None or probe(text) is not None)
+                    and (gate is None or gate(text))):
+                found = list(find(text))
                 if found:
                     text = self._splice(text, found, counts)
         return text
@@ -206,8 +222,57 @@ class Redactor:
             return out
         return [self._value(v, depth + 1, counts) for v in value]
 
+    def _agent(self, agent: Any, counts: dict[str, int]) -> Any:
+        """The envelope's ``agent``: its name scanned as text, its version as a version. A producer
+        sends the same agent on every event, so each is judged once, like dict keys."""
+        if type(agent) is not dict:
+            return self._value(agent, 1, counts)
+        try:
+            seen = tuple(agent.items())
+            memo = self._agents.get(seen)
+        except TypeError:  # a container inside: no memo
+            seen, memo = None, None
+        if memo is None:
+            found: dict[str, int] = {}
+            clean = {k: self._text(v, found) if k == "name" and type(v) is str
+                     else self._field(k, v, 2, found) for k, v in agent.items()}
+            memo = (clean, tuple(found.items()))
+            if seen is not None:
+                if len(self._agents) >= _NAMES_SIZE:
+                    self._agents.clear()
+                self._agents[seen] = memo
+        for kind, n in memo[1]:
+            counts[kind] = counts.get(kind, 0) + n
+        return dict(memo[0])
+
+    def _judge(self, key: str) -> tuple[str | None, str | None]:
+        judged = self._judged.get(key)
+        if judged is None:
+            if len(self._judged) >= _NAMES_SIZE:
+                self._judged.clear()
+            kind = key_kind(key)
+            judged = self._judged[key] = (kind, None if kind else key_context(key))
+        return judged
+
+    def _in_context(self, context: str, text: str, counts: dict[str, int]) -> str:
+        """A string under a key with a context: the whole value may be that context's kind;
+        otherwise every detector but those the context excludes."""
+        kind = whole_value(context, text)
+        if kind is not None:
+            counts[kind] = counts.get(kind, 0) + 1
+            return self.token(kind, text.strip())
+        if context == VERSION:
+            return self._scan(text, counts, _NO_IPV4) if len(text) >= MIN_TEXT else text
+        return self._text(text, counts)
+
     def _field(self, key: Any, value: Any, depth: int, counts: dict[str, int]) -> Any:
-        kind = key_kind(key) if type(key) is str else None
+        if type(key) is str:
+            judged = self._judged.get(key)  # spelled out: this runs for every field
+            kind, context = judged if judged is not None else self._judge(key)
+        else:
+            kind, context = _UNJUDGED
+        if context is not None and type(value) is str:
+            return self._in_context(context, value, counts)
         if kind is None:
             # Exact type tests, commonest first, each sparing a call: this runs for every field.
             shape = type(value)
@@ -239,6 +304,21 @@ class Redactor:
             return value
         counts[kind] = counts.get(kind, 0) + 1
         return self.token(kind, str(value))
+
+
+_UNJUDGED: tuple[None, None] = (None, None)
+_Counted = tuple[tuple[str, int], ...]
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _opaque_id(value: Any) -> bool:
+    """A UUID, or a ULID (26 ASCII letters and digits led by 0-7, its timestamp's first digit):
+    nothing a detector takes fits in either (a key shape glued inside letters is not taken)."""
+    if type(value) is not str:
+        return False
+    if len(value) == 26:
+        return value[0] in "01234567" and value.isascii() and value.isalnum()
+    return len(value) == 36 and _UUID.fullmatch(value) is not None
 
 
 def _numbered(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
