@@ -12,6 +12,8 @@ nanoseconds) skips a detector when the text cannot hold a match: most strings ru
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -108,12 +110,37 @@ def _emails(text: str) -> Iterator[Finding]:
             # '/', '=' and '?' are legal in a local part but far more often end a URL or a
             # ``user=`` before the address: keep them out unless nothing else is left.
             cut = local.end()
-            name = local.group()
+            while cut and text[at - cut] in "'`":
+                cut -= 1  # a quote before the address ('jane@example.com'): not part of it, one token
+            name = local.group()[:cut]
             if "/" in name or "=" in name or "?" in name:
                 cut = min((i for i in (name.find(c) for c in "/=?") if i > 0), default=cut)
             floor = domain.end()
             yield at - cut, floor, "EMAIL"
         at = text.find("@", at + 1)
+
+
+_BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
+
+
+def _encoded_emails(text: str) -> Iterator[Finding]:
+    """An email address sent in base64 (``amFuZUBleGFtcGxlLmNvbQ==``): a run that is the whole text
+    or ends in padding, decoded, holding an address the email detector finds."""
+    for m in _BASE64_RUN.finditer(text):
+        run = m.group()
+        if not run.endswith("=") and len(run) != len(text):
+            continue
+        try:
+            decoded = base64.b64decode(run + "=" * (-len(run) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if b"@" in decoded and decoded.isascii() and next(_emails(decoded.decode()), None):
+            yield m.start(), m.end(), "EMAIL"
+
+
+def _may_encode(text: str) -> bool:
+    """Base64 worth decoding is padded, or is the whole (space-free) text."""
+    return len(text) >= 16 and ("=" in text or " " not in text)
 
 
 def _assignments(text: str) -> Iterator[Finding]:
@@ -238,6 +265,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("basic", _regex(BASIC, SECRET, 1, accept=lambda m: basic_credentials(m.group(1))),
              marker="asic"),
     Detector("email", _emails, marker="@"),
+    Detector("encoded_email", _encoded_emails, gate=_may_encode),
     Detector("iban", _ibans, needs_digit=True, probe=IBAN_PROBE),
     Detector("ipv6", _ipv6s, needs_colon=True, probe=IPV6_PROBE),
     Detector("ipv4", _regex(IPV4, "IP", accept=_address), needs_digit=True,

@@ -22,6 +22,8 @@ from agent_audit.core.redaction.context import VERSION, key_context, whole_value
 from agent_audit.core.redaction.detectors import DETECTORS, Finding, Step, has_digit, steps
 from agent_audit.core.redaction.keyed import KeyedDigest
 from agent_audit.core.redaction.keys import key_kind
+from agent_audit.core.redaction.normalize import needs as needs_normalizing
+from agent_audit.core.redaction.normalize import normalize
 from agent_audit.core.redaction.patterns import TOKEN
 from agent_audit.core.settings import Settings
 
@@ -178,6 +180,10 @@ class Redactor:
         if len(text) > MAX_TEXT:
             text = _truncate(text)
             counts["TRUNCATED"] = counts.get("TRUNCATED", 0) + 1
+        # Inline prefilter (no call for the usual ASCII text); needs_normalizing decides.
+        if (not text.isascii() or "%40" in text or "at]" in text or "at)" in text or "AT" in text) \
+                and needs_normalizing(text):
+            return self._scan_normalized(text, counts, detectors)
         for marker, probe, gate, find in detectors[has_digit(text) + 2 * (":" in text)]:
             if (marker in text and (probe is None or probe(text) is not None)
                     and (gate is None or gate(text))):
@@ -185,6 +191,33 @@ class Redactor:
                 if found:
                     text = self._splice(text, found, counts)
         return text
+
+    def _scan_normalized(self, text: str, counts: dict[str, int],
+                         detectors: tuple[tuple[Step, ...], ...]) -> str:
+        """The detectors over the normalised text (``normalize.py``); findings are masked there with a
+        filler of the same length (so positions keep mapping back), then replaced in the original.
+        Tokens hash the normalised value: a fullwidth at-sign and "@" give one token."""
+        work, origin = normalize(text)
+        taken: list[Finding] = []
+        for marker, probe, gate, find in detectors[has_digit(work) + 2 * (":" in work)]:
+            if marker in work and (probe is None or probe(work) is not None) and (gate is None or gate(work)):
+                for start, end, kind in list(find(work)):
+                    if any(start < e and s < end for s, e, _ in taken):
+                        continue  # over a value an earlier detector took
+                    taken.append((start, end, kind))
+                    work = work[:start] + _FILL * (end - start) + work[end:]
+        if not taken:
+            return text
+        norm = normalize(text)[0]
+        parts: list[str] = []
+        last = 0
+        for start, end, kind in sorted(taken):
+            begin, stop = origin[start][0], origin[end - 1][1]
+            parts += (text[last:begin], self.token(kind, norm[start:end]))
+            counts[kind] = counts.get(kind, 0) + 1
+            last = stop
+        parts.append(text[last:])
+        return "".join(parts)
 
     def _splice(self, text: str, found: list[Finding], counts: dict[str, int]) -> str:
         if len(found) == 1:  # the usual case
@@ -307,6 +340,7 @@ class Redactor:
 
 
 _UNJUDGED: tuple[None, None] = (None, None)
+_FILL = "\ue000"  # a private-use character: no detector's class takes it, and it is no word character
 _Counted = tuple[tuple[str, int], ...]
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
