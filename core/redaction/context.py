@@ -94,8 +94,9 @@ _WRITTEN_DATE = re.compile(
     r"(?:19|20)[0-9]{2}[./\-][0-9]{1,2}[./\-][0-9]{1,2}|[0-9]{1,2}[./\-][0-9]{1,2}[./\-](?:19|20)?[0-9]{2}"
     r"|(?i:[0-9]{1,2}(?:st|nd|rd|th|er|\.)?[ \t]+(?:of[ \t]+|de[ \t]+)?[^\W\d_]{3,10}\.?,?[ \t]+(?:de[ \t]+)?"
     r"(?:19|20)[0-9]{2}|[^\W\d_]{3,10}\.?[ \t]+[0-9]{1,2}(?:st|nd|rd|th)?,?[ \t]+(?:19|20)[0-9]{2})")
-_NAME_WORD = r"[^\W\d_](?:[^\W\d_]|['\u2019\-](?=[^\W\d_]))*\.?"  # O'Neil, Jean-Luc, J.
-_NAME_VALUE = re.compile(rf"{_NAME_WORD}(?:,? {_NAME_WORD}){{0,5}}")
+# O'Neil, Jean-Luc, J., and the titles people write around names: Dipl.-Ing., Univ.Prof., B.Sc.
+_NAME_WORD = r"[^\W\d_](?:[^\W\d_]|[.'\u2019\-](?=[^\W\d_])|\.-(?=[^\W\d_]))*\.?"
+_NAME_VALUE = re.compile(rf"{_NAME_WORD}(?:,? {_NAME_WORD}){{0,7}}")
 _PARTICLES = frozenset({"de", "del", "della", "der", "den", "van", "von", "da", "di", "du", "le", "la", "bin",
                         "ibn", "y", "dos", "das", "ter", "zu"})
 
@@ -144,7 +145,7 @@ def _number(context: str, text: str) -> str | None:  # noqa: PLR0911 - one rule 
 
 
 def _person_name(text: str, *, strict: bool) -> bool:
-    """A name as people write one: up to six words of letters (``O'Neil``, ``Jean-Luc``, ``J. R.``).
+    """A name as people write one: up to eight words of letters (``O'Neil``, ``Jean-Luc``, ``J. R.``).
     Under a bare ``name`` key (``strict``) it takes two words or more, each capitalised but for
     particles (``van``, ``de``), or a script without case: a tool or file name is not written so."""
     if len(text) > 80 or _NAME_VALUE.fullmatch(text) is None:

@@ -124,11 +124,13 @@ _BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0
 
 
 def _encoded_emails(text: str) -> Iterator[Finding]:
-    """An email address sent in base64 (``amFuZUBleGFtcGxlLmNvbQ==``): a run that is the whole text
-    or ends in padding, decoded, holding an address the email detector finds."""
+    """An email address sent in base64 (``amFuZUBleGFtcGxlLmNvbQ==``): a run that is the whole text,
+    ends in padding or follows an '=' (``payload=...``), decoded, holding an address the email
+    detector finds. A bare unpadded run inside prose is not decoded: finding one would cost a scan
+    of every text."""
     for m in _BASE64_RUN.finditer(text):
         run = m.group()
-        if not run.endswith("=") and len(run) != len(text):
+        if not run.endswith("=") and len(run) != len(text) and text[m.start() - 1:m.start()] != "=":
             continue
         try:
             decoded = base64.b64decode(run + "=" * (-len(run) % 4), validate=True)

@@ -51,13 +51,17 @@ _PERSONAL_WORDS = frozenset(
         "born", "birth", "birthdate", "dob", "birthday", "geboren", "né", "née", "ne", "nee", "nacido",
         "nacida", "nato", "nata", "nascido", "nascida", "nacimiento", "naissance", "geburtsdatum")
     for end in ("", ":"))
-_CONNECTOR = re.compile(r"[ \t]*(?:[\"']?[ \t]*(?P<op>[:=])|(?P<verb>is|was|provided|used|of|on|am)\b)?"
+# What joins a trigger to its value: ':' or '=', or a verb ("is", German "ist", French "est",
+# Spanish "es", Portuguese "é", Italian "è"; "provided", "used" in API errors).
+_CONNECTOR = re.compile(r"[ \t]*(?:[\"']?[ \t]*(?P<op>[:=])"
+                        r"|(?P<verb>is|ist|est|es|é|è|was|provided|used|of|on|am)\b)?"
                         r"(?:[ \t]+(?:is|was)\b)?[ \t]*:?[ \t]*")
 _QUOTED = re.compile(r"\"([^\"\n]+)\"|'([^'\n]+)'|`([^`\n]+)`")
-_WORD = re.compile(r"[^\s\"'`,;<>()\[\]{}]+")
-_CLAUSE = re.compile(r"[^\n,;\"'<>()\[\]{}|]+")
+_WORD = re.compile(r"[^\s\"'`<>\[\]{}]+")  # a password may hold any other printable character
+_CLAUSE = re.compile(r"[^\n,;\"'<>\[\]{}|]+")
 _SECRETISH = re.compile(r"[A-Za-z0-9_\-+/=.~]+")
-_NAME_WORD = r"[^\W\d_](?:[^\W\d_]|['\u2019\-](?=[^\W\d_]))*\.?"  # O'Neil, Jean-Luc, J.
+# O'Neil, Jean-Luc, J., and titles: Dipl.-Ing., Univ.Prof.
+_NAME_WORD = r"[^\W\d_](?:[^\W\d_]|[.'\u2019\-](?=[^\W\d_])|\.-(?=[^\W\d_]))*\.?"
 _NAME = re.compile(rf"{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,4}}")
 _ADDRESS = re.compile(r"[^\n;()\[\]{}\"<>|]{4,160}")
 _SENTENCE_END = re.compile(r"[.!?](?:[ \t]+(?=[A-Z])|[ \t]*$)")
@@ -162,7 +166,7 @@ def _password(text: str, at: int, op: str | None, verb: bool) -> Finding | None:
             word = _WORD.match(text, at)
             if word is None:
                 return None
-            value = word.group().rstrip(".!?:")
+            value = word.group().rstrip(".,;!?:)")
             # After "is": a plain lowercase word is prose ("the password is incorrect"), not a password.
             if not value or (op is None and value.isalpha() and (value.islower() or value.istitle())):
                 return None

@@ -15,11 +15,11 @@ never mutated: every container on the way is rebuilt.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from agent_audit.core.redaction.context import VERSION, key_context, whole_value
-from agent_audit.core.redaction.detectors import DETECTORS, Finding, Step, has_digit, steps
+from agent_audit.core.redaction.detectors import DETECTORS, Detector, Finding, Step, has_digit, steps
 from agent_audit.core.redaction.keyed import KeyedDigest
 from agent_audit.core.redaction.keys import key_kind
 from agent_audit.core.redaction.normalize import needs as needs_normalizing
@@ -27,7 +27,7 @@ from agent_audit.core.redaction.normalize import normalize
 from agent_audit.core.redaction.patterns import TOKEN
 from agent_audit.core.settings import Settings
 
-__all__ = ["MAX_DEPTH", "MAX_TEXT", "POLICY_VERSION", "STRUCTURAL", "Redactor"]
+__all__ = ["MAX_DEPTH", "MAX_TEXT", "POLICY_VERSION", "STRUCTURAL", "NameFinder", "Redactor"]
 
 POLICY_VERSION = "2026.12-1"  # bump whenever a rule changes what is removed
 MAX_TEXT = 1_000_000
@@ -55,6 +55,7 @@ _NAMES_SIZE = 4_096  # dict keys remembered
 _CONTAINERS = (dict, list, tuple)
 _SEPARATORS = str.maketrans("", "", " .-/()")  # how numbers are written apart
 _ALL, _NO_IPV4 = steps(DETECTORS), steps(tuple(d for d in DETECTORS if d.name != "ipv4"))
+NameFinder = Callable[[str], Iterable[Finding]]  # text -> (start, end, kind): the NER port
 
 
 def _normalise(kind: str, value: str) -> str:
@@ -72,8 +73,13 @@ def _normalise(kind: str, value: str) -> str:
 
 class Redactor:
     def __init__(self, key: bytes | None = None, key_version: str | None = None,
-                 memo_size: int = _MEMO_SIZE) -> None:
+                 memo_size: int = _MEMO_SIZE, names: NameFinder | None = None) -> None:
+        """``names``: an optional finder for free text (a NER model behind ``ner.spacy_finder``),
+        run after every rule-based detector; off by default."""
         self._key = KeyedDigest(key) if key else None
+        self._all = _ALL if names is None else steps((*DETECTORS, Detector("names", names)))
+        self._no_ipv4 = _NO_IPV4 if names is None else steps(
+            tuple(d for d in (*DETECTORS, Detector("names", names)) if d.name != "ipv4"))
         self.key_version = key_version if self._key else None
         self.policy_version = POLICY_VERSION
         self._tokens: dict[tuple[str, str], str] = {}  # user ids repeat on every event: HMAC once
@@ -174,7 +180,7 @@ class Redactor:
         return memo
 
     def _scan(self, text: str, counts: dict[str, int],
-              detectors: tuple[tuple[Step, ...], ...] = _ALL) -> str:
+              detectors: tuple[tuple[Step, ...], ...] | None = None) -> str:
         if len(text) < MIN_LETTERS and text.isalpha():
             return text
         if len(text) > MAX_TEXT:
@@ -183,7 +189,9 @@ class Redactor:
         # Inline prefilter (no call for the usual ASCII text); needs_normalizing decides.
         if (not text.isascii() or "%40" in text or "at]" in text or "at)" in text or "AT" in text) \
                 and needs_normalizing(text):
-            return self._scan_normalized(text, counts, detectors)
+            return self._scan_normalized(text, counts, detectors or self._all)
+        if detectors is None:
+            detectors = self._all
         for marker, probe, gate, find in detectors[has_digit(text) + 2 * (":" in text)]:
             if (marker in text and (probe is None or probe(text) is not None)
                     and (gate is None or gate(text))):
@@ -295,7 +303,7 @@ class Redactor:
             counts[kind] = counts.get(kind, 0) + 1
             return self.token(kind, text.strip())
         if context == VERSION:
-            return self._scan(text, counts, _NO_IPV4) if len(text) >= MIN_TEXT else text
+            return self._scan(text, counts, self._no_ipv4) if len(text) >= MIN_TEXT else text
         return self._text(text, counts)
 
     def _field(self, key: Any, value: Any, depth: int, counts: dict[str, int]) -> Any:
