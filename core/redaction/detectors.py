@@ -124,25 +124,32 @@ _BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0
 
 
 def _encoded_emails(text: str) -> Iterator[Finding]:
-    """An email address sent in base64 (``amFuZUBleGFtcGxlLmNvbQ==``): a run that is the whole text,
-    ends in padding or follows an '=' (``payload=...``), decoded, holding an address the email
-    detector finds. A bare unpadded run inside prose is not decoded: finding one would cost a scan
-    of every text."""
-    for m in _BASE64_RUN.finditer(text):
-        run = m.group()
-        if not run.endswith("=") and len(run) != len(text) and text[m.start() - 1:m.start()] != "=":
-            continue
-        try:
-            decoded = base64.b64decode(run + "=" * (-len(run) % 4), validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        if b"@" in decoded and decoded.isascii() and next(_emails(decoded.decode()), None):
+    """An email address sent in base64 (``amFuZUBleGFtcGxlLmNvbQ==``), where base64 stands on its
+    own: the whole text, or a value after '=' (``payload=...``); decoded, it must hold an address
+    the email detector finds. A run inside prose is not decoded: finding one would cost a scan of
+    every text (bench/redaction)."""
+    starts = [0] if " " not in text else []
+    at = text.find("=")
+    while at != -1:
+        starts.append(at + 1)
+        at = text.find("=", at + 1)
+    for start in starts:
+        m = _BASE64_RUN.match(text, start)
+        if m is not None and (start or m.end() == len(text)) and _decoded_email(m.group()):
             yield m.start(), m.end(), "EMAIL"
 
 
+def _decoded_email(run: str) -> bool:
+    try:
+        decoded = base64.b64decode(run + "=" * (-len(run) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return b"@" in decoded and decoded.isascii() and next(_emails(decoded.decode()), None) is not None
+
+
 def _may_encode(text: str) -> bool:
-    """Base64 worth decoding is padded, or is the whole (space-free) text."""
-    return len(text) >= 16 and ("=" in text or " " not in text)
+    """Base64 worth decoding stands after an '=' or is the whole (space-free) text."""
+    return "=" in text or (" " not in text and len(text) >= 16)
 
 
 def _assignments(text: str) -> Iterator[Finding]:
@@ -202,9 +209,26 @@ def _lower(text: str) -> str:
 
 
 def _may_say_secret(text: str) -> bool:
-    low = text.lower()  # the first of the three gates to read it: no cache test
+    """The gate of the secret phrases and assignments, one lower() for both: a phrase stem, or ':'
+    or '=' and an assignment stem."""
+    low = text.lower()
     _lowered[0], _lowered[1] = text, low
-    return may_hold_secret(low)
+    return may_hold_secret(low) or ((":" in text or "=" in text) and _assignment_stem(low))
+
+
+def _secret_words(text: str) -> list[Finding]:
+    """Secret phrases and assignments; where two overlap, the one that starts first (or, from the
+    same place, the longer) goes: "PASSWORD: correct horse battery staple" whole, not its first word."""
+    phrases = list(find_secrets(text))
+    if not phrases:
+        return list(_assignments(text))
+    merged: list[Finding] = []
+    last = 0
+    for found in sorted([*phrases, *_assignments(text)], key=lambda f: (f[0], -f[1])):
+        if found[0] >= last:
+            merged.append(found)
+            last = found[1]
+    return merged
 
 
 def _may_say_personal(text: str) -> bool:
@@ -215,7 +239,10 @@ def _may_assign(text: str) -> bool:
     """A secret assignment needs ':' or '=' and one of the secret words' stems (keys.KEY_HINTS)."""
     if ":" not in text and "=" not in text:
         return False
-    low = _lower(text)
+    return _assignment_stem(_lower(text))
+
+
+def _assignment_stem(low: str) -> bool:
     # Spelled out for speed (a generator over KEY_HINTS costs twice as much); a test holds the two
     # in step.
     return ("pass" in low or "secret" in low or "token" in low or "key" in low or "auth" in low
@@ -235,7 +262,13 @@ def _secret_shape(m: re.Match[str]) -> bool:
 def _address(m: re.Match[str]) -> bool:
     """A dotted quad that parses, unless a version label comes just before it (user agents' rv:1.9.0.20,
     version 1.2.3.4, build 5.1.0.12)."""
-    return ipv4(m.group(0)) and VERSION_BEFORE.search(m.string, max(0, m.start() - 24), m.start()) is None
+    if not ipv4(m.group(0)):
+        return False
+    before = m.string[max(0, m.start() - 24):m.start()].lower()
+    # Substring tests first: the case-blind regex runs only where a version word's stem is near.
+    return not (("v" in before or "build" in before or "rel" in before or "fw" in before or "firm" in before
+                 or "kernel" in before or "patch" in before or "sdk" in before or "bios" in before)
+                and VERSION_BEFORE.search(before) is not None)
 
 
 def _ipv6s(text: str) -> Iterator[Finding]:
@@ -257,9 +290,9 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("jwt", _regex(JWT, "JWT"), marker="eyJ"),
     Detector("url_credentials", _regex(URL_CREDENTIALS, "CREDENTIALS", 1), needs_colon=True, marker="@",
              probe=URL_CREDENTIALS),
-    # Before the assignments: "PASSWORD: correct horse battery staple" goes whole, not its first word.
-    Detector("secret_phrases", find_secrets, gate=_may_say_secret),
-    Detector("assignment", _assignments, gate=_may_assign),
+    # Phrases and assignments together, one gate: "PASSWORD: correct horse battery staple" goes
+    # whole, not its first word.
+    Detector("secret_words", _secret_words, gate=_may_say_secret),
     Detector("secret_shapes", _regex(SECRET_SHAPES, SECRET, accept=_secret_shape), probe=SECRET_PROBE),
     Detector("azure_secret", _regex(AZURE_SECRET, SECRET), marker="Q~"),
     # All-caps BEARER / BASIC come through the assignment detector (Authorization: BEARER ...).

@@ -83,8 +83,9 @@ def find_numbers(text: str) -> Iterator[tuple[int, int, str]]:
         if run.isdigit():  # one bare group, the usual case: a card, or an id unless a word names it
             if _glued(text, end):
                 continue  # glued to a word: not a group
-            named = len(run) > 11 and _card_named(text, start) and card_number(run, named=True)
-            kind = "CARD" if named or card_number(run) else _bare(text, start, len(run))
+            kind = "CARD" if card_number(run) or (len(run) > 11 and _card_named(text, start)
+                                                  and card_number(run, named=True)) \
+                else _bare(text, start, len(run))
             if kind:
                 yield start, end, kind
             continue
@@ -202,11 +203,11 @@ def _bare(text: str, at: int, n: int) -> str | None:
     if n == 11 and text[at] == "1" and text[at + 1] in "3456789":
         return "PHONE"  # a Chinese mobile, 13x-19x and eleven digits (18337597352)
     before = text[max(0, at - 40):at].lower()
-    if _ID_BEFORE.search(before):
+    kind = "SSN" if n == 9 and _SSN_WORDS.search(before) else \
+        "PHONE" if n > 9 and _PHONE_WORDS.search(before) else None
+    if kind and _ID_BEFORE.search(before):
         return None  # "call about order 4155550132": the nearest word names an id
-    if n == 9 and _SSN_WORDS.search(before):
-        return "SSN"
-    return "PHONE" if n > 9 and _PHONE_WORDS.search(before) else None
+    return kind
 
 
 def _phone(digits: str, shape: tuple[int, ...], seps: set[str], paren: bool, written: str) -> str | None:

@@ -128,9 +128,11 @@ class Redactor:
         """One v1 event: every field but the structural ones, plus the ``redaction`` record. Counts
         already recorded on the event are kept, so redacting a redacted event changes nothing."""
         counts: dict[str, int] = {}
-        out = {k: v if k in STRUCTURAL or (k == "event_id" and _opaque_id(v))
-               else self._agent(v, counts) if k == "agent" else self._field(k, v, 1, counts)
-               for k, v in event.items()}
+        out = {k: v if k in _ENVELOPE else self._field(k, v, 1, counts) for k, v in event.items()}
+        if "agent" in out:
+            out["agent"] = self._agent(out["agent"], counts)
+        if "event_id" in out and not _opaque_id(out["event_id"]):
+            out["event_id"] = self._field("event_id", out["event_id"], 1, counts)
         total = dict(counts)
         previous = event.get("redaction")
         if isinstance(previous, Mapping) and isinstance(previous.get("counts"), Mapping):
@@ -348,6 +350,7 @@ class Redactor:
 
 
 _UNJUDGED: tuple[None, None] = (None, None)
+_ENVELOPE = STRUCTURAL | {"agent", "event_id"}  # passed by the comprehension, judged after it
 _FILL = "\ue000"  # a private-use character: no detector's class takes it, and it is no word character
 _Counted = tuple[tuple[str, int], ...]
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
