@@ -57,8 +57,13 @@ def strings(value: Any) -> Iterable[str]:
             yield from strings(v)
 
 
+# What Presidio is given: the content strings, without the event_id (a UUID or ULID we keep after a
+# shape test) and the agent (judged once per agent): the conservative side for the ratio.
+_NOT_CONTENT = STRUCTURAL | {"event_id", "agent"}
+
+
 def content(event: Mapping[str, Any]) -> list[str]:
-    return [s for k, v in event.items() if k not in STRUCTURAL for s in strings(v)]
+    return [s for k, v in event.items() if k not in _NOT_CONTENT for s in strings(v)]
 
 
 def presidio_engine() -> tuple[Engine | None, str]:

@@ -34,6 +34,7 @@ _SECRET_TRIGGER = re.compile(
 # Each alternative holds one of _PERSONAL_WORDS as a whole whitespace-parted word, and a trigger
 # stands between whitespace (or the text's ends): the gate's word test then never hides one.
 _SECRET_STEMS = ("key", "token", "secret", "pass", "pwd")  # every secret trigger holds one (a test checks)
+_FOLLOWS = frozenset(" \t\n\r:=\"'")  # what may follow a trigger (its lookahead)
 _PERSONAL_TRIGGER = re.compile(
     r"(?<!\S)(?:"
     r"(?P<name>my (?:full )?name is|(?:full|customer|patient|legal) name[ \t]*:|mein name ist"
@@ -87,17 +88,22 @@ def may_hold_personal(low: str) -> bool:
     return not _PERSONAL_WORDS.isdisjoint(low.split())
 
 
-def find_secrets(text: str) -> Iterator[Finding]:
+def find_secrets(text: str, low: str | None = None) -> Iterator[Finding]:
     """(start, end, SECRET) of each secret a password or key phrase introduces. The trigger regex
     (case-blind, a dozen branches) is slow over a whole text, so it runs only in a short window
     around each occurrence of a stem, found by ``str.find`` in C."""
-    low = text.lower()
+    if low is None:
+        low = text.lower()
     if len(low) != len(text):  # lower() changed the length (a dotted İ): positions would not map
         return _find(_SECRET_TRIGGER, text)
     starts: set[int] = set()
     for stem in _SECRET_STEMS:
         at = low.find(stem)
         while at != -1:
+            after = low[at + len(stem):at + len(stem) + 1]
+            if stem != "pass" and after and after not in _FOLLOWS:
+                at = low.find(stem, at + 1)  # tokens_used, keyboard: the stem inside a longer word
+                continue
             m = _SECRET_TRIGGER.search(text, max(0, at - 9), at + 12)
             if m is not None:
                 starts.add(m.start())

@@ -93,6 +93,7 @@ class Redactor:
         self._plain_names: set[str] = set()  # keys found to hold nothing: one set test, no call
         # What each key says of its value (keys.py's kind, context.py's context), judged once.
         self._judged: dict[str, tuple[str | None, str | None]] = {}
+        self._ordinary: set[Any] = set()  # keys judged to have neither: one set test per field
         self._agents: dict[tuple[tuple[Any, Any], ...], tuple[dict[str, Any], _Counted]] = {}
 
     @classmethod
@@ -295,6 +296,10 @@ class Redactor:
                 self._judged.clear()
             kind = key_kind(key)
             judged = self._judged[key] = (kind, None if kind else key_context(key))
+            if judged == _UNJUDGED:
+                if len(self._ordinary) >= _NAMES_SIZE:
+                    self._ordinary.clear()
+                self._ordinary.add(key)
         return judged
 
     def _in_context(self, context: str, text: str, counts: dict[str, int]) -> str:
@@ -309,13 +314,12 @@ class Redactor:
         return self._text(text, counts)
 
     def _field(self, key: Any, value: Any, depth: int, counts: dict[str, int]) -> Any:
-        if type(key) is str:
-            judged = self._judged.get(key)  # spelled out: this runs for every field
-            kind, context = judged if judged is not None else self._judge(key)
+        if key in self._ordinary:  # the usual key, judged before: neither a kind nor a context
+            kind = None
         else:
-            kind, context = _UNJUDGED
-        if context is not None and type(value) is str:
-            return self._in_context(context, value, counts)
+            kind, context = self._judge(key) if type(key) is str else _UNJUDGED
+            if context is not None and type(value) is str:
+                return self._in_context(context, value, counts)
         if kind is None:
             # Exact type tests, commonest first, each sparing a call: this runs for every field.
             shape = type(value)
