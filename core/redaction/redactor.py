@@ -190,8 +190,7 @@ class Redactor:
             text = _truncate(text)
             counts["TRUNCATED"] = counts.get("TRUNCATED", 0) + 1
         # Inline prefilter (no call for the usual ASCII text); needs_normalizing decides.
-        if (not text.isascii() or "%40" in text or "at]" in text or "at)" in text or "AT" in text) \
-                and needs_normalizing(text):
+        if (not text.isascii() or "%" in text or "[" in text or "(" in text) and needs_normalizing(text):
             return self._scan_normalized(text, counts, detectors or self._all)
         if detectors is None:
             detectors = self._all
