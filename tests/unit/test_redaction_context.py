@@ -190,3 +190,50 @@ def test_the_context_corpus_hard_negatives_are_left_alone(context_samples: list[
                 found.append((s.key, s.text, counts))
     assert len([s for s in context_samples if s.kind is None]) == 320
     assert found == []
+
+
+@pytest.mark.parametrize("text", [
+    "password: Zx81kQ0pL2mN7vB", "Passphrase: Zx81kQ0pL2mN7vB", "passwd: Zx81kQ0pL2mN7vB",
+    "Passwort: Zx81kQ0pL2mN7vB", "passcode: Zx81kQ0pL2mN7vB", "pwd: Zx81kQ0pL2mN7vB",
+    "mot de passe: Zx81kQ0pL2mN7vB", "api key Zx81kQ0pL2mN7vB", "access_key: Zx81kQ0pL2mN7vB",
+    "my key Zx81kQ0pL2mN7vB", "token Zx81kQ0pL2mN7vB", "secret Zx81kQ0pL2mN7vB",
+])
+def test_every_secret_trigger_holds_a_stem_the_gate_looks_for(text: str) -> None:
+    """The secret phrases run only where a stem is ("key", "token", "secret", "pass", "pwd"): each
+    trigger holds one, so the gate hides none of them."""
+    from agent_audit.core.redaction.phrases import find_secrets, may_hold_secret  # noqa: PLC0415
+
+    assert may_hold_secret(text.lower()) and list(find_secrets(text)), text
+
+
+@pytest.mark.parametrize("text", [
+    "my name is Jane Doe", "full name: Jane Doe", "mein name ist Jane Doe", "Ich heiße Jane Doe",
+    "Ich heisse Jane Doe", "je m'appelle Jane Doe", "me llamo Jane Doe", "mi chiamo Jane Doe",
+    "mijn naam is Jane Doe", "meu nome é Jane Doe", "i am called Jane Doe",
+    "I live at 1 Main St", "my address is 1 Main St", "Address: 1 Main St",
+    "ich wohne in der Hauptstraße 5",
+    "wohnhaft in der Hauptstraße 5", "j'habite au 12 rue de Rivoli", "vivo en la calle Mayor 5",
+    "abito in via Roma 5", "moro na rua Augusta 5", "born on 1985-03-12", "date of birth: 1985-03-12",
+    "birthdate: 1985-03-12", "DOB: 1985-03-12", "birthday is 1985-03-12", "geboren am 12.03.1985",
+    "née le 12/03/1985", "nacido el 12/03/1985", "nato il 12/03/1985", "nascido em 12/03/1985",
+    "fecha de nacimiento: 12/03/1985", "date de naissance: 12/03/1985", "Geburtsdatum: 12.03.1985",
+])
+def test_every_personal_trigger_holds_a_word_the_gate_looks_for(text: str) -> None:
+    """The name, address and birth-date phrases run only where a trigger word is a whole word: each
+    trigger holds one, so the gate hides none of them."""
+    from agent_audit.core.redaction.phrases import find_personal, may_hold_personal  # noqa: PLC0415
+
+    assert may_hold_personal(text.lower()) and list(find_personal(text)), text
+
+
+def test_no_gate_hides_a_finding_on_the_context_corpus(context_samples: list[Sample]) -> None:
+    """The gates are speed only, on this corpus's texts too."""
+    from agent_audit.core.redaction.detectors import DETECTORS, has_digit  # noqa: PLC0415
+
+    for sample in context_samples:
+        for d in DETECTORS:
+            if list(d.find(sample.text)):
+                assert (not d.needs_digit or has_digit(sample.text)) and (not d.needs_colon or ":" in sample.text)
+                assert d.marker is None or d.marker in sample.text
+                assert d.probe is None or d.probe.search(sample.text) is not None
+                assert d.gate is None or d.gate(sample.text), (d.name, sample.text)
