@@ -29,6 +29,7 @@ class Sample:
     text: str
     kind: str | None  # the planted kind, None for a hard negative
     value: str  # the planted value: it must not survive redaction
+    key: str | None = None  # the dict key the text sits under, if any (corpora/context.py)
 
 
 def _pick(r: random.Random, alphabet: str, n: int) -> str:

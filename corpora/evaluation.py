@@ -15,9 +15,10 @@ from typing import Any
 
 from corpora.corpus import KINDS, Sample, generate
 
-__all__ = ["Score", "corpus_events", "score", "totals"]
+__all__ = ["Score", "corpus_events", "score", "score_values", "totals"]
 
 Engine = Callable[[str], tuple[str, Mapping[str, int]]]
+ValueEngine = Callable[[str, str], tuple[str, Mapping[str, int]]]
 
 
 @dataclass
@@ -35,11 +36,16 @@ class Score:
         return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
 
 
-def score(samples: Iterable[Sample], engine: Engine) -> dict[str, Score]:
-    """Per kind: planted values found (tp) or missed (fn), and findings that were not planted (fp)."""
-    scores = {kind: Score() for kind in KINDS}
+def score(samples: Iterable[Sample], engine: Engine, kinds: Iterable[str] = KINDS,
+          value_engine: ValueEngine | None = None) -> dict[str, Score]:
+    """Per kind: planted values found (tp) or missed (fn), and findings that were not planted (fp).
+    A sample with a ``key`` goes to ``value_engine`` (key, text) when one is given."""
+    scores = {kind: Score() for kind in kinds}
     for sample in samples:
-        out, counts = engine(sample.text)
+        if sample.key is not None and value_engine is not None:
+            out, counts = value_engine(sample.key, sample.text)
+        else:
+            out, counts = engine(sample.text)
         hit = sample.kind is not None and counts.get(sample.kind, 0) > 0 and sample.value not in out
         if sample.kind is not None:
             scores[sample.kind].tp += hit
@@ -48,6 +54,15 @@ def score(samples: Iterable[Sample], engine: Engine) -> dict[str, Score]:
             if kind in scores:
                 scores[kind].fp += n - (1 if hit and kind == sample.kind else 0)
     return scores
+
+
+def score_values(samples: Iterable[Sample], redactor: Any, kinds: Iterable[str]) -> dict[str, Score]:
+    """``score`` for a corpus whose samples may sit under a key: ``redact_value({key: text})``, the
+    path tool parameters and results take (``Redactor``, duck-typed: corpora import no pipeline)."""
+    def under_key(key: str, text: str) -> tuple[str, Mapping[str, int]]:
+        out, counts = redactor.redact_value({key: text})
+        return str(next(iter(out.values()))), counts
+    return score(samples, redactor.redact_text, kinds, under_key)
 
 
 def totals(scores: Mapping[str, Score]) -> Score:

@@ -36,32 +36,48 @@ def luhn(digits: str) -> bool:
 
 
 # Maestro's own prefixes, whose numbers run from 12 digits (Maestro's wider ranges, 50 and 56-69,
-# take in too many 12-13 digit ids and durations; from 14 digits they are cards anyway).
+# take in too many 12-19 digit ids and durations: they count only where context names a card).
 _MAESTRO = ("5018", "5020", "5038", "5893", "6304", "6390", "6759", "6761", "6762", "6763", "0604")
 _JCB_15 = ("1800", "2131")  # JCB's older 15-digit numbers
+_ANY = range(12, 20)
 
 
-def card_number(digits: str) -> bool:
-    """A card issuer's range passing Luhn: 14-19 digits for Visa, Mastercard, Amex, Diners, Discover,
-    JCB and UnionPay, 12-19 for Maestro's own prefixes, 15 for JCB's 1800/2131. Ids and timestamps
-    starting 0, 1, 7, 8 or 9 never qualify, but for those few prefixes. 13-digit Visa numbers are no
-    longer issued (every one has expired); admitting them would take every tenth 13-digit id that
-    starts with a 4."""
+def _brand_lengths(digits: str) -> range | tuple[int, ...]:  # noqa: PLR0911 - one brand per return
+    """The lengths the brand that owns this prefix issues (ISO/IEC 7812 ranges as the brands publish
+    them), empty where no brand we know issues that prefix. Visa's 13 digits are left out: every
+    13-digit Visa has expired, and admitting them takes every tenth 13-digit id that starts with 4."""
+    if digits.startswith(_MAESTRO):
+        return _ANY
+    two, four = int(digits[:2]), int(digits[:4])
+    if two // 10 == 4:
+        return (16, 19)  # Visa
+    if 51 <= two <= 55 or 2221 <= four <= 2720:
+        return (16,)  # Mastercard
+    if two in (34, 37):
+        return (15,)  # American Express
+    if two in (36, 38, 39) or 3000 <= four <= 3059 or four == 3095:
+        return range(14, 20)  # Diners Club International
+    if two == 35:
+        return range(16, 20)  # JCB (assigned 3528-3589; generators and older tables give all of 35)
+    if four in (1800, 2131):
+        return (15,)  # JCB's older numbers
+    if four == 6011 or 644 <= int(digits[:3]) <= 649 or two in (62, 65):
+        return range(16, 20)  # Discover, UnionPay
+    return ()
+
+
+def card_number(digits: str, *, named: bool = False) -> bool:
+    """A card issuer's range, that brand's lengths, and Luhn: 16 or 19 digits for Visa, 16 for
+    Mastercard, 15 for Amex, 14-19 for Diners, 16-19 for JCB, Discover and UnionPay, 12-19 for
+    Maestro's own prefixes, 15 for JCB's 1800/2131. Where context names a card (``named``: a ``pan``
+    or ``card`` key, the word "card" just before), Maestro's wider ranges (50, 56-69) count too, from
+    12 digits. Ids and timestamps starting 0, 1, 7, 8 or 9 never qualify, but for those few prefixes."""
     n = len(digits)
     if not 12 <= n <= 19:
         return False
-    if digits.startswith(_MAESTRO) or (n == 15 and digits.startswith(_JCB_15)):
+    if n in _brand_lengths(digits) or (named and (digits[:2] == "50" or "56" <= digits[:2] <= "69")):
         return luhn(digits)
-    if n < 14:
-        return False
-    first = digits[0]
-    if first == "2":
-        ok = 2221 <= int(digits[:4]) <= 2720  # Mastercard 2-series
-    elif first == "3":
-        ok = digits[1] in "045678"  # Diners 30/36/38, Amex 34/37, JCB 35
-    else:
-        ok = first in "456"
-    return ok and luhn(digits)
+    return False
 
 
 # ISO 13616: each letter counts as two digits, A = 10 ... Z = 35.

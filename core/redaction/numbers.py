@@ -38,11 +38,21 @@ _SEPARATOR = re.compile(r"[ .\-/]")
 _DATE = re.compile(r"[0-9]{4}[./\-][0-9]{1,2}[./\-][0-9]{1,2}"
                    r"|[0-9]{1,2}[./\-][0-9]{1,2}[./\-](?:19|20)[0-9]{2}")
 _PHONE_WORDS = re.compile(r"phone|\btel\b|mobile|\bcell|\bcall|\bsms|whatsapp|\bfax|telefon|handy|portable"
-                          r"|t[ée]l[ée]phone|m[óo]vil|cellulare|numéro")
+                          r"|t[ée]l[ée]phone|m[óo]vil|cellulare|numéro|\bmy number|number is|reach me"
+                          r"|text me|\bcontact")
+# An id word just before a bare number makes it that id, whatever came earlier ("call about order
+# 4155550132"): the nearest word decides.
+_ID_BEFORE = re.compile(r"(?:order|invoice|ticket|tracking|account|acct|booking|reservation|case|transaction"
+                        r"|txn|shipment|parcel|ref|reference|id|pedido|commande|bestellung|auftrag|ordine)"
+                        r"\W{0,3}(?:(?:no|nr|num|number|n°|#)\.?\W{0,3})?(?:is\W{1,3})?\Z")
+# The word "card" (or a PAN) just before: Maestro's wider ranges and 4-4-4 groups count as cards.
+_CARD_BEFORE = re.compile(r"card|karte|carte|tarjeta|cart[ãa]o|\bpan\b")
 _SSN_WORDS = re.compile(r"\bssn|social security|ss#")
 # How cards are printed: 4-4-4-4 (+3 for 19 digits), 4-4-4-3, Amex 4-6-5, Diners 4-6-4.
 _CARD_SHAPES = frozenset({(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 4, 4, 3), (4, 6, 5), (4, 6, 4)})
-_CARD_SEPS = frozenset({" ", "-"})
+_CARD_SEPS = frozenset({" ", "-", "."})
+# Where "card" comes just before, Maestro's 12-19 digits in fours too: 4-4-4, 4-4-4-4-2 ...
+_ANY_CARD_SHAPES = _CARD_SHAPES | {(4, 4, 4), (4, 4, 4, 4, 4), (4, 4, 4, 4, 2), (4, 4, 4, 1), (4, 4, 4, 2)}
 _SSN_SEPS = (frozenset({"-"}), frozenset({" "}))  # one kind of separator throughout
 # Digit shapes of national numbers without a trunk prefix -> allowed first digits.
 _NATIONAL: dict[tuple[int, ...], str] = {
@@ -67,10 +77,15 @@ def find_numbers(text: str) -> Iterator[tuple[int, int, str]]:
         if start and text[start - 1] == ":" and text.startswith("]", end):
             continue  # the hex of a keyed token such as [PHONE:123456789012]
         run = m.group()
+        after = text[end:end + 1]
+        if after in ("-", "_") and text[end + 1:end + 2].isalpha():
+            continue  # joined to letters: the digits of an identifier (a UUID's groups, order-0123-A7)
         if run.isdigit():  # one bare group, the usual case: a card, or an id unless a word names it
             if _glued(text, end):
                 continue  # glued to a word: not a group
-            kind = "CARD" if card_number(run) else _bare(text, start, len(run))
+            kind = "CARD" if card_number(run) or (len(run) > 11 and _card_named(text, start)
+                                                  and card_number(run, named=True)) \
+                else _bare(text, start, len(run))
             if kind:
                 yield start, end, kind
             continue
@@ -103,8 +118,12 @@ class _Run:
             for d in digits:
                 spans.append((at, at + len(d)))
                 at += len(d) + 1
+        self.identifier = False
         if _glued(text, end):
-            del spans[-1], digits[-1]  # glued to a word (2026-11-25T10): not a group
+            # Glued to a word: after a space the last group is dropped (2026-11-25T10 is a time);
+            # joined by a dash or a dot the whole run is part of one token (a UUID's hex groups).
+            self.identifier = bool(seps) and seps[-1] != " " and text[end] not in "xX"
+            del spans[-1], digits[-1]
             del seps[-1:]
         self.spans = spans
         self.digits = digits
@@ -112,6 +131,8 @@ class _Run:
         self.seps = seps
 
     def findings(self) -> list[tuple[int, int, str]]:
+        if self.identifier:
+            return []
         lo = 3 if self.dated and not self.plus else 0  # a date is never PII
         hi = len(self.digits)
         found: list[tuple[int, int, str]] = []
@@ -134,7 +155,7 @@ class _Run:
                 total -= sizes[j - 1]
         return None
 
-    def _kind(self, i: int, j: int, *, at_start: bool) -> str | None:
+    def _kind(self, i: int, j: int, *, at_start: bool) -> str | None:  # noqa: PLR0911 - one shape per return
         groups = self.digits[i:j]
         digits = "".join(groups)
         if i == 0 and self.plus:
@@ -144,6 +165,9 @@ class _Run:
         shape = tuple(self.sizes[i:j])
         if not paren and (j - i == 1 or (seps <= _CARD_SEPS and shape in _CARD_SHAPES)) \
                 and card_number(digits):
+            return "CARD"
+        if not paren and len(seps) == 1 and seps <= _CARD_SEPS and shape in _ANY_CARD_SHAPES \
+                and _card_named(self.text, self.spans[i][0]) and card_number(digits, named=True):
             return "CARD"
         if shape == (3, 2, 4) and seps in _SSN_SEPS and ssn(*groups):
             return "SSN"
@@ -165,6 +189,10 @@ def _glued(text: str, end: int) -> bool:
     return after.isalnum() or after == "_"
 
 
+def _card_named(text: str, at: int) -> bool:
+    return _CARD_BEFORE.search(text[max(0, at - 24):at].lower()) is not None
+
+
 def _bare(text: str, at: int, n: int) -> str | None:
     """A lone run of n digits at ``at``: a phone when it starts with a trunk 0 or is shaped as a
     Chinese mobile; otherwise an SSN or a phone only when a context word comes just before."""
@@ -175,9 +203,11 @@ def _bare(text: str, at: int, n: int) -> str | None:
     if n == 11 and text[at] == "1" and text[at + 1] in "3456789":
         return "PHONE"  # a Chinese mobile, 13x-19x and eleven digits (18337597352)
     before = text[max(0, at - 40):at].lower()
-    if n == 9 and _SSN_WORDS.search(before):
-        return "SSN"
-    return "PHONE" if n > 9 and _PHONE_WORDS.search(before) else None
+    kind = "SSN" if n == 9 and _SSN_WORDS.search(before) else \
+        "PHONE" if n > 9 and _PHONE_WORDS.search(before) else None
+    if kind and _ID_BEFORE.search(before):
+        return None  # "call about order 4155550132": the nearest word names an id
+    return kind
 
 
 def _phone(digits: str, shape: tuple[int, ...], seps: set[str], paren: bool, written: str) -> str | None:

@@ -47,8 +47,8 @@ URL_CREDENTIALS = re.compile(r"://([^\s/:@\[\]]{1,128}:[^\s/@\[\]]{1,256})@")
 ASSIGNMENT = re.compile(r"[:=]")
 KEY_NAME_REVERSED = re.compile(r"[ \t]{0,3}(?:\"\\|'\\|[\"'])?([A-Za-z0-9_.\-]{1,64})")
 VALUE = re.compile(
-    r"[ \t]{0,3}(?:\\?\"([^\"\\\n]{1,512})|'([^'\n]{1,512})'"
-    r"|(?:(?i:bearer|basic|token|digest)[ \t]+)?([^\s\"',;&<>=(){}][^\s\"',;&<>]{0,511}))"
+    r"[ \t]{0,3}(?:\\?\"([^\"\\\n]+)|'([^'\n]+)'"  # no length cap: a long secret goes whole
+    r"|(?:(?i:bearer|basic|token|digest)[ \t]+)?([^\s\"',;&<>=(){}][^\s\"',;&<>]*))"
 )
 
 # Emails are anchored on '@': the local part is matched on the reversed text before it.
@@ -58,7 +58,11 @@ EMAIL_DOMAIN = re.compile(r"[^\W_][\w\-]{0,62}(?:\.[\w\-]{1,63}){0,8}\.[^\W\d_]{
 IBAN_PROBE = re.compile(r"[A-Z][A-Z][0-9][0-9]")
 IBAN = re.compile(r"([A-Z](?<![\w].)[A-Z])[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?")
 IPV4_PROBE = re.compile(r"\.[0-9]{1,3}\.[0-9]")  # led by a literal: the engine jumps from dot to dot
-VERSION_BEFORE = re.compile(r"(?i:\brv:|\bver(?:sion)?[ :=/]?|\bbuild[ :=#]?)\Z")  # searched in a slice
+# A version word just before a dotted quad (searched in a slice): rv:1.9.0.20, version 6.18.5.36,
+# "agent version is 6.18.5.36", build 5.1.0.12, firmware v2.4.0.1, release: 10.0.1.2.
+VERSION_BEFORE = re.compile(r"(?i:\brv:|\b(?:ver|vers|version|versión|versione|versao|versão|build|release"
+                            r"|revision|rev|firmware|fw|kernel|patch|sdk|driver|bios)\b"
+                            r"[ \t]*(?:is|was|:|=|/|#|no\.?)?[ \t]*(?:is[ \t]+)?v?)\Z")
 IPV4 = re.compile(r"[0-9](?<![\w.].)[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?![\w]|\.[0-9])")
 IPV6 = re.compile(r"[0-9A-Fa-f:](?<![\w:.].)[0-9A-Fa-f]{0,3}(?::[0-9A-Fa-f]{0,4}){1,8}"
                   r"(?:\.[0-9]{1,3}){0,3}(?![\w:])")

@@ -14,18 +14,22 @@ never mutated: every container on the way is rebuilt.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from agent_audit.core.redaction.detectors import BY_DIGITS, Finding, has_digit
+from agent_audit.core.redaction.context import VERSION, key_context, whole_value
+from agent_audit.core.redaction.detectors import DETECTORS, Detector, Finding, Step, has_digit, steps
 from agent_audit.core.redaction.keyed import KeyedDigest
 from agent_audit.core.redaction.keys import key_kind
+from agent_audit.core.redaction.normalize import needs as needs_normalizing
+from agent_audit.core.redaction.normalize import normalize
 from agent_audit.core.redaction.patterns import TOKEN
 from agent_audit.core.settings import Settings
 
-__all__ = ["IDENTIFIERS", "MAX_DEPTH", "MAX_TEXT", "POLICY_VERSION", "STRUCTURAL", "Redactor"]
+__all__ = ["IDENTIFIERS", "MAX_DEPTH", "MAX_TEXT", "POLICY_VERSION", "STRUCTURAL", "NameFinder", "Redactor"]
 
-POLICY_VERSION = "2026.11-4"  # bump whenever a rule changes what is removed
+POLICY_VERSION = "2026.12-1"  # bump whenever a rule changes what is removed
 MAX_TEXT = 1_000_000
 MAX_DEPTH = 32
 MIN_TEXT = 5  # nothing we detect fits in fewer characters ("pwd=x")
@@ -35,9 +39,15 @@ MIN_LETTERS = 20
 TRUNCATED = "[TRUNCATED]"
 TOO_DEEP = "[TOO_DEEP]"
 
-# Fields of the envelope that are structure, not content (session_id and user_id are content).
-STRUCTURAL = frozenset({"schema_version", "event_id", "kind", "level", "timestamp", "seq", "trace_id",
-                        "span_id", "parent_span_id", "agent", "redaction", "integrity"})
+# Fields of the envelope that are structure, not content (session_id and user_id are content). The
+# rest of the envelope is content: ``event_id`` is any producer string, kept when it is a UUID or a
+# ULID (what producers generate, core.wire.new_event_id: random hex or base32, no personal data,
+# and the sink's document id) and scanned like content otherwise,
+# ``agent.name`` is scanned as text (a software name, so no person-name rule) and ``agent.version``
+# as a version (a dotted quad there is no IP). Enumerations, a timestamp, counters, OpenTelemetry
+# hex ids and the stream's own records cannot hold personal data: validation fixes their shape.
+STRUCTURAL = frozenset({"schema_version", "kind", "level", "timestamp", "seq", "trace_id",
+                        "span_id", "parent_span_id", "redaction", "integrity"})
 # Identifiers: keyed tokens with a key; without one (development only) kept as they are, because a
 # shared placeholder ([EMAIL]) could never be held or erased for one person.
 IDENTIFIERS = frozenset({"user_id", "session_id"})
@@ -47,11 +57,15 @@ _MEMO_SIZE = 20_000  # texts remembered; past this the memo starts over
 _NAMES_SIZE = 4_096  # dict keys remembered
 _CONTAINERS = (dict, list, tuple)
 _SEPARATORS = str.maketrans("", "", " .-/()")  # how numbers are written apart
+_ALL, _NO_IPV4 = steps(DETECTORS), steps(tuple(d for d in DETECTORS if d.name != "ipv4"))
+NameFinder = Callable[[str], Iterable[Finding]]  # text -> (start, end, kind): the NER port
 
 
 def _normalise(kind: str, value: str) -> str:
     if kind == "EMAIL":
         return value.lower()
+    if kind in ("NAME", "ADDRESS"):
+        return " ".join(value.split()).casefold()  # "Jane  Doe" and "jane doe" join
     if kind in ("CARD", "SSN", "PHONE", "IBAN"):
         compact = value.translate(_SEPARATORS)  # the usual case; the filter below is the rule
         if not compact.replace("+", "").isalnum():
@@ -62,8 +76,13 @@ def _normalise(kind: str, value: str) -> str:
 
 class Redactor:
     def __init__(self, key: bytes | None = None, key_version: str | None = None,
-                 memo_size: int = _MEMO_SIZE) -> None:
+                 memo_size: int = _MEMO_SIZE, names: NameFinder | None = None) -> None:
+        """``names``: an optional finder for free text (a NER model behind ``ner.spacy_finder``),
+        run after every rule-based detector; off by default."""
         self._key = KeyedDigest(key) if key else None
+        self._all = _ALL if names is None else steps((*DETECTORS, Detector("names", names)))
+        self._no_ipv4 = _NO_IPV4 if names is None else steps(
+            tuple(d for d in (*DETECTORS, Detector("names", names)) if d.name != "ipv4"))
         self.key_version = key_version if self._key else None
         self.policy_version = POLICY_VERSION
         self._tokens: dict[tuple[str, str], str] = {}  # user ids repeat on every event: HMAC once
@@ -75,7 +94,11 @@ class Redactor:
         # judged once, whatever memo_size says; a key that holds an email is redacted like a value.
         self._names: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
         self._plain_names: set[str] = set()  # keys found to hold nothing: one set test, no call
-        self._as_is = STRUCTURAL if self._key else STRUCTURAL | IDENTIFIERS
+        self._as_is = _ENVELOPE if self._key else _ENVELOPE | IDENTIFIERS
+        # What each key says of its value (keys.py's kind, context.py's context), judged once.
+        self._judged: dict[str, tuple[str | None, str | None]] = {}
+        self._ordinary: set[Any] = set()  # keys judged to have neither: one set test per field
+        self._agents: dict[tuple[tuple[Any, Any], ...], tuple[dict[str, Any], _Counted]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Redactor:
@@ -112,6 +135,10 @@ class Redactor:
         counts: dict[str, int] = {}
         as_is = self._as_is
         out = {k: v if k in as_is else self._field(k, v, 1, counts) for k, v in event.items()}
+        if "agent" in out:
+            out["agent"] = self._agent(out["agent"], counts)
+        if "event_id" in out and not _opaque_id(out["event_id"]):
+            out["event_id"] = self._field("event_id", out["event_id"], 1, counts)
         total = dict(counts)
         previous = event.get("redaction")
         if isinstance(previous, Mapping) and isinstance(previous.get("counts"), Mapping):
@@ -160,20 +187,52 @@ class Redactor:
         memo = cache[text] = (self._scan(text, found), tuple(found.items()))
         return memo
 
-    def _scan(self, text: str, counts: dict[str, int]) -> str:
+    def _scan(self, text: str, counts: dict[str, int],
+              detectors: tuple[tuple[Step, ...], ...] | None = None) -> str:
         if len(text) < MIN_LETTERS and text.isalpha():
             return text
         if len(text) > MAX_TEXT:
             text = _truncate(text)
             counts["TRUNCATED"] = counts.get("TRUNCATED", 0) + 1
-        for d in BY_DIGITS[has_digit(text)]:
-            if ((d.marker is None or d.marker in text)
-                    and (d.probe is None or d.probe.search(text) is not None)
-                    and (d.gate is None or d.gate(text))):
-                found = list(d.find(text))
+        # Inline prefilter (no call for the usual ASCII text); needs_normalizing decides.
+        if (not text.isascii() or "%" in text or "[" in text or "(" in text) and needs_normalizing(text):
+            return self._scan_normalized(text, counts, detectors or self._all)
+        if detectors is None:
+            detectors = self._all
+        for marker, probe, gate, find in detectors[has_digit(text) + 2 * (":" in text)]:
+            if (marker in text and (probe is None or probe(text) is not None)
+                    and (gate is None or gate(text))):
+                found = list(find(text))
                 if found:
                     text = self._splice(text, found, counts)
         return text
+
+    def _scan_normalized(self, text: str, counts: dict[str, int],
+                         detectors: tuple[tuple[Step, ...], ...]) -> str:
+        """The detectors over the normalised text (``normalize.py``); findings are masked there with a
+        filler of the same length (so positions keep mapping back), then replaced in the original.
+        Tokens hash the normalised value: a fullwidth at-sign and "@" give one token."""
+        work, origin = normalize(text)
+        taken: list[Finding] = []
+        for marker, probe, gate, find in detectors[has_digit(work) + 2 * (":" in work)]:
+            if marker in work and (probe is None or probe(work) is not None) and (gate is None or gate(work)):
+                for start, end, kind in list(find(work)):
+                    if any(start < e and s < end for s, e, _ in taken):
+                        continue  # over a value an earlier detector took
+                    taken.append((start, end, kind))
+                    work = work[:start] + _FILL * (end - start) + work[end:]
+        if not taken:
+            return text
+        norm = normalize(text)[0]
+        parts: list[str] = []
+        last = 0
+        for start, end, kind in sorted(taken):
+            begin, stop = origin[start][0], origin[end - 1][1]
+            parts += (text[last:begin], self.token(kind, norm[start:end]))
+            counts[kind] = counts.get(kind, 0) + 1
+            last = stop
+        parts.append(text[last:])
+        return "".join(parts)
 
     def _splice(self, text: str, found: list[Finding], counts: dict[str, int]) -> str:
         if len(found) == 1:  # the usual case
@@ -211,8 +270,60 @@ class Redactor:
             return out
         return [self._value(v, depth + 1, counts) for v in value]
 
+    def _agent(self, agent: Any, counts: dict[str, int]) -> Any:
+        """The envelope's ``agent``: its name scanned as text, its version as a version. A producer
+        sends the same agent on every event, so each is judged once, like dict keys."""
+        if type(agent) is not dict:
+            return self._value(agent, 1, counts)
+        try:
+            seen = tuple(agent.items())
+            memo = self._agents.get(seen)
+        except TypeError:  # a container inside: no memo
+            seen, memo = None, None
+        if memo is None:
+            found: dict[str, int] = {}
+            clean = {k: self._text(v, found) if k == "name" and type(v) is str
+                     else self._field(k, v, 2, found) for k, v in agent.items()}
+            memo = (clean, tuple(found.items()))
+            if seen is not None:
+                if len(self._agents) >= _NAMES_SIZE:
+                    self._agents.clear()
+                self._agents[seen] = memo
+        for kind, n in memo[1]:
+            counts[kind] = counts.get(kind, 0) + n
+        return dict(memo[0])
+
+    def _judge(self, key: str) -> tuple[str | None, str | None]:
+        judged = self._judged.get(key)
+        if judged is None:
+            if len(self._judged) >= _NAMES_SIZE:
+                self._judged.clear()
+            kind = key_kind(key)
+            judged = self._judged[key] = (kind, None if kind else key_context(key))
+            if judged == _UNJUDGED:
+                if len(self._ordinary) >= _NAMES_SIZE:
+                    self._ordinary.clear()
+                self._ordinary.add(key)
+        return judged
+
+    def _in_context(self, context: str, text: str, counts: dict[str, int]) -> str:
+        """A string under a key with a context: the whole value may be that context's kind;
+        otherwise every detector but those the context excludes."""
+        kind = whole_value(context, text)
+        if kind is not None:
+            counts[kind] = counts.get(kind, 0) + 1
+            return self.token(kind, text.strip())
+        if context == VERSION:
+            return self._scan(text, counts, self._no_ipv4) if len(text) >= MIN_TEXT else text
+        return self._text(text, counts)
+
     def _field(self, key: Any, value: Any, depth: int, counts: dict[str, int]) -> Any:
-        kind = key_kind(key) if type(key) is str else None
+        if key in self._ordinary:  # the usual key, judged before: neither a kind nor a context
+            kind = None
+        else:
+            kind, context = self._judge(key) if type(key) is str else _UNJUDGED
+            if context is not None and type(value) is str:
+                return self._in_context(context, value, counts)
         if kind is None:
             # Exact type tests, commonest first, each sparing a call: this runs for every field.
             shape = type(value)
@@ -244,6 +355,23 @@ class Redactor:
             return value
         counts[kind] = counts.get(kind, 0) + 1
         return self.token(kind, str(value))
+
+
+_UNJUDGED: tuple[None, None] = (None, None)
+_ENVELOPE = STRUCTURAL | {"agent", "event_id"}  # passed by the comprehension, judged after it
+_FILL = "\ue000"  # a private-use character: no detector's class takes it, and it is no word character
+_Counted = tuple[tuple[str, int], ...]
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _opaque_id(value: Any) -> bool:
+    """A UUID, or a ULID (26 ASCII letters and digits led by 0-7, its timestamp's first digit):
+    nothing a detector takes fits in either (a key shape glued inside letters is not taken)."""
+    if type(value) is not str:
+        return False
+    if len(value) == 26:
+        return value[0] in "01234567" and value.isascii() and value.isalnum()
+    return len(value) == 36 and _UUID.fullmatch(value) is not None
 
 
 def _numbered(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:

@@ -24,3 +24,14 @@ def test_objects_keep_their_structure_and_bad_lines_are_reported_by_number() -> 
     assert b"line 3: expected a JSON object" in done.stderr
     assert b"jane" not in done.stderr
     assert done.returncode == 1
+
+
+def test_the_command_reads_keys_and_phrases_as_the_stream_does() -> None:
+    """Context rules hold in `agent-audit redact` too: a 9-digit SSN under ssn_number, a password
+    after "my password is", a version under agent_version."""
+    stdin = b'{"ssn_number": "123456789", "note": "my password is hunter2", "agent_version": "6.18.5.36"}\n'
+    done = subprocess.run([sys.executable, "-m", "agent_audit.cli.main", "redact"], input=stdin, cwd=ROOT,
+                          capture_output=True, timeout=60, check=False)
+    assert orjson.loads(done.stdout) == {"ssn_number": "[SSN]", "note": "my password is [SECRET]",
+                                         "agent_version": "6.18.5.36"}
+    assert done.returncode == 0

@@ -42,7 +42,8 @@ json_values = st.recursive(
 
 
 def _gate_passes(d: Detector, text: str) -> bool:
-    return ((not d.needs_digit or has_digit(text)) and (d.marker is None or d.marker in text)
+    return ((not d.needs_digit or has_digit(text)) and (not d.needs_colon or ":" in text)
+            and (d.marker is None or d.marker in text)
             and (d.probe is None or d.probe.search(text) is not None) and (d.gate is None or d.gate(text)))
 
 
@@ -131,7 +132,7 @@ def test_hostile_text_costs_linear_work(unit: str) -> None:
     property is the growth, not a clock limit (speed belongs in bench/redaction)."""
     big = (unit * (MAX_TEXT // len(unit) + 1))[:MAX_TEXT]
     small = big[: MAX_TEXT // 8]
-    growth = _best_time(big, 2) / max(_best_time(small, 3), 1e-4)
+    growth = _best_time(big, 3) / max(_best_time(small, 7), 1e-4)  # best of several: the machine is shared
     assert growth < 24, f"{unit!r}: 8x the text took {growth:.0f}x the time"
     out, _ = KEYED.redact_text(big)
     assert len(out) <= 3 * MAX_TEXT
