@@ -24,7 +24,6 @@ from agent_audit.sinks.indices import events_alias
 from agent_audit.sinks.queries import count_searchable
 from agent_audit.sinks.worker import build_es
 from agent_audit.stack.workers import running_workers
-
 from bench.harness import emit, fresh_settings, table
 from bench.sink import documents, raw_bulk
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
+
 from agent_audit.core.settings import Settings
 from agent_audit.stack.namespace import drop_namespace
 

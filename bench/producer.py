@@ -30,14 +30,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-from agent_audit.core.settings import Settings
-from agent_audit.core.wire import new_event_id
-from agent_audit.producers import AuditTrail, ClientOptions, KafkaTransport, MemoryTransport
-from agent_audit.producers.publisher import producer_config
 from confluent_kafka import Producer
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from agent_audit.core.settings import Settings
+from agent_audit.core.wire import new_event_id
+from agent_audit.producers import AuditTrail, ClientOptions, KafkaTransport, MemoryTransport
+from agent_audit.producers.publisher import producer_config
 from bench.harness import emit, fresh_settings, table
 
 N = int(os.environ.get("BENCH_PRODUCER_CALLS", "100000"))

@@ -17,13 +17,14 @@ import time
 from typing import Any
 
 import orjson
+from quixstreams import Application, message_context
+from quixstreams.models.serializers import BytesSerializer
+
 from agent_audit.core.integrity import ChainHasher, SessionChains
 from agent_audit.core.metrics import WindowAggregator
 from agent_audit.core.processing import EnvelopeProcessor
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.settings import Settings
-from quixstreams import Application, message_context
-from quixstreams.models.serializers import BytesSerializer
 
 Row = tuple[str, bytes | None, bytes]  # (output, key, value)
 

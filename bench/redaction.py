@@ -25,7 +25,6 @@ from typing import Any
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.redaction.redactor import STRUCTURAL
 from agent_audit.core.runtime import tune_worker_process
-
 from bench.harness import emit, table
 from corpora.context import KINDS as CONTEXT_KINDS
 from corpora.context import LOCALES as CONTEXT_LOCALES

@@ -16,13 +16,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
+from confluent_kafka import Producer
+
 from agent_audit.core.runtime import tune_worker_process
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.bulk import BulkItem, build_body
 from agent_audit.sinks.indices import event_index, events_alias, install_templates
 from agent_audit.sinks.worker import EventSink, build_es
-from confluent_kafka import Producer
-
 from bench.harness import emit, fresh_settings, table
 from tests.factories import event
 

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from confluent_kafka import Producer
+
 from agent_audit.core.integrity import ChainState
 from agent_audit.core.settings import Settings
 from agent_audit.stream.state import PartitionState
-from confluent_kafka import Producer
-
 from bench.harness import emit, fresh_settings, table
 
 N = int(os.environ.get("BENCH_STATE_SESSIONS", "1000000"))

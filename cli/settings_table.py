@@ -1,6 +1,7 @@
 """The one table of every setting of every component, built from the modules that read them.
 
 Each component documents its variables once, in its own module docstring (``core/settings.py``,
+``core/kafka_security.py``, ``core/es_security.py``, ``sinks/archive/config.py``,
 ``producers/options.py``, ``producers/otlp/options.py``, ``kibana/importer.py``); the local stack's
 and the tools' few variables are listed here. ``docs/settings.md`` is this table
 (``agent-audit settings --markdown``), and ``tests/unit/test_settings_doc.py`` fails when the page
@@ -17,6 +18,9 @@ __all__ = ["COMPONENTS", "Setting", "markdown", "settings"]
 
 COMPONENTS = (
     ("pipeline (stream, sink, CLI)", "agent_audit.core.settings"),
+    ("Kafka security (every client)", "agent_audit.core.kafka_security"),
+    ("Elasticsearch security (every client)", "agent_audit.core.es_security"),
+    ("archive worker", "agent_audit.sinks.archive.config"),
     ("agent client", "agent_audit.producers.options"),
     ("OTLP receiver", "agent_audit.producers.otlp.options"),
     ("Kibana import", "agent_audit.kibana.importer"),
@@ -27,6 +31,8 @@ _LOCAL = (
      "downloads of the local stack (Kafka and Elasticsearch jars, about 140 MB)"),
     ("AUDIT_KAFKA_PORT", "9092", "the local Kafka's port (its controller takes the next one)"),
     ("AUDIT_ES_PORT", "9200", "the local Elasticsearch's port"),
+    ("AUDIT_S3_PORT", "8333", "the local S3's (SeaweedFS) port"),
+    ("AUDIT_SECURE_KAFKA_PORT", "9492", "the secured local Kafka's port (`stack up --secure`)"),
     ("ES_JAVA_HOME", "(JAVA_HOME, else java on PATH)", "JDK that runs the local Elasticsearch"),
     ("JAVA_HOME", "(java on PATH)", "JDK of the local stack"),
     ("AUDIT_ACTOR", "(the OS user)", "who is asking, recorded in the access log (``--actor`` wins)"),

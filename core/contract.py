@@ -19,7 +19,6 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from agent_audit.core.errors import InvalidEvent
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -30,6 +29,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+from agent_audit.core.errors import InvalidEvent
 
 __all__ = [
     "BOUNDS",

@@ -30,11 +30,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from agent_audit.core.errors import ConfigError, TransientError
-from agent_audit.core.settings import Settings
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from agent_audit.core.errors import ConfigError, TransientError
+from agent_audit.core.settings import Settings
 
 __all__ = ["DEV_MASTER_KEY", "DataKeys", "Grant", "KeyRecord", "KeyStore", "MasterKey", "MemoryKeyStore",
            "b64", "master_key_from_settings", "rank", "unb64"]

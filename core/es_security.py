@@ -9,7 +9,8 @@ the client prints in its errors and logs never carries the password.
 =========================  ==========  ====================================================================
 variable                   default     meaning
 =========================  ==========  ====================================================================
-ES_USERNAME / ES_PASSWORD  (none)      basic auth (instead of user:password in ES_URL; a secret)
+ES_USERNAME                (none)      basic auth user (instead of user:password in ES_URL)
+ES_PASSWORD                (none)      its password (a secret)
 ES_CA_FILE                 (system)    PEM file of the CA that signed Elasticsearch's certificate
 ES_CERT_FINGERPRINT        (none)      SHA-256 fingerprint of the server certificate (pinning, hex)
 ES_CLIENT_CERT_FILE        (none)      PEM client certificate (mTLS; needs ES_CLIENT_KEY_FILE)

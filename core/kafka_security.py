@@ -6,20 +6,19 @@ the same ``KafkaSecurity`` into client settings through ``librdkafka_security`` 
 while the others are secured. Secrets (SASL password, key password) never appear in ``repr`` or in
 an error message: a ``ConfigError`` names the variable, never its value.
 
-=============================  ==========  ================================================================
-variable                       default     meaning
-=============================  ==========  ================================================================
-KAFKA_SECURITY_PROTOCOL        PLAINTEXT   PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
-KAFKA_SASL_MECHANISM           SCRAM-SHA-  PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 (with a SASL_* protocol)
-                               512
-KAFKA_SASL_USERNAME            (none)      the principal (required with SASL)
-KAFKA_SASL_PASSWORD            (none)      its password (required with SASL; a secret)
-KAFKA_SSL_CA_FILE              (system)    PEM file of the CA that signed the brokers' certificates
-KAFKA_SSL_CERT_FILE            (none)      PEM client certificate (mTLS; needs KAFKA_SSL_KEY_FILE)
-KAFKA_SSL_KEY_FILE             (none)      PEM private key of that certificate
-KAFKA_SSL_KEY_PASSWORD         (none)      password of that key, if encrypted (a secret)
-KAFKA_SSL_CHECK_HOSTNAME       true        false only for brokers whose certificate lacks their name
-=============================  ==========  ================================================================
+=============================  =============  =============================================================
+variable                       default        meaning
+=============================  =============  =============================================================
+KAFKA_SECURITY_PROTOCOL        PLAINTEXT      PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+KAFKA_SASL_MECHANISM           SCRAM-SHA-512  PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 (with a SASL_* protocol)
+KAFKA_SASL_USERNAME            (none)         the principal (required with SASL)
+KAFKA_SASL_PASSWORD            (none)         its password (required with SASL; a secret)
+KAFKA_SSL_CA_FILE              (system)       PEM file of the CA that signed the brokers' certificates
+KAFKA_SSL_CERT_FILE            (none)         PEM client certificate (mTLS; needs KAFKA_SSL_KEY_FILE)
+KAFKA_SSL_KEY_FILE             (none)         PEM private key of that certificate
+KAFKA_SSL_KEY_PASSWORD         (none)         password of that key, if encrypted (a secret)
+KAFKA_SSL_CHECK_HOSTNAME       true           false only for brokers whose certificate lacks their name
+=============================  =============  =============================================================
 
 Per-component principals: each variable above may be overridden for one role by prefixing it with
 ``AUDIT_<ROLE>_`` (roles: AGENT, STREAM, SINK, ADMIN), e.g. ``AUDIT_SINK_KAFKA_SASL_USERNAME=sink``.

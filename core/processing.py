@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
+
 from agent_audit.core.contract import validate_event
 from agent_audit.core.errors import InvalidEvent
 from agent_audit.core.integrity import ChainState, SessionChains

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+
 from agent_audit.core.datakeys import DataKeys, Grant, b64, unb64
 
 __all__ = ["CLEAR", "Opened", "open_event", "open_letter", "seal_event", "seal_events", "seal_letter",

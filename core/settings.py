@@ -65,11 +65,10 @@ AUDIT_SEAL_EVENTS          1                                0: agent.events in t
                                                             only, to measure what sealing costs)
 AUDIT_METRICS_BIND         127.0.0.1                        address of the Prometheus endpoints (0.0.0.0
                                                             in a container, to be scraped)
-ES_USERNAME / ES_PASSWORD  (none)                           Elasticsearch basic auth (core/es_security.py
-                                                            lists its TLS settings: CA, fingerprint, mTLS)
-KAFKA_SECURITY_PROTOCOL    PLAINTEXT                        with KAFKA_SASL_* and KAFKA_SSL_*, per role
-                                                            AUDIT_<ROLE>_KAFKA_*: core/kafka_security.py
 =========================  ===============================  ===========================================
+
+Kafka security (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*, per role AUDIT_<ROLE>_KAFKA_*) is
+documented in core/kafka_security.py, Elasticsearch TLS and basic auth in core/es_security.py.
 
 Secrets (ES_URL credentials, ES_API_KEY, ES_PASSWORD, KAFKA_SASL_PASSWORD, KAFKA_SSL_KEY_PASSWORD,
 AUDIT_REDACTION_KEY, AUDIT_REDACTION_OLD_KEYS, AUDIT_INTEGRITY_KEY, AUDIT_SIGNING_KEY, AUDIT_MASTER_KEY)

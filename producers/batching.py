@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
+
 from agent_audit.core.wire import join_envelope, partition_for, split_envelope
 
 __all__ = ["Envelope", "build_envelopes", "repartition"]

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import orjson
+
 from agent_audit.core.errors import InvalidEvent
 from agent_audit.producers.batching import Envelope
 from agent_audit.producers.publisher import DeliveryCallback, Outcome, Probe

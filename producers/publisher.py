@@ -23,12 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
 from agent_audit.core.errors import InvalidEvent
 from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
 from agent_audit.producers.batching import Envelope
 from agent_audit.producers.options import ClientOptions
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 __all__ = ["DeliveryCallback", "KafkaPublisher", "Outcome", "Probe", "Publisher", "producer_config"]
 

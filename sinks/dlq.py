@@ -30,14 +30,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_audit.core.errors import TransientError
-from agent_audit.core.sealing import open_letter
-from agent_audit.core.kafka_security import kafka_client_config
-from agent_audit.core.settings import Settings
 import orjson
-from agent_audit.core.settings import Topics
-from agent_audit.sinks.keystore import build_data_keys
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from agent_audit.core.errors import TransientError
+from agent_audit.core.kafka_security import kafka_client_config
+from agent_audit.core.sealing import open_letter
+from agent_audit.core.settings import Settings, Topics
+from agent_audit.sinks.keystore import build_data_keys
 
 __all__ = ["DeadLetter", "DlqSummary", "ReplayReport", "read_dead_letters", "refused_document_target",
            "replay", "replay_group", "summarize"]

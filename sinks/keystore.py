@@ -19,12 +19,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from agent_audit.core.datakeys import DataKeys, KeyRecord, b64, master_key_from_settings, rank, unb64
-from agent_audit.core.errors import TransientError
-from agent_audit.core.settings import Settings
 from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, BadRequestError, ConflictError, Elasticsearch, NotFoundError
+
+from agent_audit.core.datakeys import DataKeys, KeyRecord, b64, master_key_from_settings, rank, unb64
+from agent_audit.core.errors import TransientError
+from agent_audit.core.settings import Settings
 
 __all__ = ["ElasticKeyStore", "build_data_keys", "keys_index"]
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from elasticsearch import Elasticsearch
+
 from agent_audit.sinks.bulk import BulkItem
 from agent_audit.sinks.indices import event_index
-from elasticsearch import Elasticsearch
 
 __all__ = ["SEALED_REASON", "LateRouter", "split_sealed"]
 

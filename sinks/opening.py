@@ -14,10 +14,11 @@ import re
 import time
 from collections.abc import Callable, Iterable
 
+from cryptography.exceptions import InvalidTag
+
 from agent_audit.core.datakeys import DataKeys
 from agent_audit.core.errors import TransientError
 from agent_audit.core.sealing import open_event
-from cryptography.exceptions import InvalidTag
 
 __all__ = ["EventOpener"]
 

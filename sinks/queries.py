@@ -12,8 +12,9 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent_audit.sinks.indices import events_alias
 from elasticsearch import ApiError, Elasticsearch
+
+from agent_audit.sinks.indices import events_alias
 
 __all__ = [
     "ERROR_QUERY",

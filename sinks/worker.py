@@ -33,6 +33,19 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from elastic_transport import ConnectionError as ESConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, Elasticsearch, OrjsonSerializer
+
 from agent_audit.core.errors import TransientError
 from agent_audit.core.es_security import elasticsearch_options
 from agent_audit.core.kafka_security import kafka_client_config
@@ -46,18 +59,6 @@ from agent_audit.sinks.lanes import BulkLanes
 from agent_audit.sinks.late import SEALED_REASON, LateRouter, split_sealed
 from agent_audit.sinks.opening import EventOpener
 from agent_audit.sinks.telemetry import SinkTelemetry
-from confluent_kafka import (
-    TIMESTAMP_NOT_AVAILABLE,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    Producer,
-    TopicPartition,
-)
-from elastic_transport import ConnectionError as ESConnectionError
-from elastic_transport import ConnectionTimeout
-from elasticsearch import ApiError, Elasticsearch, OrjsonSerializer
 
 __all__ = ["EventSink", "ShutdownBeforeAck", "build_es"]
 

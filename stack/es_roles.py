@@ -26,9 +26,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.es_security import elasticsearch_options
 from agent_audit.core.settings import Settings
-from elasticsearch import Elasticsearch
 
 __all__ = ["ROLES", "provision", "role_descriptors"]
 

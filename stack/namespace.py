@@ -8,12 +8,13 @@ piled up, hundreds of indices and thousands of topics on a one-node stack, and e
 
 from __future__ import annotations
 
-from agent_audit.core.es_security import elasticsearch_options
-from agent_audit.core.kafka_security import kafka_client_config
-from agent_audit.core.settings import Settings
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch, NotFoundError
+
+from agent_audit.core.es_security import elasticsearch_options
+from agent_audit.core.kafka_security import kafka_client_config
+from agent_audit.core.settings import Settings
 
 __all__ = ["drop_namespace"]
 

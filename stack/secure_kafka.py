@@ -28,8 +28,8 @@ from pathlib import Path
 
 from agent_audit.core.settings import Settings
 from agent_audit.stack.certificates import CertificateFiles, ensure_certificates
-from agent_audit.stack.kafka_acls import grant, pipeline_grants
 from agent_audit.stack.kafka import KafkaNode, _random_cluster_id
+from agent_audit.stack.kafka_acls import grant, pipeline_grants
 from agent_audit.stack.paths import StackPaths
 from agent_audit.stack.process import StackError, port_open
 from agent_audit.stack.service import HOST

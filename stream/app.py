@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+
 from agent_audit.core.alerts import Rule, default_rules, load_rules
 from agent_audit.core.errors import ConfigError
 from agent_audit.core.evidence.keys import salt_key, signing_key_from_settings
@@ -23,10 +24,10 @@ from agent_audit.core.redaction import Redactor
 from agent_audit.core.redaction.keyring import require_redaction_key
 from agent_audit.core.settings import Settings, require_keys
 from agent_audit.stream.checkpoints import PartitionCheckpoints
+from agent_audit.stream.heads import StoredHeads
 from agent_audit.stream.kafka_auth import faust_credentials
 from agent_audit.stream.metrics import MergeStage, PartitionWindows
 from agent_audit.stream.output import OutputProducer, OutRecord
-from agent_audit.stream.heads import StoredHeads
 from agent_audit.stream.state import SESSION_PREFIX, PartitionState, Tombstone
 from agent_audit.stream.telemetry import StreamTelemetry
 from agent_audit.stream.webhook import WebhookNotifier

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.integrity import ChainState
 from agent_audit.core.settings import Settings
-from elasticsearch import Elasticsearch
 
 __all__ = ["StoredHeads"]
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ssl
 
-from agent_audit.core.kafka_security import KafkaSecurity
 from faust.auth import SASLCredentials, SSLCredentials
 from faust.types.auth import CredentialsT
+
+from agent_audit.core.kafka_security import KafkaSecurity
 
 __all__ = ["faust_credentials", "ssl_context"]
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
+
 from agent_audit.core.alerts import AlertEvaluator, Rule
 from agent_audit.core.metrics import PartialMerger, WindowAggregator
 from agent_audit.core.processing import ProcessedEnvelope

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from confluent_kafka import KafkaError, Message, Producer
+
 from agent_audit.core.datakeys import DataKeys
 from agent_audit.core.errors import TransientError
 from agent_audit.core.kafka_security import kafka_client_config
@@ -23,7 +25,6 @@ from agent_audit.core.processing import ProcessedEnvelope
 from agent_audit.core.sealing import seal_events, seal_letter
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.keystore import build_data_keys
-from confluent_kafka import KafkaError, Message, Producer
 
 __all__ = ["OutRecord", "OutputProducer"]
 

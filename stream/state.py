@@ -20,9 +20,10 @@ import time
 from typing import Any
 
 import orjson
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
 from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 __all__ = ["SESSION_PREFIX", "PartitionState", "Tombstone"]
 

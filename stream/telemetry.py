@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from agent_audit.core.processing import ProcessedEnvelope
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+from agent_audit.core.processing import ProcessedEnvelope
 
 __all__ = ["StreamTelemetry"]
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
 from agent_audit.core.errors import TransientError
 from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 __all__ = ["create_topics", "topic_specs"]
 

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
     from agent_audit.core.redaction import Redactor
     from agent_audit.core.settings import Settings
     from agent_audit.sinks.access_log import AccessLog
-    from elasticsearch import Elasticsearch
 
 __all__ = ["Context", "Handler", "actor_parent", "emit", "reports_errors"]
 

@@ -82,6 +82,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                               formatter_class=argparse.RawDescriptionHelpFormatter,
                               help="write a self-contained proof for one event (checked offline with "
                                    "python -m agent_audit.core.evidence.offline)")
-    p.add_argument("event_id")
+    p.add_argument("event_id", help="the event to prove (its UUID, as stored)")
     p.add_argument("-o", "--output", help="file to write (default: proof-<event_id>.json)")
     p.set_defaults(func=_prove)

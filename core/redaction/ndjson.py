@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import orjson
+
 from agent_audit.core.redaction.redactor import Redactor
 
 __all__ = ["LineError", "redact_ndjson_lines"]

@@ -12,8 +12,8 @@ AUDIT_ARCHIVE_S3_SECRET_KEY      (none)                      secret access key
 AUDIT_ARCHIVE_S3_REGION          us-east-1                   region
 AUDIT_ARCHIVE_DIR                (none)                      a local folder instead of S3 (no bucket set)
 AUDIT_ARCHIVE_PREFIX             <topic prefix>archive       key prefix under the bucket or folder
-AUDIT_ARCHIVE_GROUP              <topic prefix>agent-audit-  consumer group of the archive worker
-                                 archive
+AUDIT_ARCHIVE_GROUP              (from the topic prefix)     consumer group of the archive worker
+                                                             (<topic prefix>agent-audit-archive)
 AUDIT_ARCHIVE_BATCH              50000                       records of one partition per object at most
 AUDIT_ARCHIVE_LINGER_S           60                          a partition's records wait at most this long
 AUDIT_ARCHIVE_COMPACT_AFTER_S    3600                        the worker compacts closed days this often

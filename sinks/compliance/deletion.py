@@ -10,9 +10,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.errors import TransientError
 from agent_audit.sinks.queries import scan
-from elasticsearch import Elasticsearch
 
 __all__ = ["count_by_index", "delete_matching", "writable"]
 

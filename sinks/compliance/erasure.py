@@ -25,6 +25,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from elasticsearch import ApiError, Elasticsearch
+
 from agent_audit.core.datakeys import DataKeys, KeyRecord
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.compliance.deletion import count_by_index
@@ -48,7 +50,6 @@ from agent_audit.sinks.compliance.reach import kafka_stores, spool_store
 from agent_audit.sinks.compliance.receipts import Receipt, per_index, store_receipt
 from agent_audit.sinks.compliance.store import holds_index, receipts_index, utc_now
 from agent_audit.sinks.keystore import ElasticKeyStore, build_data_keys, keys_index
-from elasticsearch import ApiError, Elasticsearch
 
 __all__ = ["forget"]
 

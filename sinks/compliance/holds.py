@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from elasticsearch import Elasticsearch, NotFoundError
+
 from agent_audit.core.redaction import Redactor
 from agent_audit.sinks.compliance.identifiers import identifier_query, stored_form
 from agent_audit.sinks.compliance.store import KW, ensure_index, holds_index, utc_now
 from agent_audit.sinks.queries import scan
-from elasticsearch import Elasticsearch, NotFoundError
 
 __all__ = ["FIELD_OF_SCOPE", "Hold", "HoldStore", "held_query"]
 

@@ -16,11 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from elasticsearch import ApiError, Elasticsearch
+
 from agent_audit.core.errors import TransientError
 from agent_audit.core.sealing import tombstone
 from agent_audit.sinks.compliance.deletion import writable
 from agent_audit.sinks.queries import scan
-from elasticsearch import ApiError, Elasticsearch
 
 __all__ = ["IndexErasure", "closed_indices", "erase_in_index", "opened", "unerased"]
 

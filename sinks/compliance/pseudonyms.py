@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from elasticsearch import Elasticsearch
+
 from agent_audit.sinks.compliance.store import holds_index
 from agent_audit.sinks.queries import scan
-from elasticsearch import Elasticsearch
 
 __all__ = ["access_log_name", "active_holds_on", "pseudonymize_access_log", "pseudonymize_released_holds"]
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent_audit.core.errors import TransientError
-from agent_audit.core.settings import Settings
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
+
+from agent_audit.core.errors import TransientError
+from agent_audit.core.settings import Settings
 
 __all__ = ["RawTruncation", "truncate_processed_raw"]
 

@@ -15,8 +15,9 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from agent_audit.sinks.compliance.store import KW, ensure_index, receipts_index
 from elasticsearch import Elasticsearch
+
+from agent_audit.sinks.compliance.store import KW, ensure_index, receipts_index
 
 __all__ = ["Receipt", "per_index", "store_receipt"]
 

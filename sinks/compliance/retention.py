@@ -18,13 +18,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.errors import ConfigError
 from agent_audit.sinks.compliance.deletion import count_by_index, delete_matching
 from agent_audit.sinks.compliance.families import DailyIndex, daily_indices, sealed_indices
 from agent_audit.sinks.compliance.holds import Hold, held_query
 from agent_audit.sinks.compliance.receipts import Receipt, per_index, store_receipt
 from agent_audit.sinks.compliance.store import utc_now
-from elasticsearch import Elasticsearch
 
 __all__ = ["RetentionAction", "RetentionPolicy", "RetentionRun", "apply_retention", "due_for_seal",
            "expired", "seal"]

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.integrity import ChainHasher, SessionChains
 from agent_audit.sinks.indices import event_index, install_templates
-from elasticsearch import Elasticsearch
 
 __all__ = ["store_events"]
 

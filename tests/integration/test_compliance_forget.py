@@ -8,14 +8,14 @@ from typing import Any
 
 import orjson
 import pytest
+from elasticsearch import Elasticsearch
+
 from agent_audit.cli.commands import main
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.compliance.families import sealed_indices
 from agent_audit.sinks.compliance.holds import HoldStore
 from agent_audit.sinks.compliance.identifiers import redactor_for
 from agent_audit.sinks.compliance.testing import store_events
-from elasticsearch import Elasticsearch
-
 from tests.factories import BASE_TIME, event
 
 

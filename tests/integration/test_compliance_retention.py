@@ -7,12 +7,12 @@ from typing import Any
 
 import orjson
 import pytest
+from elasticsearch import ApiError, Elasticsearch
+
 from agent_audit.cli.commands import main
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.compliance.families import sealed_indices
 from agent_audit.sinks.compliance.testing import store_events
-from elasticsearch import ApiError, Elasticsearch
-
 from tests.factories import event
 
 

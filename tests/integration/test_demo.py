@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from agent_audit.core.settings import Settings
 
 ROOT = Path(__file__).parents[2]

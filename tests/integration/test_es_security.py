@@ -15,6 +15,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
+
 from agent_audit.core.es_security import elasticsearch_options
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.access_log import AccessLog
@@ -25,11 +30,6 @@ from agent_audit.stack.es_roles import role_descriptors
 from agent_audit.stack.paths import StackPaths
 from agent_audit.stack.process import port_open
 from agent_audit.stack.secure_elasticsearch import SecureElasticsearchNode
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from elastic_transport import TransportError
-from elasticsearch import ApiError, Elasticsearch
-
 
 PREFIX = "tlsagent"
 SINK_PW, READER_PW = uuid.uuid4().hex, uuid.uuid4().hex

@@ -17,6 +17,9 @@ from typing import Any
 
 import orjson
 import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from elasticsearch import Elasticsearch, NotFoundError
+
 from agent_audit.cli.commands import main
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.sealing import open_event
@@ -30,9 +33,6 @@ from agent_audit.sinks.dlq import replay
 from agent_audit.sinks.indices import events_alias
 from agent_audit.sinks.keystore import build_data_keys
 from agent_audit.stack.workers import Workers, running_workers
-from confluent_kafka import Consumer, Producer, TopicPartition
-from elasticsearch import Elasticsearch, NotFoundError
-
 from tests.factories import BASE_TIME, event
 from tests.integration.waiting import read_topic, wait_for_count
 

@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.compliance.verification import verify_session
 from agent_audit.sinks.indices import events_alias
 from agent_audit.sinks.queries import count_searchable
 from agent_audit.stack.workers import running_workers
-from confluent_kafka.admin import AdminClient
-from elasticsearch import Elasticsearch
-
 from tests.integration.test_es_outage import SESSIONS, SteadyLoad
 from tests.integration.test_sink import _publish_redacted
 from tests.integration.waiting import read_topic, wait_for_count

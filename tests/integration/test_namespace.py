@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.indices import install_templates
 from agent_audit.stack.namespace import drop_namespace
 from agent_audit.stream.topics import create_topics
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
-from elasticsearch import Elasticsearch
 
 
 @pytest.mark.timeout(120)

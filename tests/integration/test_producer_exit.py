@@ -12,7 +12,6 @@ from pathlib import Path
 
 from agent_audit.core.settings import Settings
 from agent_audit.producers import AuditTrail, ClientOptions, KafkaTransport
-
 from tests.integration.test_producer_kafka import read_events
 
 AGENT = textwrap.dedent("""

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import orjson
 import pytest
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
+
 from agent_audit.core.contract import validate_event
 from agent_audit.core.settings import Settings
 from agent_audit.core.wire import partition_for, split_envelope
 from agent_audit.producers import AuditTrail, ClientOptions, KafkaTransport
 from agent_audit.stream.topics import create_topics
-from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient
 
 
 def read_events(settings: Settings, expected: int, timeout: float = 30.0) -> tuple[list[dict], int]:  # type: ignore[type-arg]

@@ -15,12 +15,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.settings import Settings
 from agent_audit.producers import AuditTrail, ClientOptions, KafkaTransport
 from agent_audit.sinks.indices import events_alias
 from agent_audit.stack.workers import running_workers
-from elasticsearch import Elasticsearch
-
 from tests.integration.test_producer_kafka import read_events
 from tests.integration.waiting import wait_for_count
 

@@ -7,14 +7,14 @@ from typing import Any
 
 import orjson
 import pytest
+from elasticsearch import Elasticsearch
+
 from agent_audit.cli.commands import main
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.access_log import AccessLog, resolve_actor
 from agent_audit.sinks.compliance.identifiers import redactor_for
 from agent_audit.sinks.compliance.testing import store_events
 from agent_audit.sinks.queries import scan, seq_completeness, session_seqs, session_timeline
-from elasticsearch import Elasticsearch
-
 from tests.factories import BASE_TIME, event
 
 

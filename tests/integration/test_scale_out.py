@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.compliance.verification import verify_session
 from agent_audit.sinks.indices import events_alias
 from agent_audit.sinks.queries import count_searchable
 from agent_audit.stack.workers import running_workers
-from elasticsearch import Elasticsearch
-
 from tests.integration.test_es_outage import SESSIONS, SteadyLoad
 from tests.integration.test_group_membership import group_members
 from tests.integration.waiting import read_topic, wait_for_count

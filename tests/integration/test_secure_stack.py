@@ -16,6 +16,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
 from agent_audit.producers import AuditTrail, ClientOptions, KafkaTransport
@@ -26,10 +30,6 @@ from agent_audit.stack.paths import StackPaths
 from agent_audit.stack.secure_kafka import SecureKafkaNode
 from agent_audit.stack.workers import running_workers
 from agent_audit.stream.topics import create_topics
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
-from elasticsearch import Elasticsearch
-
 from tests.integration.waiting import wait_for_count
 
 EMAIL = "jane.doe@example.com"

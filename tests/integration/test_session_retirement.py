@@ -10,15 +10,15 @@ from pathlib import Path
 
 import orjson
 import pytest
+from confluent_kafka import Consumer, Producer
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.integrity import ChainHasher, verify_chain
 from agent_audit.core.settings import Settings
 from agent_audit.core.wire import join_envelope, partition_for
 from agent_audit.sinks.indices import events_alias
 from agent_audit.sinks.queries import session_timeline
 from agent_audit.stack.workers import Workers, running_workers
-from confluent_kafka import Consumer, Producer
-from elasticsearch import Elasticsearch
-
 from tests.factories import event
 from tests.integration.waiting import wait_for_count
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+from confluent_kafka import Producer
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.indices import events_alias
 from agent_audit.sinks.queries import count_searchable
 from agent_audit.stack.workers import running_workers
-from confluent_kafka import Producer
-from elasticsearch import Elasticsearch
-
 from tests.factories import event
 from tests.integration.waiting import read_topic
 

@@ -9,14 +9,14 @@ from typing import Any
 
 import orjson
 import pytest
+from confluent_kafka import Producer
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.compliance.retention import seal
 from agent_audit.sinks.indices import event_index, events_alias
 from agent_audit.sinks.queries import count_searchable, scan
 from agent_audit.stack.workers import running_workers
-from confluent_kafka import Producer
-from elasticsearch import Elasticsearch
-
 from tests.factories import event
 from tests.integration.waiting import read_topic, wait_for_count
 

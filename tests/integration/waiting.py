@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from confluent_kafka import Consumer
+from elasticsearch import Elasticsearch
+
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.queries import count_searchable
 from agent_audit.stack.workers import Workers
-from confluent_kafka import Consumer
-from elasticsearch import Elasticsearch
 
 __all__ = ["read_topic", "wait_for_count"]
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from agent_audit.core.alerts import AlertEvaluator, Rule, default_rules, load_rules
-from agent_audit.core.errors import ConfigError
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from agent_audit.core.alerts import AlertEvaluator, Rule, default_rules, load_rules
+from agent_audit.core.errors import ConfigError
 
 
 def _window(minute: int) -> dict[str, str]:

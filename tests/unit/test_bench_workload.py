@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import orjson
+
 from agent_audit.core.contract import validate_event
 from agent_audit.core.wire import partition_for, split_envelope
-
 from bench.workload import envelopes, record_events
 
 

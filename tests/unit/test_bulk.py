@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+
 from agent_audit.sinks.bulk import BulkItem, build_body, chunk_by_bytes, classify, item_from_record
 
 

@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from faust.auth import SASLCredentials, SSLCredentials
+
 from agent_audit.core.errors import ConfigError
 from agent_audit.core.es_security import elasticsearch_options, redact_url, split_credentials
 from agent_audit.core.kafka_security import KafkaSecurity, kafka_client_config, librdkafka_security
 from agent_audit.core.settings import Settings, require_keys
 from agent_audit.producers.options import ClientOptions
 from agent_audit.producers.publisher import producer_config
-from faust.auth import SASLCredentials, SSLCredentials
 
 SECURE = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
           "KAFKA_SASL_USERNAME": "pipeline", "KAFKA_SASL_PASSWORD": "kafka-s3cret",

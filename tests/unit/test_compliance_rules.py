@@ -6,6 +6,9 @@ import hashlib
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from agent_audit.core.errors import ConfigError
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.settings import Settings
@@ -15,8 +18,6 @@ from agent_audit.sinks.compliance.identifiers import identifier_query, stored_fo
 from agent_audit.sinks.compliance.retention import RetentionPolicy, due_for_seal, expired
 from agent_audit.sinks.dlq import DeadLetter, replay_group, summarize
 from agent_audit.sinks.queries import seq_completeness
-from hypothesis import given
-from hypothesis import strategies as st
 
 TODAY = date(2026, 11, 25)
 

@@ -7,10 +7,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from agent_audit.core.contract import json_schema, validate_event
 from agent_audit.core.errors import InvalidEvent
 from agent_audit.core.wire import join_envelope, new_event_id, partition_for, split_envelope
-
 from tests.factories import event
 
 KINDS = ["input", "reasoning", "tool_call", "output", "error"]

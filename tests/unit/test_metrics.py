@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from agent_audit.core.metrics import PartialMerger, WindowAggregator
 
+from agent_audit.core.metrics import PartialMerger, WindowAggregator
 from tests.factories import event
 
 W0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC).timestamp()

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from agent_audit.core.metrics import PartialMerger, WindowAggregator, metric_id
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agent_audit.core.metrics import PartialMerger, WindowAggregator, metric_id
 from tests.factories import event
 
 W0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC).timestamp()

@@ -7,9 +7,10 @@ import math
 import random
 
 import pytest
-from agent_audit.core.metrics import LogSketch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from agent_audit.core.metrics import LogSketch
 
 # Latencies as they come: many zeros and sub-millisecond values, a long tail up to hours.
 durations = st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=1e7), st.integers(0, 5000))

@@ -7,10 +7,10 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from agent_audit.core.metrics import OVERFLOW, WindowAggregator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agent_audit.core.metrics import OVERFLOW, WindowAggregator
 from tests.factories import event
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # a window boundary

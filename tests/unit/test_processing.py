@@ -7,11 +7,11 @@ from typing import Any
 
 import orjson
 import pytest
+
 from agent_audit.core.integrity import ChainHasher, SessionChains
 from agent_audit.core.processing import Admission, EnvelopeProcessor
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.wire import join_envelope
-
 from tests.factories import BASE_TIME, event
 
 AT_BASE = Admission(clock=BASE_TIME.timestamp)  # events arrive when the factory made them

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import orjson
-from agent_audit.core.wire import partition_for, split_envelope
-from agent_audit.producers.batching import build_envelopes, repartition
 from hypothesis import given
 from hypothesis import strategies as st
+
+from agent_audit.core.wire import partition_for, split_envelope
+from agent_audit.producers.batching import build_envelopes, repartition
 
 _items = st.lists(st.tuples(st.sampled_from([f"s-{i}" for i in range(7)]), st.integers(0, 300)),
                   max_size=300)

@@ -7,6 +7,7 @@ import uuid
 
 import orjson
 import structlog
+
 from agent_audit.core.contract import validate_event
 from agent_audit.producers import AuditTrail, MemoryTransport
 from agent_audit.producers.logging_bridge import AuditLogHandler

@@ -7,10 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
-from agent_audit.producers.batching import Envelope
-from agent_audit.producers.spool import DiskSpool, adopt_orphans
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from agent_audit.producers.batching import Envelope
+from agent_audit.producers.spool import DiskSpool, adopt_orphans
 
 
 def _env(i: int, partition: int = 0, size: int = 0) -> Envelope:

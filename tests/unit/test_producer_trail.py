@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
+
 from agent_audit.core.contract import validate_event
 from agent_audit.core.errors import ConfigError
 from agent_audit.producers import AuditTrail, Counters, MemoryTransport

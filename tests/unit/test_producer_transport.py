@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from agent_audit.producers import AuditTrail, BatchTransport, ClientOptions, MemoryPublisher
 from agent_audit.producers.batching import Envelope
 from agent_audit.producers.publisher import DeliveryCallback

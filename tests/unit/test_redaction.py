@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 
 import pytest
+
 from agent_audit.core.contract import validate_event
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.redaction.redactor import MAX_DEPTH, STRUCTURAL
-
 from tests.factories import event
 
 R = Redactor()

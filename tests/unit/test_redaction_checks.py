@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from agent_audit.core.redaction.checks import iban, ipv4, ipv6
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from agent_audit.core.redaction.checks import iban, ipv4, ipv6
 
 _HEXTET = st.text(alphabet="0123456789abcdefABCDEF", min_size=0, max_size=5)
 _QUAD = st.lists(st.one_of(st.integers(0, 300).map(str), st.sampled_from(["00", "01", "", "1a"])),

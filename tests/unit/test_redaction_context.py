@@ -7,11 +7,11 @@ from __future__ import annotations
 import base64
 
 import pytest
+
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.redaction.checks import card_number, luhn
 from agent_audit.core.redaction.context import key_context
 from agent_audit.core.redaction.normalize import normalize
-
 from corpora.context import KINDS, generate
 from corpora.corpus import Sample
 from corpora.evaluation import Score, score_values

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from agent_audit.core.redaction import Redactor
-
 from corpora.corpus import KINDS, generate
 from corpora.evaluation import score, totals
 

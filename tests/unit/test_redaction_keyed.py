@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hmac
 
-from agent_audit.core.redaction import Redactor
-from agent_audit.core.redaction.keyed import KeyedDigest
 from hypothesis import given
 from hypothesis import strategies as st
+
+from agent_audit.core.redaction import Redactor
+from agent_audit.core.redaction.keyed import KeyedDigest
 
 
 @given(key=st.binary(min_size=1, max_size=200), message=st.binary(max_size=300))

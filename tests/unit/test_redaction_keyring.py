@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+
 from agent_audit.core.errors import ConfigError
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.redaction.keyring import KeyringRedactor, parse_old_keys, require_redaction_key
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.compliance.holds import Hold, held_query
 from agent_audit.sinks.compliance.identifiers import stored_form
-
 from tests.factories import event
 
 ROTATED = Settings(redaction_key="key-two", redaction_key_version="v2", redaction_old_keys="v1=key-one")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from agent_audit.core.redaction.keys import key_kind
 
 

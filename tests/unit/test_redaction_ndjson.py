@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import orjson
+
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.redaction.ndjson import LineError, redact_ndjson_lines
 

@@ -10,8 +10,8 @@ digit numbers in Maestro's wider ranges as cards (they take in durations and ids
 from __future__ import annotations
 
 import pytest
-from agent_audit.core.redaction import Redactor
 
+from agent_audit.core.redaction import Redactor
 from corpora.corpus import Sample
 from corpora.evaluation import Score, score
 from corpora.outside import generate

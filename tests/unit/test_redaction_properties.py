@@ -8,12 +8,12 @@ import time
 from typing import Any
 
 import pytest
-from agent_audit.core.redaction import Redactor
-from agent_audit.core.redaction.detectors import DETECTORS, Detector, has_digit
-from agent_audit.core.redaction.redactor import MAX_TEXT, MIN_LETTERS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agent_audit.core.redaction import Redactor
+from agent_audit.core.redaction.detectors import DETECTORS, Detector, has_digit
+from agent_audit.core.redaction.redactor import MAX_TEXT, MIN_LETTERS
 from corpora.corpus import POSITIVES, Sample, generate, planted
 
 PLAIN, KEYED = Redactor(), Redactor(key=b"k", key_version="v1")

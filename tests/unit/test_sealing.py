@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from cryptography.exceptions import InvalidTag
+
 from agent_audit.core.datakeys import DataKeys, KeyRecord, MasterKey, MemoryKeyStore, master_key_from_settings
 from agent_audit.core.errors import ConfigError, TransientError
 from agent_audit.core.integrity import ChainHasher, SessionChains
 from agent_audit.core.sealing import open_event, open_letter, seal_event, seal_events, seal_letter
 from agent_audit.core.settings import Settings
-from cryptography.exceptions import InvalidTag
-
 from tests.factories import event
 
 MASTER = MasterKey(b"0123456789abcdef0123456789abcdef")

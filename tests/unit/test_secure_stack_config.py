@@ -5,11 +5,12 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from agent_audit.core.settings import Settings
 from agent_audit.stack.certificates import ensure_certificates
 from agent_audit.stack.kafka_acls import pipeline_grants
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 
 
 def _rights(principal: str, settings: Settings) -> set[tuple[str, str, str]]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from agent_audit.sinks.bulk import BulkItem
 from agent_audit.sinks.lanes import BulkLanes, lane_of
 from agent_audit.sinks.late import SEALED_REASON, split_sealed
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 @given(st.lists(st.tuples(st.sampled_from([f"id-{i}" for i in range(12)]), st.integers(0, 500)),

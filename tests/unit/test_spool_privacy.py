@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from agent_audit.core.errors import ConfigError
 from agent_audit.producers.batching import Envelope
 from agent_audit.producers.options import ClientOptions, default_spool_dir

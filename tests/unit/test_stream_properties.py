@@ -13,6 +13,9 @@ import copy
 from typing import Any
 
 import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from agent_audit.core.contract import validate_event
 from agent_audit.core.integrity import ChainHasher, SessionChains
 from agent_audit.core.metrics import WindowAggregator
@@ -22,9 +25,6 @@ from agent_audit.core.settings import Settings
 from agent_audit.core.wire import split_envelope
 from agent_audit.stream.metrics import PartitionWindows
 from agent_audit.stream.state import PartitionState
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from tests.factories import BASE_TIME, event
 
 CANARY = "zq9canary"  # planted in keys and values: no reason may quote it

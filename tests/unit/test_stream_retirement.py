@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+
 from agent_audit.core.integrity import ChainHasher, ChainState, SessionChains, verify_chain
 from agent_audit.core.processing import Admission, EnvelopeProcessor
 from agent_audit.core.redaction import Redactor
@@ -12,7 +13,6 @@ from agent_audit.core.settings import Settings
 from agent_audit.core.wire import join_envelope
 from agent_audit.stream.heads import head_from_hits
 from agent_audit.stream.state import PartitionState, _apply
-
 from tests.factories import BASE_TIME, event
 
 AT_BASE = Admission(clock=BASE_TIME.timestamp)

@@ -6,6 +6,7 @@ import logging
 
 import orjson
 import pytest
+
 from agent_audit.core.settings import Settings
 from agent_audit.stream.metrics import MERGER_KEY, WINDOWS_KEY, MergeStage, PartitionWindows
 from agent_audit.stream.state import PartitionState

@@ -6,13 +6,13 @@ import logging
 
 import orjson
 import pytest
+
 from agent_audit.core.metrics import WindowAggregator, WindowTally
 from agent_audit.core.metrics.tally import MAX_TOKENS, ModelStats
 from agent_audit.core.processing import ProcessedEnvelope, RedactedEvent
 from agent_audit.core.settings import Settings
 from agent_audit.stream.metrics import MergeStage, PartitionWindows
 from agent_audit.stream.state import PartitionState
-
 from tests.factories import event
 
 
