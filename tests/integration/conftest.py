@@ -11,6 +11,7 @@ import os
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -19,6 +20,7 @@ from agent_audit.core.settings import Settings
 from agent_audit.stack.namespace import drop_namespace
 from agent_audit.stack.process import log_tail, port_open
 from agent_audit.stream.topics import create_topics
+from tests.factories import BASE_TIME
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +68,8 @@ def settings(stack_env: dict[str, str]) -> Iterator[Settings]:
     env.update(stack_env)
     env.update({
         "AUDIT_MODE": "development",
+        # The factories' events carry a fixed BASE_TIME: keep it inside the stream's arrival window.
+        "AUDIT_MAX_EVENT_AGE_S": str(int((datetime.now(UTC) - BASE_TIME).total_seconds()) + 30 * 86_400),
         "AUDIT_TOPIC_PREFIX": f"t{tag}.",
         "AUDIT_INDEX_PREFIX": f"t{tag}-agent",
         "AUDIT_STREAM_APP_ID": f"t{tag}-stream",
