@@ -206,9 +206,10 @@ def test_a_second_event_under_a_taken_id_is_dead_lettered_and_raises_an_alert(
     dead = read_topic(settings, settings.topics.dlq, expected=1, timeout=60)
     reasons = [dict(m.headers())["reason"] for m in dead]
     assert reasons == [b"conflicting_event_id"]
-    conflicted = orjson.loads(dead[0].value())
+    conflicted = orjson.loads(dead[0].value())  # sealed: the content is ciphertext, the link is clear
+    assert "payload" not in conflicted and "sealed" in conflicted
     stored = es.get(index=events_alias(settings.index_prefix), id=conflicted["event_id"])
-    assert stored["_source"]["payload"]["content"] != conflicted["payload"]["content"]
+    assert stored["_source"]["integrity"]["hash"] != conflicted["integrity"]["hash"]
     alerts = f"{settings.index_prefix}-alerts"
     deadline = time.monotonic() + 60
     hits: list[Any] = []
