@@ -26,6 +26,7 @@ from confluent_kafka import Producer
 from elasticsearch import Elasticsearch
 
 from agent_audit.core.errors import TransientError
+from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.settings import Settings
 from agent_audit.core.wire import new_event_id, partition_for
@@ -141,7 +142,7 @@ def as_event(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 def kafka_publisher(settings: Settings, timeout: float = 10.0) -> Publish:
     """Publish to the raw topic and wait for the broker's ack; a failure raises (no unlogged read)."""
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+    producer = Producer({**kafka_client_config(settings, "admin"), "enable.idempotence": True})
 
     def publish(session_id: str, value: bytes) -> None:
         errors: list[str] = []

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
 
 __all__ = ["read_checkpoints"]
@@ -16,7 +17,7 @@ __all__ = ["read_checkpoints"]
 def read_checkpoints(settings: Settings, timeout: float = 30.0) -> list[dict[str, Any]]:
     """Every record now on the topic, ordered by (log, partition, number)."""
     topic = settings.topics.checkpoints
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "enable.auto.commit": False,
+    consumer = Consumer({**kafka_client_config(settings, "admin"), "enable.auto.commit": False,
                          "group.id": f"checkpoint-export-{uuid.uuid4().hex[:8]}"})
     out: list[dict[str, Any]] = []
     try:

@@ -27,12 +27,15 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from agent_audit.core.errors import TransientError
+from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.archive.compaction import compact
 from agent_audit.sinks.archive.config import ArchiveSettings
 from agent_audit.sinks.archive.layout import intent_key
 from agent_audit.sinks.archive.parquet import encode_batch
 from agent_audit.sinks.archive.store import ObjectStore, build_store
+from agent_audit.sinks.keystore import build_data_keys
+from agent_audit.sinks.opening import EventOpener
 
 __all__ = ["ArchiveSink"]
 
@@ -57,8 +60,11 @@ class ArchiveSink:
         self.archive = archive
         self.store = store or build_store(archive)
         self.topic = settings.topics.events
+        # Events arrive sealed under their users' data keys (core.sealing): opened here like the sink
+        # does; a forgotten user's arrive as their erasure tombstones.
+        self.opener = EventOpener(build_data_keys(settings, patience_s=5.0), self.stopping_requested)
         self.consumer = Consumer({
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **kafka_client_config(settings, "sink"),
             "group.id": archive.group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
@@ -150,12 +156,28 @@ class ArchiveSink:
             if batch.cut_at is None or batch.last >= batch.cut_at:
                 self._flush(partition)
 
+    def stopping_requested(self) -> bool:
+        return self.stopping.is_set()
+
+    def _opened(self, values: list[bytes]) -> list[bytes]:
+        """The events as the sink indexes them; one that does not decrypt counts as invalid."""
+        self.opener.prefetch(values)
+        out = []
+        for value in values:
+            try:
+                opened = self.opener.open(value)
+            except ValueError:
+                opened = b"sealed event that does not decrypt"  # not an event: counted as invalid
+            if opened is not None:
+                out.append(opened)
+        return out
+
     def _flush(self, partition: int) -> None:
         """Intent, objects, commit: in that order, each durable before the next starts."""
         batch = self.batches.pop(partition)
         intent = {"topic": self.topic, "partition": partition, "first": batch.first, "last": batch.last}
         self._put(intent_key(partition), orjson.dumps(intent))
-        encoded = encode_batch(partition, batch.first, batch.last, batch.values)
+        encoded = encode_batch(partition, batch.first, batch.last, self._opened(batch.values))
         for key, data in encoded.objects:
             self._put(key, data)
         self.consumer.commit(offsets=[TopicPartition(self.topic, partition, batch.last + 1)],

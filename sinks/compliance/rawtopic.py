@@ -16,6 +16,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import AdminClient
 
 from agent_audit.core.errors import TransientError
+from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
 
 __all__ = ["RawTruncation", "truncate_processed_raw"]
@@ -28,7 +29,7 @@ class RawTruncation:
 
 
 def truncate_processed_raw(settings: Settings, timeout: float = 30.0) -> RawTruncation:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(kafka_client_config(settings, "admin"))
     topic = settings.topics.raw
     try:
         request = [ConsumerGroupTopicPartitions(settings.stream_app_id)]
@@ -53,7 +54,7 @@ def _watermarks(settings: Settings, topic: str, partitions: list[int],
                 timeout: float) -> dict[int, tuple[int, int]]:
     from confluent_kafka import Consumer  # noqa: PLC0415 - only this lookup needs a consumer
 
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "agent-audit-forget",
+    consumer = Consumer({**kafka_client_config(settings, "admin"), "group.id": "agent-audit-forget",
                          "enable.auto.commit": False})
     try:
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
