@@ -139,6 +139,23 @@ class _EnvelopeState:
             log.info("stream.sessions.retired partition=%d count=%d", partition, len(gone))
         return gone
 
+    def process(self, partition: int, offset: int, record_time: float, envelope: bytes
+                ) -> tuple[ProcessedEnvelope, list[tuple[bytes, bytes, int]], list[tuple[bytes, bytes, int]],
+                           list[OutRecord]]:
+        """One envelope: its events and dead letters, chain state records, checkpoint state and records.
+
+        An envelope at or below the windows' recorded offset is a replay after a crash: its outputs
+        and state were flushed (that offset is in the same flush), only the commit was lost.
+        Processing it again would link its events a second time, so it yields nothing."""
+        if offset <= self.windows.counted_through(partition):
+            return ProcessedEnvelope(), [], [], []
+        self.begin_evidence(partition, record_time)
+        # Neither call raises, whatever the envelope holds: a bad line is a dead letter.
+        result = self.processor.process(envelope)
+        records = self.chain_records(partition)  # per envelope
+        cp_state, cp_out = self.finish_evidence()
+        return result, records, cp_state, cp_out
+
     def begin_evidence(self, partition: int, record_time: float) -> None:
         if self.checkpoints is not None:
             self.checkpoints.begin(partition, record_time)
@@ -196,11 +213,8 @@ def _wire_envelopes(app: faust.App, settings: Settings, output: OutputProducer,
                     await settle()  # its state records must be on the topic before it is read
                 await shared.ensure_loaded(msg.partition)
                 shared.partition = msg.partition
-                shared.begin_evidence(msg.partition, msg.timestamp)
-                # Neither call raises, whatever the envelope holds: a bad line is a dead letter.
-                result = shared.processor.process(event.value)
-                records = shared.chain_records(msg.partition)  # per envelope
-                cp_state, cp_out = shared.finish_evidence()
+                result, records, cp_state, cp_out = shared.process(msg.partition, msg.offset, msg.timestamp,
+                                                                   event.value)
                 metric_out, window_state = windows.observe(msg.partition, msg.offset, result)
                 await settle()
                 sending.append(asyncio.ensure_future(deliver(

@@ -72,6 +72,14 @@ class PartitionWindows:
             partition=partition, size_s=s.window_s, grace_s=s.window_grace_s, max_tools=s.window_max_tools)
         self.offsets[partition] = offset
 
+    def counted_through(self, partition: int) -> int:
+        """The offset of the partition's last envelope whose outputs and state were flushed (-1: none)."""
+        try:
+            self._aggregator(partition)
+        except Exception:  # an unreadable snapshot: observe() starts afresh and says so
+            return -1
+        return self.offsets.get(partition, -1)
+
     def observe(self, partition: int, offset: int, result: ProcessedEnvelope
                 ) -> tuple[list[OutRecord], tuple[bytes, bytes, int]]:
         """Count an envelope once; return partials/watermark to publish and the state record."""

@@ -18,13 +18,12 @@ from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch
 
 from agent_audit.core.settings import Settings
-from agent_audit.sinks.compliance.verification import verify_session
 from agent_audit.sinks.indices import events_alias
 from agent_audit.sinks.queries import count_searchable
 from agent_audit.stack.workers import running_workers
 from tests.integration.test_es_outage import SESSIONS, SteadyLoad
 from tests.integration.test_sink import _publish_redacted
-from tests.integration.waiting import read_topic, wait_for_count
+from tests.integration.waiting import read_topic, signed, wait_for_count, wait_for_verdicts
 
 
 def group_members(settings: Settings, group: str) -> list[str]:
@@ -71,7 +70,8 @@ def test_a_sink_frozen_past_its_session_timeout_rejoins_and_stores_every_event_o
 def test_a_stream_worker_frozen_past_its_session_timeout_rejoins_and_every_chain_holds(
         settings: Settings, es: Elasticsearch, tmp_path: Path) -> None:
     """The stream frozen 25 s (its session is 10 s) under steady load: it rejoins; every event is
-    stored once and every session's hash chain is intact."""
+    stored once and every session's hash chain is intact and checkpointed."""
+    settings = signed(settings)
     alias = events_alias(settings.index_prefix)
     with running_workers(settings.to_env(), tmp_path / "logs") as workers, SteadyLoad(settings) as load:
         assert wait_for_count(es, alias, 500, workers) >= 500
@@ -86,7 +86,6 @@ def test_a_stream_worker_frozen_past_its_session_timeout_rejoins_and_every_chain
         assert wait_for_count(es, alias, len(sent), workers, timeout=180) == len(sent)
         time.sleep(3)
         assert _exact(es, alias) == len(sent)
-        workers.check_alive()
-    verdicts = {s: str(verify_session(es, settings, f"outage-{s}")) for s in range(SESSIONS)}
-    assert all(v.startswith("intact") for v in verdicts.values()), verdicts
+        verdicts = wait_for_verdicts(es, settings, [f"outage-{s}" for s in range(SESSIONS)], workers)
+        assert all(v.startswith("intact") for v in verdicts.values()), verdicts
     assert os.path.exists(tmp_path / "logs" / "stream.log")

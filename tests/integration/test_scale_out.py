@@ -16,13 +16,12 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from agent_audit.core.settings import Settings
-from agent_audit.sinks.compliance.verification import verify_session
 from agent_audit.sinks.indices import events_alias
 from agent_audit.sinks.queries import count_searchable
 from agent_audit.stack.workers import running_workers
 from tests.integration.test_es_outage import SESSIONS, SteadyLoad
 from tests.integration.test_group_membership import group_members
-from tests.integration.waiting import read_topic, wait_for_count
+from tests.integration.waiting import read_topic, signed, wait_for_count, wait_for_verdicts
 
 
 def _env(settings: Settings, name: str, tmp_path: Path) -> dict[str, str]:
@@ -36,7 +35,8 @@ def _env(settings: Settings, name: str, tmp_path: Path) -> dict[str, str]:
 def test_two_workers_per_stage_killed_and_restarted_twice_under_load_store_every_event_once(
         settings: Settings, es: Elasticsearch, tmp_path: Path) -> None:
     """kill -9 of one stream and one sink worker, restart, twice, under load: exact count, no
-    duplicate, every chain intact, both groups back to two members."""
+    duplicate, every chain intact and checkpointed, both groups back to two members."""
+    settings = signed(settings)
     names = ("stream-1", "stream-2", "sink-1", "sink-2")
     alias = events_alias(settings.index_prefix)
     with running_workers(settings.to_env(), tmp_path / "logs", names=()) as workers, \
@@ -64,7 +64,6 @@ def test_two_workers_per_stage_killed_and_restarted_twice_under_load_store_every
         assert count_searchable(es, alias) == len(sent)
         assert len(group_members(settings, settings.sink_group)) == 2
         assert len(group_members(settings, settings.stream_app_id)) == 2
-        workers.check_alive()
-    verdicts = {s: str(verify_session(es, settings, f"outage-{s}")) for s in range(SESSIONS)}
-    assert all(v.startswith("intact") for v in verdicts.values()), verdicts
+        verdicts = wait_for_verdicts(es, settings, [f"outage-{s}" for s in range(SESSIONS)], workers)
+        assert all(v.startswith("intact") for v in verdicts.values()), verdicts
     assert read_topic(settings, settings.topics.dlq, expected=1, timeout=3) == []

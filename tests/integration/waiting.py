@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import Consumer
 from elasticsearch import Elasticsearch
 
+from agent_audit.core.evidence.signing import SigningKey
 from agent_audit.core.settings import Settings
+from agent_audit.sinks.compliance.verification import verify_session
 from agent_audit.sinks.queries import count_searchable
 from agent_audit.stack.workers import Workers
 
-__all__ = ["read_topic", "wait_for_count"]
+__all__ = ["read_topic", "signed", "wait_for_count", "wait_for_verdicts"]
 
 
 def wait_for_count(es: Elasticsearch, index: str, expected: int, workers: Workers,
@@ -40,3 +43,28 @@ def read_topic(settings: Settings, topic: str, expected: int, timeout: float = 3
             got.append(msg)
     consumer.close()
     return got
+
+
+SIGNING_KEY = SigningKey.generate()  # one per test run, as the stream's would be per deployment
+
+
+def signed(settings: Settings) -> Settings:
+    """The settings with a signing key: the stream checkpoints every second, verify has the public
+    key, so a session's verdict can be ``intact`` (without a key it stays not yet checkpointed)."""
+    return Settings.from_env({**settings.to_env(), "AUDIT_SIGNING_KEY": SIGNING_KEY.private_pem(),
+                              "AUDIT_CHECKPOINT_INTERVAL_S": "1"})
+
+
+def wait_for_verdicts(es: Elasticsearch, settings: Settings, sessions: Iterable[str], workers: Workers,
+                      timeout: float = 90.0) -> dict[str, str]:
+    """Each session's verdict, once all are intact or the time is up (the last events of a session
+    are verifiable once the idle timer has closed their checkpoint)."""
+    deadline = time.monotonic() + timeout
+    verdicts: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        workers.check_alive()
+        verdicts = {s: str(verify_session(es, settings, s)) for s in sessions}
+        if all(v.startswith("intact") for v in verdicts.values()):
+            break
+        time.sleep(2.0)
+    return verdicts
