@@ -83,6 +83,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from agent_audit.core.envvars import env_int
 from agent_audit.core.errors import ConfigError
 from agent_audit.core.es_security import redact_url
 from agent_audit.core.kafka_security import ROLES, KafkaSecurity, Role
@@ -217,42 +218,42 @@ class Settings:
             es_api_key=env.get("ES_API_KEY") or None,
             topic_prefix=env.get("AUDIT_TOPIC_PREFIX", d.topic_prefix),
             index_prefix=env.get("AUDIT_INDEX_PREFIX", d.index_prefix),
-            raw_partitions=_int(env, "AUDIT_RAW_PARTITIONS", d.raw_partitions),
-            events_partitions=_int(env, "AUDIT_EVENTS_PARTITIONS", d.events_partitions),
-            raw_retention_ms=_int(env, "AUDIT_RAW_RETENTION_MS", d.raw_retention_ms),
-            events_retention_ms=_int(env, "AUDIT_EVENTS_RETENTION_MS", d.events_retention_ms),
-            dlq_retention_ms=_int(env, "AUDIT_DLQ_RETENTION_MS", d.dlq_retention_ms),
-            replication=_int(env, "AUDIT_REPLICATION", d.replication),
+            raw_partitions=env_int(env, "AUDIT_RAW_PARTITIONS", d.raw_partitions),
+            events_partitions=env_int(env, "AUDIT_EVENTS_PARTITIONS", d.events_partitions),
+            raw_retention_ms=env_int(env, "AUDIT_RAW_RETENTION_MS", d.raw_retention_ms),
+            events_retention_ms=env_int(env, "AUDIT_EVENTS_RETENTION_MS", d.events_retention_ms),
+            dlq_retention_ms=env_int(env, "AUDIT_DLQ_RETENTION_MS", d.dlq_retention_ms),
+            replication=env_int(env, "AUDIT_REPLICATION", d.replication),
             stream_app_id=env.get("AUDIT_STREAM_APP_ID", d.stream_app_id),
             stream_data_dir=env.get("AUDIT_STREAM_DATA_DIR", d.stream_data_dir),
             sink_group=env.get("AUDIT_SINK_GROUP", d.sink_group),
-            sink_batch=_int(env, "AUDIT_SINK_BATCH", d.sink_batch),
-            sink_max_bytes=_int(env, "AUDIT_SINK_MAX_BYTES", d.sink_max_bytes),
-            sink_concurrency=_int(env, "AUDIT_SINK_CONCURRENCY", d.sink_concurrency),
+            sink_batch=env_int(env, "AUDIT_SINK_BATCH", d.sink_batch),
+            sink_max_bytes=env_int(env, "AUDIT_SINK_MAX_BYTES", d.sink_max_bytes),
+            sink_concurrency=env_int(env, "AUDIT_SINK_CONCURRENCY", d.sink_concurrency),
             redaction_key=env.get("AUDIT_REDACTION_KEY") or None,
             redaction_key_version=env.get("AUDIT_REDACTION_KEY_VERSION", d.redaction_key_version),
             integrity_key=env.get("AUDIT_INTEGRITY_KEY") or None,
-            metrics_port=_int(env, "AUDIT_METRICS_PORT", d.metrics_port, allow_zero=True),
-            window_s=_int(env, "AUDIT_WINDOW_S", d.window_s),
-            window_grace_s=_int(env, "AUDIT_WINDOW_GRACE_S", d.window_grace_s, allow_zero=True),
-            window_max_tools=_int(env, "AUDIT_WINDOW_MAX_TOOLS", d.window_max_tools),
+            metrics_port=env_int(env, "AUDIT_METRICS_PORT", d.metrics_port, allow_zero=True),
+            window_s=env_int(env, "AUDIT_WINDOW_S", d.window_s),
+            window_grace_s=env_int(env, "AUDIT_WINDOW_GRACE_S", d.window_grace_s, allow_zero=True),
+            window_max_tools=env_int(env, "AUDIT_WINDOW_MAX_TOOLS", d.window_max_tools),
             alert_rules_path=env.get("AUDIT_ALERT_RULES", ""),
             alert_webhook=env.get("AUDIT_ALERT_WEBHOOK", ""),
-            max_event_age_s=_int(env, "AUDIT_MAX_EVENT_AGE_S", d.max_event_age_s),
-            max_clock_skew_s=_int(env, "AUDIT_MAX_CLOCK_SKEW_S", d.max_clock_skew_s, allow_zero=True),
-            max_seq_gap=_int(env, "AUDIT_MAX_SEQ_GAP", d.max_seq_gap),
-            session_idle_s=_int(env, "AUDIT_SESSION_IDLE_S", d.session_idle_s),
-            sink_max_poll_ms=_int(env, "AUDIT_SINK_MAX_POLL_MS", d.sink_max_poll_ms),
+            max_event_age_s=env_int(env, "AUDIT_MAX_EVENT_AGE_S", d.max_event_age_s),
+            max_clock_skew_s=env_int(env, "AUDIT_MAX_CLOCK_SKEW_S", d.max_clock_skew_s, allow_zero=True),
+            max_seq_gap=env_int(env, "AUDIT_MAX_SEQ_GAP", d.max_seq_gap),
+            session_idle_s=env_int(env, "AUDIT_SESSION_IDLE_S", d.session_idle_s),
+            sink_max_poll_ms=env_int(env, "AUDIT_SINK_MAX_POLL_MS", d.sink_max_poll_ms),
             integrity=_switch(env, "AUDIT_INTEGRITY", d.integrity),
             signing_key=env.get("AUDIT_SIGNING_KEY") or None,
             signing_key_file=env.get("AUDIT_SIGNING_KEY_FILE", ""),
             public_keys=env.get("AUDIT_PUBLIC_KEYS", ""),
-            checkpoint_interval_s=_int(env, "AUDIT_CHECKPOINT_INTERVAL_S", d.checkpoint_interval_s),
-            checkpoint_max_leaves=_int(env, "AUDIT_CHECKPOINT_MAX_LEAVES", d.checkpoint_max_leaves),
+            checkpoint_interval_s=env_int(env, "AUDIT_CHECKPOINT_INTERVAL_S", d.checkpoint_interval_s),
+            checkpoint_max_leaves=env_int(env, "AUDIT_CHECKPOINT_MAX_LEAVES", d.checkpoint_max_leaves),
             redaction_old_keys=env.get("AUDIT_REDACTION_OLD_KEYS") or None,
             master_key=env.get("AUDIT_MASTER_KEY") or None,
             master_key_file=env.get("AUDIT_MASTER_KEY_FILE", ""),
-            key_cache_s=_int(env, "AUDIT_KEY_CACHE_S", d.key_cache_s, allow_zero=True),
+            key_cache_s=env_int(env, "AUDIT_KEY_CACHE_S", d.key_cache_s, allow_zero=True),
             seal_events=_seal_events(env, mode),
             metrics_bind=env.get("AUDIT_METRICS_BIND") or d.metrics_bind,
             es_username=env.get("ES_USERNAME", ""),
@@ -344,17 +345,6 @@ def _kafka_roles(env: Mapping[str, str]) -> dict[str, KafkaSecurity]:
     return {role: security for role, security in roles.items() if security != base}
 
 
-def _int(env: Mapping[str, str], name: str, default: int, allow_zero: bool = False) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(f"{name} must be positive, got {value}")
-    return value
 
 
 def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:

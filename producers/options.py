@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from agent_audit.core.envvars import env_int
 from agent_audit.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -88,15 +89,15 @@ class ClientOptions:
             raise ConfigError(f"AUDIT_COMPRESSION must be one of {', '.join(_COMPRESSIONS)}")
         return cls(
             spool_dir=Path(env.get("AUDIT_SPOOL_DIR") or d.spool_dir),
-            spool_max_bytes=_positive(env, "AUDIT_SPOOL_MAX_BYTES", d.spool_max_bytes),
+            spool_max_bytes=env_int(env, "AUDIT_SPOOL_MAX_BYTES", d.spool_max_bytes),
             spool_fsync=fsync,  # type: ignore[arg-type]  # checked just above
-            queue_events=_positive(env, "AUDIT_QUEUE_EVENTS", d.queue_events),
-            queue_bytes=_positive(env, "AUDIT_QUEUE_BYTES", d.queue_bytes),
-            linger_ms=_positive(env, "AUDIT_LINGER_MS", d.linger_ms),
-            envelope_events=_positive(env, "AUDIT_ENVELOPE_EVENTS", d.envelope_events),
-            envelope_bytes=_positive(env, "AUDIT_ENVELOPE_BYTES", d.envelope_bytes),
+            queue_events=env_int(env, "AUDIT_QUEUE_EVENTS", d.queue_events),
+            queue_bytes=env_int(env, "AUDIT_QUEUE_BYTES", d.queue_bytes),
+            linger_ms=env_int(env, "AUDIT_LINGER_MS", d.linger_ms),
+            envelope_events=env_int(env, "AUDIT_ENVELOPE_EVENTS", d.envelope_events),
+            envelope_bytes=env_int(env, "AUDIT_ENVELOPE_BYTES", d.envelope_bytes),
             compression=compression,
-            exit_timeout_s=float(_positive(env, "AUDIT_EXIT_TIMEOUT_S", int(d.exit_timeout_s))),
+            exit_timeout_s=float(env_int(env, "AUDIT_EXIT_TIMEOUT_S", int(d.exit_timeout_s))),
             spool_key=_spool_key(env),
         )
 
@@ -107,15 +108,3 @@ def _spool_key(env: Mapping[str, str]) -> bytes | None:
     raw = env.get("AUDIT_SPOOL_KEY")
     return parse_spool_key(raw) if raw else None
 
-
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {value}")
-    return value

@@ -24,6 +24,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from agent_audit.core.envvars import env_int
 from agent_audit.core.errors import ConfigError
 
 __all__ = ["OtlpOptions"]
@@ -43,8 +44,8 @@ class OtlpOptions:
         env = os.environ if env is None else env
         d = cls()
         return cls(host=env.get("AUDIT_OTLP_HOST") or d.host,
-                   port=_number(env, "AUDIT_OTLP_PORT", d.port, allow_zero=True),
-                   max_bytes=_number(env, "AUDIT_OTLP_MAX_BYTES", d.max_bytes),
+                   port=env_int(env, "AUDIT_OTLP_PORT", d.port, allow_zero=True),
+                   max_bytes=env_int(env, "AUDIT_OTLP_MAX_BYTES", d.max_bytes),
                    token=env.get("AUDIT_OTLP_TOKEN") or None,
                    agent=env.get("AUDIT_OTLP_AGENT") or d.agent)
 
@@ -63,15 +64,3 @@ def _loopback(host: str) -> bool:
     except ValueError:
         return False
 
-
-def _number(env: Mapping[str, str], name: str, default: int, allow_zero: bool = False) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(f"{name} must be positive, got {value}")
-    return value

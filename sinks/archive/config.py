@@ -31,6 +31,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from agent_audit.core.envvars import env_float, env_int
 from agent_audit.core.errors import ConfigError
 from agent_audit.core.settings import Settings
 
@@ -80,10 +81,10 @@ class ArchiveSettings:
             # Defaults follow the topic prefix: a test's or a tenant's namespace has its own archive.
             prefix=(env.get("AUDIT_ARCHIVE_PREFIX") or base.topic_prefix + d.prefix).strip("/"),
             group=env.get("AUDIT_ARCHIVE_GROUP") or base.topic_prefix + d.group,
-            batch=int(_positive(env, "AUDIT_ARCHIVE_BATCH", d.batch)),
-            linger_s=_positive(env, "AUDIT_ARCHIVE_LINGER_S", d.linger_s),
-            compact_after_s=_positive(env, "AUDIT_ARCHIVE_COMPACT_AFTER_S", d.compact_after_s),
-            retention_days=int(_positive(env, "AUDIT_ARCHIVE_RETENTION_DAYS", d.retention_days)),
+            batch=env_int(env, "AUDIT_ARCHIVE_BATCH", d.batch),
+            linger_s=env_float(env, "AUDIT_ARCHIVE_LINGER_S", d.linger_s),
+            compact_after_s=env_float(env, "AUDIT_ARCHIVE_COMPACT_AFTER_S", d.compact_after_s),
+            retention_days=env_int(env, "AUDIT_ARCHIVE_RETENTION_DAYS", d.retention_days),
         )
         if not s.on_s3 and not s.local_dir:
             if base.production:
@@ -107,15 +108,3 @@ class ArchiveSettings:
             "AUDIT_ARCHIVE_RETENTION_DAYS": str(self.retention_days),
         }
 
-
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {value}")
-    return int(value) if isinstance(default, int) else value
