@@ -34,7 +34,7 @@ from agent_audit.sinks.indices import events_alias
 from agent_audit.sinks.keystore import build_data_keys
 from agent_audit.stack.workers import Workers, running_workers
 from tests.factories import BASE_TIME, event
-from tests.integration.waiting import read_topic, wait_for_count
+from tests.integration.waiting import read_topic, signed, wait_for_count, wait_for_verdicts
 
 JANE = "jane@example.com"
 SECRET = "the moon cactus plan"
@@ -42,8 +42,9 @@ SECRET = "the moon cactus plan"
 
 @pytest.fixture
 def rotated(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """A redaction key rotated from v1 to v2, a one-second key cache; exported for the CLI."""
-    s = dataclasses.replace(settings, redaction_key="key-two", redaction_key_version="v2",
+    """A redaction key rotated from v1 to v2, a one-second key cache, signed checkpoints; exported
+    for the CLI."""
+    s = dataclasses.replace(signed(settings), redaction_key="key-two", redaction_key_version="v2",
                             redaction_old_keys="v1=key-one", key_cache_s=1)
     for name, value in s.to_env().items():
         monkeypatch.setenv(name, value)
@@ -158,6 +159,10 @@ def test_forget_reaches_every_store_and_the_receipt_says_so(
         everything = _all_topic_bytes(s)
         late = _jane(6, 0)
         _publish(s, [("s-jane", orjson.dumps(late))])
+        # Her session still verifies with the public key: its events erased under the receipt.
+        verdicts = wait_for_verdicts(es, s, ["s-jane"], workers)
+        assert verdicts["s-jane"].startswith("intact"), verdicts
+        assert f"erased under receipt {receipt['receipt_id']}" in verdicts["s-jane"], verdicts
         tombstone = _wait_for_document(es, f"{prefix}-events-*", late["event_id"], workers)
 
     # The receipt: every store, each with its status.
