@@ -202,12 +202,7 @@ class DataKeys:
             found = self._get_many(missing)
             if found is None:
                 return  # store away: ``for_writing`` uses what it knows or waits for the store
-            for subject in missing:
-                record = found.get(subject)
-                if record is not None:
-                    self._remember(record)
-                else:
-                    self._cache[subject] = (now + self.cache_s, Grant(subject, 0, None))
+            self._absorb(missing, found, now)
         create = [self._next_generation(grant) for subject, at in latest.items()
                   if (grant := self._cache[subject][1]).cipher is None
                   and (grant.destroyed_at is None or _instant(at) > _instant(grant.destroyed_at))]
@@ -223,12 +218,16 @@ class DataKeys:
         missing = [s for s, gen in wanted.items()
                    if (hit := self._cache.get(s)) is None or hit[0] <= now or hit[1].generation < gen]
         if missing and (found := self._get_many(missing)) is not None:
-            for subject in missing:
-                record = found.get(subject)
-                if record is not None:
-                    self._remember(record)
-                else:
-                    self._cache[subject] = (now + self.cache_s, Grant(subject, 0, None))
+            self._absorb(missing, found, now)
+
+    def _absorb(self, asked: list[str], found: Mapping[str, KeyRecord], now: float) -> None:
+        """Cache what the store answered; a subject it does not know is cached as keyless."""
+        for subject in asked:
+            record = found.get(subject)
+            if record is not None:
+                self._remember(record)
+            else:
+                self._cache[subject] = (now + self.cache_s, Grant(subject, 0, None))
 
     def _get_many(self, subjects: list[str]) -> dict[str, KeyRecord] | None:
         """The records, or None when the store is away (``TransientError``): the caller goes on

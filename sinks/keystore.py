@@ -25,6 +25,7 @@ from elasticsearch import ApiError, BadRequestError, ConflictError, Elasticsearc
 
 from agent_audit.core.datakeys import DataKeys, KeyRecord, b64, master_key_from_settings, rank, unb64
 from agent_audit.core.errors import TransientError
+from agent_audit.core.es_security import elasticsearch_options
 from agent_audit.core.settings import Settings
 
 __all__ = ["ElasticKeyStore", "build_data_keys", "keys_index"]
@@ -158,6 +159,6 @@ def build_data_keys(settings: Settings, es: Elasticsearch | None = None,
                     patience_s: float = 600.0) -> DataKeys:
     """The data keys every worker uses: the master key from the settings, the shared store, the cache.
     Workers pass a short ``patience_s``: they retry in their own loops, with the keys they know."""
-    es = es or Elasticsearch(settings.es_url, api_key=settings.es_api_key, request_timeout=30)
+    es = es or Elasticsearch(**elasticsearch_options(settings), request_timeout=30)
     store = ElasticKeyStore(es, settings.index_prefix, patience_s)
     return DataKeys(master_key_from_settings(settings), store, cache_s=settings.key_cache_s)

@@ -19,6 +19,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from agent_audit.core.es_security import elasticsearch_options
 from agent_audit.core.integrity import ChainState
 from agent_audit.core.settings import Settings
 
@@ -28,8 +29,7 @@ __all__ = ["StoredHeads"]
 class StoredHeads:
     def __init__(self, settings: Settings, es: Elasticsearch | None = None) -> None:
         self.index = f"{settings.index_prefix}-events"  # sinks.indices.events_alias
-        self.es = es or Elasticsearch(settings.es_url, api_key=settings.es_api_key, request_timeout=10,
-                                      max_retries=1)
+        self.es = es or Elasticsearch(**elasticsearch_options(settings), request_timeout=10, max_retries=1)
         self.lookups = 0
 
     def __call__(self, session: str) -> ChainState | None:

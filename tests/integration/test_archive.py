@@ -63,6 +63,17 @@ def _archived_rows(archive: ArchiveSettings) -> tuple[int, list[str]]:
     return len(ids), ids
 
 
+def _wait_archived(archive: ArchiveSettings, expected: int, workers: Workers) -> tuple[int, list[str]]:
+    """The archived rows once ``expected`` are there or three minutes have passed."""
+    deadline = time.monotonic() + 180
+    rows, ids = _archived_rows(archive)
+    while rows < expected and time.monotonic() < deadline:
+        workers.check_alive()
+        time.sleep(1.0)
+        rows, ids = _archived_rows(archive)
+    return rows, ids
+
+
 @pytest.mark.timeout(600)
 def test_archive_worker_killed_under_load_loses_and_doubles_nothing(
         settings: Settings, archive_env: dict[str, str], tmp_path: Path) -> None:
@@ -85,12 +96,7 @@ def test_archive_worker_killed_under_load_loses_and_doubles_nothing(
             workers.start("archive", full_env)
         producer.join(120)
         assert done.is_set()
-        deadline = time.monotonic() + 180
-        rows, ids = _archived_rows(archive)
-        while rows < len(events) and time.monotonic() < deadline:
-            workers.check_alive()
-            time.sleep(1.0)
-            rows, ids = _archived_rows(archive)
+        rows, ids = _wait_archived(archive, len(events), workers)
     finally:
         workers.stop_all()
     assert rows == len(events), f"{rows} rows for {len(events)} events"

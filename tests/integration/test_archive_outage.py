@@ -18,7 +18,7 @@ from agent_audit.sinks.archive.config import ArchiveSettings
 from agent_audit.stack.paths import StackPaths
 from agent_audit.stack.seaweedfs import SeaweedNode
 from agent_audit.stack.workers import Workers
-from tests.integration.test_archive import _archived_rows, _events, _produce_slowly
+from tests.integration.test_archive import _events, _produce_slowly, _wait_archived
 
 
 @pytest.mark.timeout(600)
@@ -45,12 +45,7 @@ def test_object_storage_stopped_under_load_loses_and_doubles_nothing(
         node.up(timeout=180.0)
         producer.join(120)
         assert done.is_set()
-        deadline = time.monotonic() + 180
-        rows, ids = _archived_rows(archive)
-        while rows < len(events) and time.monotonic() < deadline:
-            workers.check_alive()
-            time.sleep(1.0)
-            rows, ids = _archived_rows(archive)
+        rows, ids = _wait_archived(archive, len(events), workers)
     finally:
         workers.stop_all()
         node.down()
