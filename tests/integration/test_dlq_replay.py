@@ -17,7 +17,7 @@ from agent_audit.core.integrity import ChainHasher, verify_chain
 from agent_audit.core.settings import Settings
 from agent_audit.core.wire import join_envelope, partition_for
 from agent_audit.sinks.indices import event_index, events_alias
-from agent_audit.sinks.queries import session_timeline
+from agent_audit.sinks.queries import count_searchable, session_timeline
 from agent_audit.stack.workers import Workers, running_workers
 from tests.factories import event
 from tests.integration.waiting import read_topic
@@ -131,9 +131,8 @@ def test_documents_elasticsearch_refused_are_replayed_after_a_fix_once_with_chai
 
 
 def _session_count(es: Elasticsearch, alias: str) -> int:
-    if not es.indices.exists(index=alias):
-        return 0
-    return int(es.count(index=alias, query={"term": {"session_id": "sess-refused"}})["count"])
+    # count_searchable: the replay recreates today's index, whose shard may still be starting.
+    return count_searchable(es, alias, {"term": {"session_id": "sess-refused"}})
 
 
 def _wait_for_session(es: Elasticsearch, alias: str, expected: int, workers: Workers) -> int:
