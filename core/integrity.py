@@ -66,6 +66,10 @@ class LeafLog(Protocol):
         """Add a leaf; return (partition, checkpoint number, leaf index)."""
         ...
 
+    def relink(self, session: str, seq: int, link: str, number: int, leaf: int) -> None:
+        """A replayed event's leaf: add it again if the checkpoint's state is behind the chain's."""
+        ...
+
 
 @dataclass(frozen=True)
 class ChainState:
@@ -147,6 +151,7 @@ class SessionChains:
             _, link, prev, number, leaf = replayed
             integrity.update(prev_hash=prev, hash=link)
             if self.leaves is not None and number >= 0:
+                self.leaves.relink(session, seq, link, number, leaf)
                 integrity.update(partition=self.leaves.partition, checkpoint=number, leaf=leaf)
         else:
             prev = state.head if state else None

@@ -238,6 +238,9 @@ def _wire_envelopes(app: faust.App, settings: Settings, output: OutputProducer,
                     metric_out, window_state = windows.tick(tp.partition)
                     cp_state, cp_out = shared.finish_evidence(tp.partition)
                     retired = shared.retire_idle(tp.partition)
+                    if cp_out:  # closed on wall-clock time: its state (holding it) goes out first
+                        await output.send_async(ProcessedEnvelope(), None, cp_state)
+                        cp_state = []
                     await output.send_async(ProcessedEnvelope(), None, [window_state, *cp_state, *retired],
                                             [*metric_out, *cp_out])
                 except Exception as exc:  # the next tick tries again; never stop the timer

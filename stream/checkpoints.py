@@ -5,8 +5,15 @@ a checkpoint is closed and signed when its first leaf is older than the interval
 envelopes' record times, so a replay after a crash closes it after the same envelope), or when it
 holds AUDIT_CHECKPOINT_MAX_LEAVES leaves; the idle timer closes it on wall-clock time once events stop.
 The open checkpoint's state (number, previous hash, Merkle frontier) is one record on the state
-topic, written with the envelope's outputs before the ack, like the chains; the heads of the
-sessions it touched are rebuilt from the chain states when a partition is loaded.
+topic, written after the envelope's outputs and after its chains' records (same partition, so
+when it is on the topic they are too), before the ack; the heads of the sessions it touched are
+rebuilt from the chain states when a partition is loaded.
+
+After a crash the envelopes since the last windows record are processed again against whatever
+prefix of their state records reached the topic. So the result is the same whatever that prefix:
+a replayed event whose chain record survived but whose checkpoint record did not gives its leaf
+back (``relink``), and a record closed by the idle timer is kept in the state (``pending``),
+which is written before the record is published and publishes it again on load.
 """
 
 from __future__ import annotations
@@ -79,6 +86,13 @@ class PartitionCheckpoints:
         cp.heads[session] = (seq, link)
         return cp.partition, cp.number, index
 
+    def relink(self, session: str, seq: int, link: str, number: int, leaf: int) -> None:
+        """A replayed event's leaf, added again where the crash lost it: its chain record reached
+        the state topic, this checkpoint's did not (``leaf`` is then the next index)."""
+        cp = self._cp
+        if number == cp.number and leaf == cp.size:
+            self.append(session, seq, link)
+
     def finish(self) -> tuple[list[tuple[bytes, bytes, int]], list[OutRecord]]:
         """After an envelope: the state record to write (if it changed) and a closed checkpoint, if due."""
         cp = self._current(self.partition)
@@ -93,10 +107,14 @@ class PartitionCheckpoints:
     def _settle(self, cp: OpenCheckpoint, now: float, grew: bool) -> tuple[list[tuple[bytes, bytes, int]],
                                                                           list[OutRecord]]:
         out: list[OutRecord] = []
+        if cp.pending is not None and cp.pending_out:
+            cp.pending = None  # handed out earlier; sends go in order: on its topic before this state
         if cp.due(now, self.interval_s, self.max_leaves):
             opened = cp.opened_at if cp.opened_at is not None else now
-            record = cp.close(self.key, _iso(max(now, opened)), _iso(opened))
-            out.append(self._record(record))
+            cp.close(self.key, _iso(max(now, opened)), _iso(opened))
+        if cp.pending is not None and not cp.pending_out:  # just closed, or loaded from the state
+            out.append(self._record(cp.pending))
+            cp.pending_out = True
         if not grew and not out:
             return [], []
         return [self.state.put(cp.partition, STATE_KEY, cp.to_json())], out

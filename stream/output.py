@@ -4,6 +4,11 @@ At-least-once: ``send`` returns only once every record of the batch was acknowle
 on a delivery failure the whole batch is sent again (duplicates are harmless downstream, because
 ``event_id`` is the document id). It never gives up and never drops.
 
+Two steps: the outputs (events, dead letters, extra records) are acknowledged before the state
+records are produced. A crash can stop a flush after any subset of its partitions was written;
+the state ends with the windows record that makes a restarted stream skip the envelope, so that
+record must never reach the topic while the envelope's events have not.
+
 Events and dead letters leave sealed under their user's data key (``core.sealing``), so a forgotten
 user's copies on these topics are unreadable once the key is destroyed.
 """
@@ -109,14 +114,20 @@ class OutputProducer:
                 headers.append(("source", f"{topic}/{partition}/{offset}".encode()))
             letter = seal_letter(dead.value, keys) if keys is not None else dead.value
             self._produce(self.topics.dlq, letter, None, headers, on_delivery)
-        for key, record_value, partition in state:  # a None value is a tombstone (a retired session)
-            self._produce(self.topics.state, record_value, key, [], on_delivery, partition)
         for record in extra:
             self._produce(record.topic, record.value, record.key, record.headers, on_delivery)
+        self._flush(failures)
+        if failures or not state:
+            return failures
+        for key, record_value, partition in state:  # a None value is a tombstone (a retired session)
+            self._produce(self.topics.state, record_value, key, [], on_delivery, partition)
+        self._flush(failures)
+        return failures
+
+    def _flush(self, failures: list[str]) -> None:
         remaining = self.producer.flush(30.0)
         if remaining:
             failures.append(f"{remaining} records not acknowledged within 30s")
-        return failures
 
     def _produce(self, topic: str, value: bytes | None, key: bytes | None,
                  headers: Sequence[tuple[str, str | bytes | None]],

@@ -7,6 +7,11 @@ checkpoint, so checkpoints form their own append-only chain. It is signed with t
 Ed25519 key (``signing``); its ``key_id`` names the public key that verifies it. ``OpenCheckpoint``
 is the stream's state of the one being built; it survives a crash as a small JSON record (the
 Merkle frontier, never the leaves), and a checkpoint closes only at an envelope boundary.
+
+A closed record stays in that state record (``pending``) until a later write, so a record whose
+state reached the topic before the record itself did is published again after a crash: the idle
+timer closes on wall-clock time, and closing the same number twice with different content would
+fork the partition's checkpoint chain.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ class OpenCheckpoint:
     frontier: Frontier = field(default_factory=Frontier)
     heads: dict[str, tuple[int, str]] = field(default_factory=dict)  # not persisted: rebuilt
     opened_at: float | None = None  # record time of its first leaf (a replay decides alike)
+    pending: dict[str, Any] | None = None  # the last closed record, until a later state write
+    pending_out: bool = False  # ``pending`` was handed out for publishing
 
     @property
     def size(self) -> int:
@@ -67,6 +74,11 @@ class OpenCheckpoint:
         frontier.append(bytes.fromhex(link))  # a link is already its leaf hash (canonical.link_hash)
         self.heads[session] = (seq, link)
         return self.partition, self.number, index
+
+    def relink(self, session: str, seq: int, link: str, number: int, leaf: int) -> None:
+        """A replayed event's leaf, added again if this state was lost behind its chain's."""
+        if number == self.number and leaf == self.size:
+            self.append(session, seq, link)
 
     def due(self, now: float, interval_s: float, max_leaves: int) -> bool:
         if not self.size or self.opened_at is None:
@@ -85,16 +97,21 @@ class OpenCheckpoint:
         body["signature"] = key.sign(signed_bytes(body))
         self.number, self.prev = self.number + 1, checkpoint_hash(body)
         self.frontier, self.heads, self.opened_at = Frontier(), {}, None
+        self.pending, self.pending_out = body, False
         return body
 
     def to_json(self) -> dict[str, Any]:
-        return {"number": self.number, "prev": self.prev, "opened_at": self.opened_at,
+        data: dict[str, Any] = {"number": self.number, "prev": self.prev, "opened_at": self.opened_at,
                 "frontier": [[n, base64.b64encode(h).decode()] for n, h in self.frontier.nodes]}
+        if self.pending is not None:
+            data["pending"] = self.pending
+        return data
 
     @classmethod
     def from_json(cls, log: str, partition: int, data: Mapping[str, Any] | None) -> OpenCheckpoint:
         if not data:
             return cls(log, partition)
         nodes = [(int(n), base64.b64decode(h)) for n, h in data["frontier"]]
+        pending = data.get("pending")
         return cls(log, partition, int(data["number"]), data.get("prev"), Frontier(nodes),
-                   opened_at=data.get("opened_at"))
+                   opened_at=data.get("opened_at"), pending=pending if isinstance(pending, dict) else None)

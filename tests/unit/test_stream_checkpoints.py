@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from agent_audit.core.errors import ConfigError
-from agent_audit.core.evidence.checkpoint import verify_signature
+from agent_audit.core.evidence.checkpoint import checkpoint_hash, verify_signature
 from agent_audit.core.evidence.keys import keyring_from_settings, signing_key_from_settings
 from agent_audit.core.evidence.signing import Keyring, SigningKey, public_pem
 from agent_audit.core.integrity import ChainHasher, ChainState, SessionChains
@@ -36,6 +36,7 @@ class Pipeline:
                 self.chains.states[key[6:]] = ChainState.from_json(value)
         self.closed: list[dict] = []  # type: ignore[type-arg]
         self.outputs: list[bytes] = []
+        self.written: list[tuple[str, bytes]] = []  # the last envelope's state records, in order
 
     def envelope(self, at: float, *events: dict) -> None:  # type: ignore[type-arg]
         self.cps.begin(0, at)
@@ -43,8 +44,14 @@ class Pipeline:
         touched = self.chains.drain_touched().items()
         records = [self.state.put(0, f"chain:{s}", c.to_json()) for s, c in touched]
         cp_state, out = self.cps.finish()
-        for key, value, _ in [*records, *cp_state]:
-            self.topic[key.decode()] = value
+        self.written = [(key.decode(), value) for key, value, _ in [*records, *cp_state]]
+        self.topic.update(self.written)
+        self.closed += [orjson.loads(r.value) for r in out]
+
+    def tick(self, now: float) -> None:
+        cp_state, out = self.cps.tick(0, now)
+        self.written = [(key.decode(), value) for key, value, _ in cp_state]
+        self.topic.update(self.written)
         self.closed += [orjson.loads(r.value) for r in out]
 
 
@@ -78,6 +85,52 @@ def test_after_a_crash_the_replayed_envelopes_give_the_same_outputs_and_checkpoi
     again.envelope(105.5, *evs[4:])
     assert again.outputs == first.outputs[2:]
     assert again.closed == first.closed
+
+
+def test_a_replay_gives_the_same_outputs_and_checkpoints_whatever_prefix_of_its_state_survived() -> None:
+    """A crash can end a flush after any prefix of the envelope's state records (chains, then the
+    checkpoint's): replaying from each such prefix gives identical event bytes and checkpoints."""
+    sessions = ("a", "b", "c")
+    evs = [event("input", i // 3, session=sessions[i % 3]) for i in range(12)]
+    times = (100.0, 105.5, 107.0, 112.5)  # the second envelope closes checkpoint 0, the fourth 1
+    batches = [evs[i:i + 3] for i in range(0, 12, 3)]
+    for crash in (1, 2):  # an envelope that closes a checkpoint, one that does not
+        first, before, crashed = Pipeline(), {}, []
+        for i, (at, batch) in enumerate(zip(times, batches, strict=True)):
+            if i == crash:
+                before = dict(first.topic)
+            first.envelope(at, *batch)
+            if i == crash:
+                crashed = first.written
+        assert len(crashed) == 4 and [c["number"] for c in first.closed] == [0, 1]
+        for kept in range(len(crashed) + 1):
+            again = Pipeline({**before, **dict(crashed[:kept])})
+            for at, batch in zip(times[crash:], batches[crash:], strict=True):
+                again.envelope(at, *batch)
+            assert again.outputs == first.outputs[3 * crash:], (crash, kept)
+            # A restart may publish the last closed record again: the same content, never another.
+            by_number = {c["number"]: c for c in first.closed}
+            assert all(c == by_number[c["number"]] for c in again.closed), (crash, kept)
+            assert {c["number"] for c in again.closed} >= set(range(crash - 1, 2)), (crash, kept)
+
+
+def test_a_checkpoint_the_idle_timer_closed_is_published_again_after_a_crash_never_closed_twice() -> None:
+    """The timer's close is on wall-clock time: its state (holding the record) goes out first, and a
+    stream restarted from that state publishes the same record again and goes on with the next number."""
+    evs = [event("input", i) for i in range(4)]
+    first = Pipeline()
+    first.envelope(100.0, *evs[:2])
+    first.tick(200.0)
+    (record,) = first.closed
+    assert orjson.loads(first.topic["checkpoint"])["pending"] == record
+    again = Pipeline(first.topic)  # the crash: the state is on the topic, the record is not
+    again.envelope(300.0, *evs[2:])
+    again.tick(400.0)
+    assert again.closed[0] == record  # published again, byte for byte the same content
+    assert [c["number"] for c in again.closed] == [0, 1]
+    assert again.closed[1]["prev"] == checkpoint_hash(record)
+    again.envelope(500.0, event("input", 4))
+    assert "pending" not in orjson.loads(again.topic["checkpoint"])  # dropped once handed out
 
 
 def test_the_idle_timer_closes_a_quiet_partitions_checkpoint() -> None:
