@@ -2,7 +2,10 @@
 
 ``verify <session>`` prints one verdict and exits with its code; ``verify --since/--until`` sweeps
 every session named by a checkpoint closed in the range and prints a summary an auditor can file
-(``--json`` for machines). Exit codes:
+(``--json`` for machines). ``--checkpoints FILE`` (a ``checkpoints export``) or ``--checkpoints
+kafka`` (the stream's topic) adds a copy of the signed checkpoints kept outside Elasticsearch, so
+the newest checkpoints deleted from the index together with their events show as truncated or
+deleted instead of as a shorter session. Exit codes:
 
 ====  ==========================================================================================
 0     intact: every event is on the signed chain (complete when closed with seqs 0..n, else open);
@@ -20,10 +23,12 @@ every session named by a checkpoint closed in the range and prints a summary an 
 from __future__ import annotations
 
 import argparse
+import os
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from agent_audit.cli.commands.context import Context, actor_parent, emit, reports_errors
+from agent_audit.cli.commands.context import Context, actor_parent, emit
 
 if TYPE_CHECKING:
     from agent_audit.sinks.compliance.verification import Verifier
@@ -31,13 +36,25 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
-@reports_errors
 def _verify(args: argparse.Namespace) -> int:
+    """Codes 3-5 are verdicts of tampering here, so a failure (unreachable, configuration, refused)
+    is reported like every command's but exits 2, as documented above."""
+    from agent_audit.cli.output import failure_exit  # noqa: PLC0415
+
+    try:
+        return _run(args)
+    except Exception as exc:
+        failure_exit(args.command, exc, es_url=os.environ.get("ES_URL", "http://127.0.0.1:9200"),
+                     kafka=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     from agent_audit.sinks.compliance.verification import Verifier  # noqa: PLC0415
 
     ctx = Context(args)
     log = ctx.access_log
-    verifier = Verifier(ctx.es, ctx.settings)
+    verifier = Verifier(ctx.es, ctx.settings, trusted=_trusted(args.checkpoints, ctx))
     if not verifier.keys.keys:
         print("agent-audit verify: no public key: set AUDIT_PUBLIC_KEYS", flush=True)
         return 2
@@ -54,6 +71,18 @@ def _verify(args: argparse.Namespace) -> int:
     else:
         print(verdict)
     return verdict.exit_code
+
+
+def _trusted(source: str | None, ctx: Context) -> list[dict[str, Any]] | None:
+    if source is None:
+        return None
+    if source == "kafka":
+        from agent_audit.stream.checkpoint_export import read_checkpoints  # noqa: PLC0415
+
+        return read_checkpoints(ctx.settings)
+    from agent_audit.sinks.compliance.verification import read_export  # noqa: PLC0415
+
+    return read_export(Path(source))
 
 
 def _access(ctx: Context, verifier: Verifier, start: float) -> int:
@@ -93,6 +122,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--since", help="sweep: checkpoints closed at or after this time (RFC 3339 or date)")
     p.add_argument("--until", help="sweep: checkpoints closed at or before this time")
     p.add_argument("--json", action="store_true", help="one JSON document instead of text")
+    p.add_argument("--checkpoints", metavar="FILE|kafka",
+                   help="also use this copy of the signed checkpoints: a `checkpoints export` file, or "
+                        "`kafka` for the stream's topic (catches checkpoints deleted from the index)")
     p.add_argument("--access-log", action="store_true",
                    help="check every access-log entry against its signed copy (edits, deletions)")
     p.set_defaults(func=_verify)

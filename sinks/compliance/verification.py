@@ -4,18 +4,27 @@ Reads only: the events of the session (any number, streamed), the checkpoints of
 the first that names it to the newest, and the erasure receipts named by tombstones. Verification
 needs the public keys alone (``AUDIT_PUBLIC_KEYS``). ``sweep`` checks every session named by a
 checkpoint closed in a time range, plus each partition's checkpoint chain there.
+
+The checkpoints Elasticsearch holds can be deleted by whoever can write to it, together with the
+newest events they sign: from Elasticsearch alone that truncation looks like a shorter session. A
+copy kept elsewhere (``trusted``: a file written by ``checkpoints export``, or the stream's own
+topic) fills in what the index lacks, so the events those records sign are missed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 from typing import Any
 
+import orjson
 from elasticsearch import Elasticsearch
 
+from agent_audit.core.errors import ConfigError
 from agent_audit.core.evidence.keys import keyring_from_settings
 from agent_audit.core.evidence.signing import Keyring
 from agent_audit.core.evidence.verdicts import (
@@ -30,14 +39,16 @@ from agent_audit.sinks.compliance.store import receipts_index
 from agent_audit.sinks.indices import checkpoints_alias, events_alias
 from agent_audit.sinks.queries import scan
 
-__all__ = ["AccessReport", "SweepReport", "Verifier", "access_log_report", "verify_session"]
+__all__ = ["AccessReport", "SweepReport", "Verifier", "access_log_report", "read_export", "verify_session"]
 
 
 class Verifier:
     """One reader of the trail's evidence: keyring, receipt cache, checkpoint queries."""
 
-    def __init__(self, es: Elasticsearch, settings: Settings, keys: Keyring | None = None) -> None:
+    def __init__(self, es: Elasticsearch, settings: Settings, keys: Keyring | None = None,
+                 trusted: list[dict[str, Any]] | None = None) -> None:
         self.es = es
+        self.trusted = trusted or []
         self.settings = settings
         self.prefix = settings.index_prefix
         self.keys = keys if keys is not None else keyring_from_settings(settings)
@@ -61,7 +72,12 @@ class Verifier:
     def session(self, session_id: str) -> SessionVerdict:
         names = stored_form(session_id, redactor_for(self.settings)).lookup_values()
         events = self.events(names)
-        naming = self.checkpoints({"terms": {"sessions.session_id": names}})
+        wanted = set(names)
+
+        def names_it(r: dict[str, Any]) -> bool:
+            return any(s.get("session_id") in wanted for s in r.get("sessions", ()))
+
+        naming = self._with_trusted(self.checkpoints({"terms": {"sessions.session_id": names}}), names_it)
         stored_name = str(events[0]["session_id"]) if events else _named(naming, names)
         return verify_session_evidence(stored_name, events, self._context(naming, events), self.keys,
                                        self.receipt_known)
@@ -81,19 +97,37 @@ class Verifier:
         out: list[dict[str, Any]] = []
         for (log, partition), start in first.items():
             where: list[dict[str, Any]] = [{"term": {"log": log}}, {"term": {"partition": partition}}]
+
+            def same(r: dict[str, Any], log: str = log, partition: int = partition, since: int = start or 0
+                     ) -> bool:
+                return (str(r.get("log")), int(r.get("partition", -1))) == (log, partition) and \
+                    int(r.get("number", -1)) >= since
+
             if start is None:
                 hits = self.es.search(index=checkpoints_alias(self.prefix), size=1, sort=[{"number": "desc"}],
                                       query={"bool": {"filter": where}}, ignore_unavailable=True)
-                out += [h["_source"] for h in hits["hits"]["hits"]]
+                found = self._with_trusted([h["_source"] for h in hits["hits"]["hits"]], same)
+                out += found[-1:]  # the newest of both copies
             else:
-                since = {"range": {"number": {"gte": start}}}
-                out += self.checkpoints({"bool": {"filter": [*where, since]}})
+                newer = {"range": {"number": {"gte": start}}}
+                out += self._with_trusted(self.checkpoints({"bool": {"filter": [*where, newer]}}), same)
         return out
+
+    def _with_trusted(self, found: list[dict[str, Any]],
+                      keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        """The index's records and the trusted copy's that ``keep`` selects, one per (log, partition,
+        number), the copy's where both have one; ordered by number."""
+        if not self.trusted:
+            return found
+        merged = {_number(r): r for r in found}
+        merged.update((_number(r), r) for r in self.trusted if keep(r))
+        return [merged[k] for k in sorted(merged)]
 
     def sweep(self, since: str | None, until: str | None) -> SweepReport:
         window: dict[str, str] = {k: v for k, v in (("gte", since), ("lte", until)) if v}
         query = {"range": {"closed_at": window}} if window else {"match_all": {}}
-        records = self.checkpoints(query)
+        within = partial(_closed_within, since=since, until=until)
+        records = self._with_trusted(self.checkpoints(query), within)
         _, problems = check_checkpoint_chain(records, self.keys)
         report = SweepReport(since, until, len(records), problems)
         for session in sorted({s["session_id"] for r in records for s in r.get("sessions", ())}):
@@ -148,6 +182,42 @@ def access_log_report(verifier: Verifier) -> AccessReport:
     for session in sorted({str(e["session_id"]) for e in signed.values()}):
         report.verdicts[session] = verifier.session(session)
     return report
+
+
+def read_export(path: Path) -> list[dict[str, Any]]:
+    """The records of a ``checkpoints export`` file (one JSON object per line)."""
+    records: list[dict[str, Any]] = []
+    with path.open("rb") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{n}: not a checkpoint record ({exc})") from None
+            if not isinstance(record, dict) or record.get("type") != "checkpoint":
+                raise ConfigError(f"{path}:{n}: not a checkpoint record")
+            records.append(record)
+    return records
+
+
+def _number(record: dict[str, Any]) -> tuple[str, int, int]:
+    return str(record.get("log")), int(record.get("partition", -1)), int(record.get("number", -1))
+
+
+def _closed_within(record: dict[str, Any], since: str | None, until: str | None) -> bool:
+    """``closed_at`` in the sweep's range, compared as instants (a bare date is its midnight UTC)."""
+    closed = _instant(str(record.get("closed_at", "")))
+    return closed is not None and (not since or closed >= (_instant(since) or closed)) and \
+        (not until or closed <= (_instant(until) or closed))
+
+
+def _instant(text: str) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _comparable(event: dict[str, Any]) -> tuple[Any, ...]:

@@ -256,6 +256,37 @@ def test_a_proof_verifies_offline_and_the_checkpoints_export_outside_elasticsear
     assert set(SESSIONS) <= {s["session_id"] for r in records for s in r["sessions"]}
 
 
+@pytest.mark.timeout(300)
+def test_checkpoints_deleted_from_the_index_with_their_events_are_caught_by_a_copy_outside_it(
+        settings: Settings, es: Elasticsearch, pipeline: Workers, tmp_path: Path) -> None:
+    """The insider deletes a session and its tail events together with every checkpoint in the index
+    that names them: from the index alone one session is unknown (7) and the other unverifiable; with
+    the exported copy, or the stream's topic, they are deleted (4) and truncated (3)."""
+    export = tmp_path / "checkpoints.ndjson"
+    assert _cli(settings, "checkpoints", "export", "-o", str(export)).returncode == 0
+    for hit in _docs(es, settings, "whole") + _docs(es, settings, "tail")[4:]:
+        es.delete(index=hit["_index"], id=hit["_id"])
+    alias = checkpoints_alias(settings.index_prefix)
+    naming = es.search(index=alias, size=1000, query={"terms": {"sessions.session_id": ["whole", "tail"]}})
+    assert naming["hits"]["hits"]
+    for hit in naming["hits"]["hits"]:  # no _delete_by_query: the local node has no reindex module
+        es.delete(index=hit["_index"], id=hit["_id"], refresh=True)
+    es.indices.refresh(index=events_alias(settings.index_prefix))
+    assert _cli(settings, "verify", "whole", "--actor", "auditor").returncode == 7
+    assert _cli(settings, "verify", "tail", "--actor", "auditor").returncode not in (0, 3)
+    for source in (str(export), "kafka"):
+        whole = _cli(settings, "verify", "whole", "--checkpoints", source, "--actor", "auditor")
+        assert (whole.returncode, "deleted" in whole.stdout) == (4, True), (source, whole.stdout)
+        tail = _cli(settings, "verify", "tail", "--checkpoints", source, "--actor", "auditor")
+        assert (tail.returncode, "truncated after seq 3" in tail.stdout) == (3, True), (source, tail.stdout)
+        intact = _cli(settings, "verify", "intact", "--checkpoints", source, "--actor", "auditor")
+        assert intact.returncode == 0, (source, intact.stdout, intact.stderr)
+    broken = tmp_path / "not-an-export.ndjson"
+    broken.write_text("{}\n")
+    failed = _cli(settings, "verify", "intact", "--checkpoints", str(broken), "--actor", "auditor")
+    assert failed.returncode == 2 and "not a checkpoint record" in failed.stderr
+
+
 @pytest.mark.timeout(120)
 def test_an_interrupted_read_leaves_its_access_log_entry(
         settings: Settings, es: Elasticsearch, capsys: pytest.CaptureFixture[str],
