@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from agent_audit.stack.elasticsearch import ElasticsearchNode
 from agent_audit.stack.kafka import KafkaNode
-from agent_audit.stack.paths import StackPaths
+from agent_audit.stack.paths import StackPaths, write_private_env
 from agent_audit.stack.seaweedfs import SeaweedNode
 from agent_audit.stack.secure_kafka import SecureKafkaNode
 
@@ -66,7 +66,8 @@ class LocalStack:
                 "AUDIT_MODE": "development", **self.s3.env(), **secured}
 
     def shell_setup(self) -> str:
-        """The shell line that points a terminal at this stack; passwords stay in a 0600 file."""
+        """The shell line that points a terminal at this stack; credentials (the S3 key, Kafka
+        passwords) stay in a 0600 file instead of being printed."""
         if isinstance(self.kafka, SecureKafkaNode):
             return f"set -a; . {self.kafka.write_env_file(self.env())}; set +a"
-        return "export " + " ".join(f"{k}={v}" for k, v in self.env().items())
+        return f"set -a; . {write_private_env(self.s3.paths.state / 'client.env', self.env())}; set +a"

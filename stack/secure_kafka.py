@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shlex
 import subprocess
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from agent_audit.core.settings import Settings
 from agent_audit.stack.certificates import CertificateFiles, ensure_certificates
 from agent_audit.stack.kafka import KafkaNode, _random_cluster_id
 from agent_audit.stack.kafka_acls import grant, pipeline_grants
-from agent_audit.stack.paths import StackPaths
+from agent_audit.stack.paths import StackPaths, write_private_env
 from agent_audit.stack.process import StackError, port_open
 from agent_audit.stack.service import HOST
 
@@ -98,12 +97,8 @@ class SecureKafkaNode(KafkaNode):
 
     def write_env_file(self, env: dict[str, str]) -> Path:
         """``env`` as a shell file only its owner can read (it holds passwords)."""
-        path = self.secrets_dir / "client.env"
         self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.writelines(f"{k}={shlex.quote(v)}\n" for k, v in env.items())
-        return path
+        return write_private_env(self.secrets_dir / "client.env", env)
 
     # --- life cycle -------------------------------------------------------------------------
     def up(self, timeout: float = 120.0) -> str:
