@@ -37,6 +37,7 @@ from agent_audit.sinks.archive.compaction import compact
 from agent_audit.sinks.archive.config import ArchiveSettings
 from agent_audit.sinks.archive.layout import EVENTS
 from agent_audit.sinks.archive.reader import archived_days, open_archive
+from agent_audit.sinks.archive.unsealing import build_row_opener
 from agent_audit.sinks.archive.worker import ArchiveSink
 from agent_audit.sinks.indices import events_alias
 from agent_audit.sinks.worker import EventSink
@@ -156,7 +157,7 @@ def main() -> None:
             es.indices.forcemerge(index=alias, max_num_segments=1)
             stats = es.indices.stats(index=alias, metric="store")
             es_bytes = stats["_all"]["primaries"]["store"]["size_in_bytes"]
-            queries = _time_queries(es, settings.index_prefix, store)
+            queries = _time_queries(es, settings, store)
         finally:
             for key in store.list(""):
                 store.delete(key)
@@ -164,15 +165,15 @@ def main() -> None:
     _report(n, json_bytes, archive_rate, es_rate, small_objects, parquet_bytes, es_bytes, queries)
 
 
-def _time_queries(es: Any, prefix: str, store: Any) -> dict[str, tuple[float, float]]:
-    con = open_archive(store)
+def _time_queries(es: Any, settings: Settings, store: Any) -> dict[str, tuple[float, float]]:
+    con, opener, prefix = open_archive(store), build_row_opener(settings), settings.index_prefix
     session, user = "m-000042", "user-042"
     since = (TODAY - timedelta(days=7)).isoformat()
     until = TODAY.isoformat()
     pairs: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
-        "session timeline": (lambda: archive_queries.session_timeline(con, session),
+        "session timeline": (lambda: archive_queries.session_timeline(con, session, opener),
                              lambda: es_queries.session_timeline(es, prefix, session)),
-        "user, 7 days": (lambda: archive_queries.user_events(con, user, since, until),
+        "user, 7 days": (lambda: archive_queries.user_events(con, user, opener, since, until),
                          lambda: list(es_queries.user_events(es, prefix, user, since, until))),
         "tool usage": (lambda: archive_queries.tool_usage(con), lambda: es_queries.tool_usage(es, prefix)),
         "errors per day": (lambda: archive_queries.errors_per_day(con),

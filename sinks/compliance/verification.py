@@ -4,11 +4,15 @@ Reads only: the events of the session (any number, streamed), the checkpoints of
 the first that names it to the newest, and the erasure receipts named by tombstones. Verification
 needs the public keys alone (``AUDIT_PUBLIC_KEYS``). ``sweep`` checks every session named by a
 checkpoint closed in a time range, plus each partition's checkpoint chain there.
+
+Where the events come from is the one thing a tier changes (``EventSource``): Elasticsearch by
+default, the archive's opened rows for ``agent-audit archive verify`` (``sinks.archive.verification``);
+checkpoints, receipts and the verdict are this one code path for both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,14 +34,19 @@ from agent_audit.sinks.compliance.store import receipts_index
 from agent_audit.sinks.indices import checkpoints_alias, events_alias
 from agent_audit.sinks.queries import scan
 
-__all__ = ["AccessReport", "SweepReport", "Verifier", "access_log_report", "verify_session"]
+__all__ = ["AccessReport", "EventSource", "SweepReport", "Verifier", "access_log_report", "verify_session"]
+
+# A session's stored events (any order) given every name it may be stored under.
+EventSource = Callable[[list[str]], list[dict[str, Any]]]
 
 
 class Verifier:
     """One reader of the trail's evidence: keyring, receipt cache, checkpoint queries."""
 
-    def __init__(self, es: Elasticsearch, settings: Settings, keys: Keyring | None = None) -> None:
+    def __init__(self, es: Elasticsearch, settings: Settings, keys: Keyring | None = None,
+                 source: EventSource | None = None) -> None:
         self.es = es
+        self.source = source
         self.settings = settings
         self.prefix = settings.index_prefix
         self.keys = keys if keys is not None else keyring_from_settings(settings)
@@ -50,6 +59,8 @@ class Verifier:
         return self._receipts[receipt]
 
     def events(self, names: list[str]) -> list[dict[str, Any]]:
+        if self.source is not None:
+            return self.source(names)
         query = {"bool": {"filter": [{"terms": {"session_id": names}}]}}
         with closing(scan(self.es, events_alias(self.prefix), query, [{"seq": "asc"}])) as hits:
             return [hit["_source"] for hit in hits]
