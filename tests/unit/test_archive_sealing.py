@@ -166,7 +166,8 @@ def test_forget_counts_sealed_rows_and_rewrites_unsealed_ones_as_tombstones(tmp_
     _destroy(ks, "jane")
     con, opener = open_archive(store), RowOpener(_keys(ks))
     for session in ("s-a", "s-c"):
-        assert [e["erased"]["receipt"] for e in queries.session_timeline(con, session, opener)] == ["r-42"] * 4
+        timeline = queries.session_timeline(con, session, opener)
+        assert [e["erased"]["receipt"] for e in timeline] == ["r-42"] * 4
     assert queries.session_timeline(con, "s-d", opener) == old[4:]
     again = erase_in_archive(store, ["jane"], subjects, [], "r-42", "2026-12-02T00:00:00Z")
     assert (again.sealed_rows, again.rewritten_rows) == (4, 0)
