@@ -77,6 +77,8 @@ def archive_store(settings: Settings, keys: DataKeys, names: Sequence[str], hold
                              "objects": len(done.objects), "until": shredded_by, "detail": detail}
     if expires:
         entry["expires"] = expires.isoformat()
+    if dry_run:
+        entry["detail"] = "dry run, nothing changed; forget would leave: " + detail
     if done.held_sealed_rows:
         entry["detail"] += (f"; {done.held_sealed_rows} of the sealed rows are under an active legal hold "
                             "and unreadable too (the key is the user's): the held copy is Elasticsearch's")
