@@ -171,6 +171,7 @@ def test_forget_reaches_the_archive_and_archived_sessions_still_verify(
     _rewrite(store, "s-bob", _flip_ciphertext_of(2))
     changed = verify_archived_session(store, es, s, "s-bob")
     assert (changed.status, changed.seq) == ("modified", 2), str(changed)
+    assert "seq 2 unreadable: does not decrypt" in str(changed)
     for k, data in originals.items():
         store.put(k, data)
     _rewrite(store, "s-bob", lambda rows: [r for r in rows if r["seq"] != len(bob) - 1])
