@@ -13,7 +13,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from agent_audit.cli.commands.context import Context, actor_parent, emit, reports_errors
+from agent_audit.cli.commands.context import (
+    Context,
+    actor_parent,
+    emit,
+    reports_errors,
+    reports_failures_as_2,
+)
 
 if TYPE_CHECKING:
     from agent_audit.sinks.archive.config import ArchiveSettings
@@ -50,6 +56,7 @@ def _day(value: str | None) -> date | None:
 def _rows(ctx: Context, args: argparse.Namespace) -> list[Any]:
     from agent_audit.sinks.archive import queries  # noqa: PLC0415
     from agent_audit.sinks.archive.reader import open_archive  # noqa: PLC0415
+    from agent_audit.sinks.archive.unsealing import build_row_opener  # noqa: PLC0415
 
     _settings, store = _archive(ctx)
     con = open_archive(store, _day(args.since), _day(args.until))
@@ -58,10 +65,11 @@ def _rows(ctx: Context, args: argparse.Namespace) -> list[Any]:
         names = [d[0] for d in cursor.description or []]
         return [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
     if args.named == "timeline":
-        return queries.session_timeline(con, _stored(ctx, _required(args.session, "--session")), args.limit)
+        return queries.session_timeline(con, _stored(ctx, _required(args.session, "--session")),
+                                        build_row_opener(ctx.settings), args.limit)
     if args.named == "user":
-        return queries.user_events(con, _stored(ctx, _required(args.user, "--user")), args.since, args.until,
-                                   args.limit)
+        return queries.user_events(con, _stored(ctx, _required(args.user, "--user")),
+                                   build_row_opener(ctx.settings), args.since, args.until, args.limit)
     if args.named == "tools":
         return queries.tool_usage(con)
     return queries.errors_per_day(con, args.since, args.until)
@@ -86,12 +94,16 @@ def _required(value: str | None, flag: str) -> str:
 def _query(args: argparse.Namespace) -> int:
     import duckdb  # noqa: PLC0415
 
+    from agent_audit.sinks.compliance.identifiers import subject_digest  # noqa: PLC0415
+
     if (args.sql is None) == (args.named is None):
         raise ValueError('give either SQL ("SELECT ... FROM events") or --named')
     ctx = Context(args)
     log = ctx.access_log  # a read that cannot be logged never starts
     name = f"archive:{args.named or 'sql'}"
-    params = {"sql": args.sql, "session_id": args.session, "user_id": args.user, "since": args.since,
+    # The user as the keyed subject digest, as `query user` logs it: erasure never has to find it here.
+    user = subject_digest(args.user, ctx.settings) if args.user else None
+    params = {"sql": args.sql, "session_id": args.session, "user_id": user, "since": args.since,
               "until": args.until, "limit": args.limit}
     start = time.monotonic()
     try:
@@ -112,23 +124,24 @@ def _ms(start: float) -> int:
 @reports_errors
 def _restore(args: argparse.Namespace) -> int:
     from agent_audit.sinks.archive.restore import restore  # noqa: PLC0415
+    from agent_audit.sinks.archive.unsealing import build_row_opener  # noqa: PLC0415
 
     ctx = Context(args)
     _settings, store = _archive(ctx)
-    result = restore(store, ctx.es, ctx.prefix, args.since, args.until)
+    result = restore(store, ctx.es, ctx.prefix, args.since, args.until, build_row_opener(ctx.settings))
     emit({"actor": ctx.actor, "since": args.since, "until": args.until, **result.to_json()})
     return 1 if result.refused else 0
 
 
-@reports_errors
+@reports_failures_as_2
 def _verify(args: argparse.Namespace) -> int:
     from agent_audit.sinks.archive.verification import verify_archived_session  # noqa: PLC0415
 
     ctx = Context(args)
     _settings, store = _archive(ctx)
-    verdict = verify_archived_session(store, ctx.settings, args.session)
-    emit({"session_id": args.session, "status": verdict.status, "seq": verdict.seq, "events": verdict.events})
-    return 0 if verdict.status == "intact" else 1
+    verdict = verify_archived_session(store, ctx.es, ctx.settings, args.session)
+    emit({"session_id": args.session, **verdict.to_json()})
+    return verdict.exit_code  # the codes of ``agent-audit verify``
 
 
 @reports_errors
@@ -150,7 +163,10 @@ def _retention(args: argparse.Namespace) -> int:
     settings, store = _archive(ctx)
     days = args.days or settings.retention_days
     holds = HoldStore(ctx.es, ctx.prefix, ctx.redactor).list()
-    actions = apply_archive_retention(store, days, holds, dry_run=args.dry_run)
+    from agent_audit.sinks.archive.unsealing import build_row_opener  # noqa: PLC0415
+
+    actions = apply_archive_retention(store, days, holds, dry_run=args.dry_run,
+                                      subjects=build_row_opener(ctx.settings).subjects)
     emit({"actor": ctx.actor, "dry_run": args.dry_run, "days": days, "active_holds": len(holds),
           "actions": [a.to_json() for a in actions]})
     return 0
@@ -174,7 +190,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--since", required=True, help="ISO 8601 time, inclusive")
     p.add_argument("--until", required=True, help="ISO 8601 time, exclusive")
     p.set_defaults(func=_restore)
-    p = sub.add_parser("verify", parents=[parent], help="re-check a session's hash chain in the archive")
+    p = sub.add_parser("verify", parents=[parent], help="verify an archived session: chain, signed "
+                       "checkpoints, erasures (exit codes of `agent-audit verify`)")
     p.add_argument("--session", required=True)
     p.set_defaults(func=_verify)
     p = sub.add_parser("compact", parents=[parent], help="merge each closed day's small objects")

@@ -99,3 +99,22 @@ def reports_errors(handler: Handler) -> Handler:
                                 kafka=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
 
     return run
+
+
+def reports_failures_as_2(handler: Handler) -> Handler:
+    """``reports_errors`` for the verify commands, whose codes 3-5 are tampering verdicts: a
+    failure (unreachable, configuration, refused) is reported the same way but exits 2."""
+
+    @wraps(handler)
+    def checked(args: argparse.Namespace) -> int:
+        from agent_audit.cli.output import failure_exit  # noqa: PLC0415
+
+        try:
+            return handler(args)
+        except Exception as exc:
+            failure_exit(args.command, exc, es_url=os.environ.get("ES_URL", "http://127.0.0.1:9200"),
+                         kafka=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+            return 2
+
+    return checked
+

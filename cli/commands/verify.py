@@ -23,12 +23,11 @@ deleted instead of as a shorter session. Exit codes:
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent_audit.cli.commands.context import Context, actor_parent, emit
+from agent_audit.cli.commands.context import Context, actor_parent, emit, reports_failures_as_2
 
 if TYPE_CHECKING:
     from agent_audit.sinks.compliance.verification import Verifier
@@ -36,20 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
+@reports_failures_as_2
 def _verify(args: argparse.Namespace) -> int:
-    """Codes 3-5 are verdicts of tampering here, so a failure (unreachable, configuration, refused)
-    is reported like every command's but exits 2, as documented above."""
-    from agent_audit.cli.output import failure_exit  # noqa: PLC0415
-
-    try:
-        return _run(args)
-    except Exception as exc:
-        failure_exit(args.command, exc, es_url=os.environ.get("ES_URL", "http://127.0.0.1:9200"),
-                     kafka=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
-        return 2
-
-
-def _run(args: argparse.Namespace) -> int:
     from agent_audit.sinks.compliance.verification import Verifier  # noqa: PLC0415
 
     ctx = Context(args)

@@ -9,7 +9,7 @@ replays, carry the same ``event_id``; the first one is kept).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -34,14 +34,16 @@ class EncodedBatch:
     invalid: int  # records that were not events (the Elasticsearch sink dead-letters them)
 
 
-def encode_batch(partition: int, first: int, last: int, values: Iterable[bytes]) -> EncodedBatch:
-    """The objects of one partition's records with offsets ``first..last`` (inclusive)."""
+def encode_batch(partition: int, first: int, last: int, values: Sequence[bytes],
+                 opened: Sequence[bytes | None] | None = None) -> EncodedBatch:
+    """The objects of one partition's records with offsets ``first..last`` (inclusive); ``opened``
+    (parallel to ``values``) holds the events inside sealed records, for the typed columns."""
     by_day: dict[date, list[dict[str, Any]]] = defaultdict(list)
     seen: set[str] = set()
     invalid = 0
-    for value in values:
+    for i, value in enumerate(values):
         try:
-            row = event_to_row(value)
+            row = event_to_row(value, opened[i] if opened is not None else None)
         except InvalidEvent:
             invalid += 1
             continue
@@ -58,7 +60,7 @@ def table_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd", compression_level=6, row_group_size=ROW_GROUP,
                    use_dictionary=["kind", "level", "session_id", "user_id", "agent_name", "agent_version",
-                                   "tool_name", "status", "model"])
+                                   "tool_name", "status", "model", "subject"])
     return bytes(sink.getvalue().to_pybytes())
 
 

@@ -4,6 +4,10 @@ Elasticsearch: same rows, same order, same field names (so either tier answers a
 Differences that remain by design: Elasticsearch's p95 is a t-digest estimate, the archive's is
 exact (``quantile_cont``); ties in a user's events at the same timestamp and seq are ordered by
 ``event_id`` here.
+
+Events are opened at read time (``unsealing.RowOpener``): a forgotten user's come back as their
+erasure tombstones, as Elasticsearch gives them. A user is found by the data-key subject of each
+stored form of their id (sealed rows) or by the id itself (rows of the unsealed layout).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from datetime import date, datetime
 from typing import Any
 
 import duckdb
-import orjson
+
+from agent_audit.sinks.archive.unsealing import RowOpener
 
 __all__ = ["errors_per_day", "session_timeline", "tool_usage", "user_events"]
 
@@ -37,23 +42,25 @@ def _range(since: str | None, until: str | None) -> tuple[str, list[Any]]:
     return sql, params
 
 
-def session_timeline(con: duckdb.DuckDBPyConnection, session_id: Ids,
+def session_timeline(con: duckdb.DuckDBPyConnection, session_id: Ids, opener: RowOpener,
                      limit: int | None = None) -> list[dict[str, Any]]:
-    """A session's events in ``seq`` order, as published."""
+    """A session's events in ``seq`` order, as published (erased ones as tombstones)."""
     sql = "SELECT event FROM events WHERE list_contains(?, session_id) ORDER BY seq, event_id"
     rows = con.execute(sql + (" LIMIT ?" if limit else ""),
                        [_ids(session_id), *([int(limit)] if limit else [])]).fetchall()
-    return [orjson.loads(r[0]) for r in rows]
+    return opener.open_all([r[0] for r in rows])
 
 
-def user_events(con: duckdb.DuckDBPyConnection, user_id: Ids, since: str | None = None,
+def user_events(con: duckdb.DuckDBPyConnection, user_id: Ids, opener: RowOpener, since: str | None = None,
                 until: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
     """A user's events in time order (``since`` inclusive, ``until`` exclusive)."""
     where, params = _range(since, until)
-    rows = con.execute(f"SELECT event FROM events WHERE list_contains(?, user_id){where} "  # noqa: S608 - placeholders only
-                       "ORDER BY timestamp, seq, event_id" + (" LIMIT ?" if limit else ""),
-                       [_ids(user_id), *params, *([int(limit)] if limit else [])]).fetchall()
-    return [orjson.loads(r[0]) for r in rows]
+    ids = _ids(user_id)
+    who = "(list_contains(?, subject) OR list_contains(?, user_id))"
+    rows = con.execute(f"SELECT event FROM events WHERE {who}{where} ORDER BY"  # noqa: S608 - placeholders only
+                       " timestamp, seq, event_id" + (" LIMIT ?" if limit else ""),
+                       [opener.subjects(ids), ids, *params, *([int(limit)] if limit else [])]).fetchall()
+    return opener.open_all([r[0] for r in rows])
 
 
 def tool_usage(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -3,11 +3,12 @@
 A day's age is ``today - day`` in whole days (the day is the events' own UTC day, from the object
 name). An expired object holding events of a held session or user is rewritten in place with only
 those events (the same name: a reader never sees both versions); the others are deleted whole.
+A user's hold finds sealed rows by the data-key subject of each held form of the id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 
@@ -19,7 +20,7 @@ from agent_audit.sinks.archive.parquet import read_table, table_bytes
 from agent_audit.sinks.archive.store import ObjectStore
 from agent_audit.sinks.compliance.holds import FIELD_OF_SCOPE, Hold
 
-__all__ = ["ArchiveRetentionAction", "apply_archive_retention"]
+__all__ = ["ArchiveRetentionAction", "Subjects", "apply_archive_retention", "held_mask"]
 
 
 @dataclass(frozen=True)
@@ -35,18 +36,27 @@ class ArchiveRetentionAction:
         return asdict(self)
 
 
-def _held_mask(table: pa.Table, holds: Sequence[Hold]) -> pa.ChunkedArray:
+Subjects = Callable[[Iterable[str]], list[str]]
+
+
+def held_mask(table: pa.Table, holds: Sequence[Hold], subjects: Subjects | None) -> pa.ChunkedArray:
     mask = pa.chunked_array([pa.array([False] * table.num_rows, pa.bool_())])
     for scope, column in FIELD_OF_SCOPE.items():
-        values = sorted({h.value for h in holds if h.scope == scope and h.status == "active"})
+        values = sorted({v for h in holds if h.scope == scope and h.status == "active" for v in h.values()})
         if values:
-            mask = pc.or_(mask, pc.is_in(table.column(column), value_set=pa.array(values)))
+            held = pc.is_in(table.column(column), value_set=pa.array(values))
+            mask = pc.or_(mask, pc.fill_null(held, False))
+        if values and scope == "user" and subjects is not None:
+            held = pc.is_in(table.column("subject"), value_set=pa.array(subjects(values), pa.string()))
+            mask = pc.or_(mask, pc.fill_null(held, False))
     return mask
 
 
 def apply_archive_retention(store: ObjectStore, days: int, holds: Sequence[Hold],
-                            today: date | None = None, dry_run: bool = False) -> list[ArchiveRetentionAction]:
-    """Delete (or prune, under a hold) every archived object of a day older than ``days``."""
+                            today: date | None = None, dry_run: bool = False,
+                            subjects: Subjects | None = None) -> list[ArchiveRetentionAction]:
+    """Delete (or prune, under a hold) every archived object of a day older than ``days``;
+    ``subjects`` (``RowOpener.subjects``) lets a user's hold reach sealed rows."""
     if days < 1:
         raise ValueError(f"archive retention must be at least 1 day, got {days}")
     today = today or datetime.now(UTC).date()
@@ -60,7 +70,7 @@ def apply_archive_retention(store: ObjectStore, days: int, holds: Sequence[Hold]
         if data is None:
             continue
         table = read_table(data)
-        mask = _held_mask(table, holds)
+        mask = held_mask(table, holds, subjects)
         held = pc.sum(mask).as_py() or 0
         removed = table.num_rows - held
         verb = "pruned" if held else "deleted"

@@ -1,12 +1,16 @@
 """From an ``agent.events`` record to an archive row, and rows to an Arrow table: one place each.
 
-A row keeps the event exactly as the stream published it (``event``: its JSON, so restore gives
-Elasticsearch the same document and the hash chain verifies over the same content), beside typed
-columns for the questions asked in SQL (who, when, what kind, which tool, how long). Every column
-but ``event`` is a copy of a field of it.
+A row keeps the record exactly as it came from Kafka (``event``): the user's content sealed under
+their data key (``core.sealing``), so destroying the key erases the row's content wherever the file
+is, without rewriting immutable objects. Beside it, typed columns for the questions asked in SQL,
+holding nothing personal: the clear fields the stream itself leaves unsealed (ids, kind, level,
+time, agent, seq, chain links) and, read from the opened event, the operational figures of tool
+calls and outputs (tool, status, duration, model, tokens, cost). The user appears only as the
+data key's ``subject`` (a keyed digest, the name forget and the receipt use).
 
-``event_to_row`` is the one conversion: where per-user encrypted content is to be decrypted (or
-kept as ciphertext) before archiving, that step goes there.
+Files written before sealing reached the archive hold the opened event in ``event`` and the user
+id in ``user_id``; they read through the same schema (their ``subject`` is null, a new row's
+``user_id`` and ``trace_id`` are). ``event_to_row`` is the one conversion.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import pyarrow as pa
 
 from agent_audit.core.errors import InvalidEvent
 
-__all__ = ["SCHEMA", "event_to_row", "row_to_event", "rows_to_table"]
+__all__ = ["SCHEMA", "event_to_row", "rows_to_table"]
 
 SCHEMA = pa.schema([
     ("event_id", pa.string()),
@@ -28,11 +32,11 @@ SCHEMA = pa.schema([
     ("kind", pa.string()),
     ("level", pa.string()),
     ("session_id", pa.string()),
-    ("user_id", pa.string()),
+    ("user_id", pa.string()),  # unsealed records only (files of the previous layout, unsealed topics)
     ("agent_name", pa.string()),
     ("agent_version", pa.string()),
     ("seq", pa.int64()),
-    ("trace_id", pa.string()),
+    ("trace_id", pa.string()),  # unsealed records only
     ("tool_name", pa.string()),  # tool_call and error events
     ("status", pa.string()),  # tool_call: success | error
     ("duration_ms", pa.float64()),
@@ -41,29 +45,33 @@ SCHEMA = pa.schema([
     ("cost", pa.float64()),
     ("hash", pa.string()),
     ("prev_hash", pa.string()),
-    ("event", pa.string()),  # the event's JSON as published on agent.events
+    ("event", pa.string()),  # the record as it came from agent.events (sealed), JSON
+    ("subject", pa.string()),  # the data key's subject of a sealed record (keyed digest of the user)
 ])
 
 
-def event_to_row(value: bytes) -> dict[str, Any]:
-    """One archive row; ``InvalidEvent`` if the record is not an event (no payload text in it)."""
+def event_to_row(value: bytes, opened: bytes | None = None) -> dict[str, Any]:
+    """One archive row of the record ``value``; ``opened`` is the event inside it when sealed (None:
+    not readable, so only the clear fields fill columns). ``InvalidEvent`` if it is not an event."""
     try:
-        ev = orjson.loads(value)
+        clear = orjson.loads(value)
+        head = clear.get("sealed")
+        ev = orjson.loads(opened) if head is not None and opened is not None else clear
         payload = ev.get("payload") or {}
         meta = (payload.get("metadata") or {}) if ev["kind"] == "output" else {}
-        integrity = ev.get("integrity") or {}
-        agent = ev.get("agent") or {}
+        integrity = clear.get("integrity") or {}
+        agent = clear.get("agent") or {}
         return {
-            "event_id": str(ev["event_id"]),
-            "timestamp": datetime.fromisoformat(ev["timestamp"]),
-            "kind": ev["kind"],
-            "level": ev.get("level", "info"),
-            "session_id": ev["session_id"],
-            "user_id": ev["user_id"],
+            "event_id": str(clear["event_id"]),
+            "timestamp": datetime.fromisoformat(clear["timestamp"]),
+            "kind": clear["kind"],
+            "level": clear.get("level", "info"),
+            "session_id": clear["session_id"],
+            "user_id": None if head is not None else clear["user_id"],
             "agent_name": agent.get("name"),
             "agent_version": agent.get("version"),
-            "seq": int(ev["seq"]),
-            "trace_id": ev.get("trace_id"),
+            "seq": int(clear["seq"]),
+            "trace_id": None if head is not None else clear.get("trace_id"),
             "tool_name": payload.get("tool_name"),
             "status": payload.get("status") if ev["kind"] == "tool_call" else None,
             "duration_ms": payload.get("duration_ms"),
@@ -73,6 +81,7 @@ def event_to_row(value: bytes) -> dict[str, Any]:
             "hash": integrity.get("hash"),
             "prev_hash": integrity.get("prev_hash"),
             "event": value.decode(),
+            "subject": str(head["subject"]) if head is not None else None,
         }
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError):
         raise InvalidEvent("archive: not a decodable event") from None
@@ -80,9 +89,3 @@ def event_to_row(value: bytes) -> dict[str, Any]:
 
 def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=SCHEMA)
-
-
-def row_to_event(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The event as published (what restore indexes and verification hashes)."""
-    event: dict[str, Any] = orjson.loads(row["event"])
-    return event

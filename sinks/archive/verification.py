@@ -1,24 +1,55 @@
-"""Tamper evidence in the cold tier: a session's hash chain re-checked over its archived events.
+"""Tamper evidence in the cold tier: an archived session verifies like one in Elasticsearch.
 
-The archive keeps each event exactly as published, so the chain the stream computed verifies here
-as it does in Elasticsearch (``sinks.compliance.verification``), with the same key.
+The same verifier (``sinks.compliance.verification.Verifier``) over the archive's events: the
+chain of each event, the signed checkpoints the stream published (from Elasticsearch, checked with
+the public keys alone), erased events accepted under a known receipt. The archived rows are opened
+through the data-key store first (``unsealing``): a forgotten user's read as their tombstones, and
+a row whose sealed content was altered reads as unreadable, which the verdict names as modified
+(with the reason in its notes). Rows removed from an archived object show as deleted or truncated,
+as they would in Elasticsearch.
 """
 
 from __future__ import annotations
 
-from agent_audit.core.integrity import ChainHasher, Verdict, verify_chain
+from typing import Any
+
+import duckdb
+from elasticsearch import Elasticsearch
+
+from agent_audit.core.evidence.verdicts import SessionVerdict
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.archive.queries import session_timeline
 from agent_audit.sinks.archive.reader import open_archive
 from agent_audit.sinks.archive.store import ObjectStore
-from agent_audit.sinks.compliance.identifiers import redactor_for, stored_form
+from agent_audit.sinks.archive.unsealing import UNREADABLE, RowOpener, build_row_opener
+from agent_audit.sinks.compliance.verification import Verifier
 
-__all__ = ["verify_archived_session"]
+__all__ = ["ArchivedEvents", "archive_verifier", "verify_archived_session"]
 
 
-def verify_archived_session(store: ObjectStore, settings: Settings, session_id: str) -> Verdict:
-    """Intact, or broken / missing at the first bad seq, over the archived events in seq order."""
-    form = stored_form(session_id, redactor_for(settings))
-    key = settings.integrity_key.encode() if settings.integrity_key else None
-    events = session_timeline(open_archive(store), form.lookup_values())
-    return verify_chain(events, ChainHasher(key))
+class ArchivedEvents:
+    """The verifier's event source: a session's archived rows, opened; remembers unreadable ones."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, opener: RowOpener) -> None:
+        self.con, self.opener = con, opener
+        self.unreadable: list[str] = []
+
+    def __call__(self, names: list[str]) -> list[dict[str, Any]]:
+        events = session_timeline(self.con, names, self.opener)
+        self.unreadable = [f"seq {e['seq']} unreadable: {e[UNREADABLE]}" for e in events if UNREADABLE in e]
+        return events
+
+
+def archive_verifier(store: ObjectStore, es: Elasticsearch, settings: Settings,
+                     opener: RowOpener | None = None) -> tuple[Verifier, ArchivedEvents]:
+    """A ``Verifier`` whose events are the archive's (opened), its checkpoints and receipts the trail's."""
+    source = ArchivedEvents(open_archive(store), opener or build_row_opener(settings))
+    return Verifier(es, settings, source=source), source
+
+
+def verify_archived_session(store: ObjectStore, es: Elasticsearch, settings: Settings, session_id: str,
+                            opener: RowOpener | None = None) -> SessionVerdict:
+    verifier, source = archive_verifier(store, es, settings, opener)
+    verdict = verifier.session(session_id)
+    verdict.notes += source.unreadable
+    return verdict

@@ -11,6 +11,8 @@ Guarantee: every event on ``agent.events`` ends up in the archive exactly once, 
   own at-least-once replays put on the topic.
 Object storage away or refusing: the write is retried with backoff, nothing is committed meanwhile.
 Records that are not events are skipped and counted: the Elasticsearch sink dead-letters them.
+Records are archived as they came (the user's content sealed under their data key): forget
+destroys the key and the archived copies are unreadable with every other copy (``rows``).
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ class ArchiveSink:
         self.archive = archive
         self.store = store or build_store(archive)
         self.topic = settings.topics.events
-        # Events arrive sealed under their users' data keys (core.sealing): opened here like the sink
-        # does; a forgotten user's arrive as their erasure tombstones.
+        # Events arrive sealed under their users' data keys (core.sealing) and are archived sealed;
+        # they are opened here only to fill the typed columns that hold nothing personal (``rows``).
         self.opener = EventOpener(build_data_keys(settings, patience_s=5.0), self.stopping_requested)
         self.consumer = Consumer({
             **kafka_client_config(settings, "sink"),
@@ -159,34 +161,39 @@ class ArchiveSink:
     def stopping_requested(self) -> bool:
         return self.stopping.is_set()
 
-    def _opened(self, values: list[bytes]) -> list[bytes]:
-        """The events as the sink indexes them; one that does not decrypt counts as invalid."""
+    def _opened(self, values: list[bytes]) -> tuple[list[bytes], list[bytes | None], int]:
+        """The records to archive (as they came: sealed), the events inside them (for the typed
+        columns; a tombstone once the key is destroyed, None without a key), and how many records
+        did not decrypt (skipped and counted: the Elasticsearch sink dead-letters them)."""
         self.opener.prefetch(values)
-        out = []
+        kept: list[bytes] = []
+        opened: list[bytes | None] = []
         for value in values:
             try:
-                opened = self.opener.open(value)
+                inside = self.opener.open(value)
             except ValueError:
-                opened = b"sealed event that does not decrypt"  # not an event: counted as invalid
-            if opened is not None:
-                out.append(opened)
-        return out
+                continue
+            kept.append(value)
+            opened.append(inside)
+        return kept, opened, len(values) - len(kept)
 
     def _flush(self, partition: int) -> None:
         """Intent, objects, commit: in that order, each durable before the next starts."""
         batch = self.batches.pop(partition)
         intent = {"topic": self.topic, "partition": partition, "first": batch.first, "last": batch.last}
         self._put(intent_key(partition), orjson.dumps(intent))
-        encoded = encode_batch(partition, batch.first, batch.last, self._opened(batch.values))
+        values, opened, undecryptable = self._opened(batch.values)
+        encoded = encode_batch(partition, batch.first, batch.last, values, opened)
         for key, data in encoded.objects:
             self._put(key, data)
         self.consumer.commit(offsets=[TopicPartition(self.topic, partition, batch.last + 1)],
                              asynchronous=False)
         self.written += encoded.rows
         self.objects += len(encoded.objects)
-        self.invalid += encoded.invalid
-        if encoded.invalid:
-            log.warning("archive.skipped_not_events partition=%d count=%d", partition, encoded.invalid)
+        invalid = encoded.invalid + undecryptable
+        self.invalid += invalid
+        if invalid:
+            log.warning("archive.skipped_not_events partition=%d count=%d", partition, invalid)
         log.info("archive.written partition=%d first=%d last=%d events=%d objects=%d", partition,
                  batch.first, batch.last, encoded.rows, len(encoded.objects))
 

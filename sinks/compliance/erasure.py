@@ -8,10 +8,12 @@ In order, each step safe to repeat:
    late copies into tombstones. Forget then waits out the workers' key cache, so nothing decrypted
    with a cached key is indexed after the next step.
 3. The raw topic: every record the stream has processed is deleted (the rest expires).
-4. Elasticsearch: in every daily index (sealed ones reopened, closed ones opened), the user's events
+4. The archive: its sealed rows are already shredded by step 2; rows of the unsealed layout are
+   rewritten as tombstones (``archive_store``), held ones kept.
+5. Elasticsearch: in every daily index (sealed ones reopened, closed ones opened), the user's events
    become tombstones (sessions stay verifiable) and other documents are deleted; documents under an
    active legal hold are kept. The access log and released holds keep the user only as a keyed digest.
-5. The receipt replaces the running one: every store with its status; ``complete`` only when every
+6. The receipt replaces the running one: every store with its status; ``complete`` only when every
    store is done, else ``pending`` with the date (the raw topic's expiry), or without one (a hold).
 
 ``dry_run`` changes nothing and lists what would go.
@@ -29,6 +31,7 @@ from elasticsearch import ApiError, Elasticsearch
 
 from agent_audit.core.datakeys import DataKeys, KeyRecord
 from agent_audit.core.settings import Settings
+from agent_audit.sinks.compliance.archive_store import archive_store
 from agent_audit.sinks.compliance.deletion import count_by_index
 from agent_audit.sinks.compliance.families import daily_indices, indices_with_field, sealed_indices
 from agent_audit.sinks.compliance.holds import HoldStore, held_query
@@ -70,8 +73,8 @@ class _Run:
         self.subjects = sorted({self.keys.subject(n) for n in self.names})
         self.say = progress or (lambda _msg: None)
         self.user_q = identifier_query("user_id", self.names)
-        holds = HoldStore(es, self.prefix, redactor_for(settings)).list()
-        self.held_q = held_query(holds)
+        self.holds = HoldStore(es, self.prefix, redactor_for(settings)).list()
+        self.held_q = held_query(self.holds)
         self.erase_q = {"bool": {"filter": [self.user_q], "must_not": [self.held_q] if self.held_q else []}}
 
     def candidates(self) -> set[str]:
@@ -86,11 +89,16 @@ class _Run:
 
 
 def forget(es: Elasticsearch, settings: Settings, user_id: str, actor: str, *, dry_run: bool = False,
-           progress: Progress | None = None, keys: DataKeys | None = None) -> Receipt | dict[str, Any]:
-    """Erase ``user_id`` everywhere; store and return the receipt (``dry_run``: what would go)."""
+           progress: Progress | None = None, keys: DataKeys | None = None,
+           archive: Any | None = None) -> Receipt | dict[str, Any]:
+    """Erase ``user_id`` everywhere; store and return the receipt (``dry_run``: what would go).
+    ``archive``: (ArchiveSettings, store) of the cold tier, default the one configured in the env."""
     run = _Run(es, settings, user_id, keys, progress)
     if dry_run:
-        return _plan(run)
+        plan = _plan(run)
+        plan["archive"] = archive_store(settings, run.keys, run.names, run.holds, "(dry run)",
+                                        datetime.now(UTC), utc_now(), dry_run=True, archive=archive)
+        return plan
     receipt_id, started = _resume(run) or (uuid.uuid4().hex, utc_now())
     _store(run, receipt_id, started, actor, running=True)
     destroyed_at = _destroy_keys(run, receipt_id)
@@ -100,6 +108,9 @@ def forget(es: Elasticsearch, settings: Settings, user_id: str, actor: str, *, d
     stores.append({"store": keys_index(run.prefix), "kind": "elasticsearch", "status": "erased",
                    "documents": len(run.subjects), "detail": "the user's data keys destroyed (tombstones "
                    "keep only when and by which receipt); overwritten versions expunged"})
+    stores.append(archive_store(settings, run.keys, run.names, run.holds, receipt_id, destroyed_at, utc_now(),
+                                archive=archive))
+    run.say("archive: sealed rows shredded with the keys, rows of the unsealed layout rewritten")
     raw = truncate_processed_raw(settings)
     stores += [*kafka_stores(settings, destroyed_at, len(run.subjects), raw), spool_store()]
     return _store(run, receipt_id, started, actor, running=False, removed=removed, kept=kept, stores=stores)

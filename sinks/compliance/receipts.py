@@ -31,7 +31,8 @@ _MAPPING: dict[str, Any] = {
     "kept_under_hold": _PER_INDEX, "total_kept_under_hold": {"type": "long"},
     "notes": {"type": "text"},
     "stores": {"properties": {"store": KW, "kind": KW, "status": KW, "documents": {"type": "long"},
-                              "until": {"type": "date"}, "detail": {"type": "text"}}},
+                              "until": {"type": "date"}, "detail": {"type": "text"},
+                              "objects": {"type": "long"}, "expires": {"type": "date"}}},
     "pending_until": {"type": "date"}, "running": {"type": "boolean"},
 }
 _DONE = frozenset({"erased", "shredded", "no user data", "pseudonymized", "operator action"})

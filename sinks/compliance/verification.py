@@ -9,6 +9,10 @@ The checkpoints Elasticsearch holds can be deleted by whoever can write to it, t
 newest events they sign: from Elasticsearch alone that truncation looks like a shorter session. A
 copy kept elsewhere (``trusted``: a file written by ``checkpoints export``, or the stream's own
 topic) fills in what the index lacks, so the events those records sign are missed.
+
+Where the events come from is the one thing a tier changes (``EventSource``): Elasticsearch by
+default, the archive's opened rows for ``agent-audit archive verify`` (``sinks.archive.verification``);
+checkpoints, receipts and the verdict are this one code path for both.
 """
 
 from __future__ import annotations
@@ -39,15 +43,20 @@ from agent_audit.sinks.compliance.store import receipts_index
 from agent_audit.sinks.indices import checkpoints_alias, events_alias
 from agent_audit.sinks.queries import scan
 
-__all__ = ["AccessReport", "SweepReport", "Verifier", "access_log_report", "read_export", "verify_session"]
+__all__ = ["AccessReport", "EventSource", "SweepReport", "Verifier", "access_log_report", "read_export",
+           "verify_session"]
+
+# A session's stored events (any order) given every name it may be stored under.
+EventSource = Callable[[list[str]], list[dict[str, Any]]]
 
 
 class Verifier:
     """One reader of the trail's evidence: keyring, receipt cache, checkpoint queries."""
 
     def __init__(self, es: Elasticsearch, settings: Settings, keys: Keyring | None = None,
-                 trusted: list[dict[str, Any]] | None = None) -> None:
+                 source: EventSource | None = None, trusted: list[dict[str, Any]] | None = None) -> None:
         self.es = es
+        self.source = source
         self.trusted = trusted or []
         self.settings = settings
         self.prefix = settings.index_prefix
@@ -61,6 +70,8 @@ class Verifier:
         return self._receipts[receipt]
 
     def events(self, names: list[str]) -> list[dict[str, Any]]:
+        if self.source is not None:
+            return self.source(names)
         query = {"bool": {"filter": [{"terms": {"session_id": names}}]}}
         with closing(scan(self.es, events_alias(self.prefix), query, [{"seq": "asc"}])) as hits:
             return [hit["_source"] for hit in hits]
