@@ -3,6 +3,7 @@ agent's data captured at the call, and the background thread's work cut into sho
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from agent_audit.core.contract import validate_event
 from agent_audit.producers import AuditTrail, BatchTransport, ClientOptions, MemoryPublisher
@@ -107,4 +109,22 @@ def test_a_flood_is_published_in_chunks_and_arrives_whole_and_in_order(tmp_path:
         seqs.setdefault(event["session_id"], []).append(event["seq"])
     assert sorted(seqs) == sorted(t.session_id for t in trails)
     assert all(s == list(range(n // 4)) for s in seqs.values())
+    transport.shutdown(1)
+
+
+def test_a_full_queue_is_reported_once_by_the_transport_thread_never_on_the_agents(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Refusals are counted on the agent's thread and logged once, later, by the transport's thread
+    (a log handler on the agent's thread could be slow, or record into a trail itself)."""
+    publisher = MemoryPublisher()
+    options = ClientOptions(spool_dir=tmp_path, linger_ms=5, spool_fsync="never", queue_events=50)
+    transport = BatchTransport(publisher, options, partitions=3, spool_dir=tmp_path / "t", exit_hook=False)
+    trail = _trail(transport)
+    with caplog.at_level(logging.ERROR, logger="agent_audit.producers"):
+        for i in range(5_000):
+            trail.record_tool_call("t", parameters={"i": i}, duration_ms=1.0)
+        assert transport.flush(10)
+    full = [r for r in caplog.records if r.getMessage().startswith("audit.queue_full")]
+    assert len(full) == 1 and full[0].threadName == "audit-transport"
+    assert transport.counters.dropped == transport.queue.refused > 0
     transport.shutdown(1)
