@@ -18,7 +18,9 @@ __all__ = ["RECORD_LOCK", "EventQueue"]
 
 # One lock for every trail and queue of the process: seq counters are per session, and a session's
 # trails may share a transport or not. Held for a few hundred ns, never while waiting for anything.
-RECORD_LOCK = threading.Lock()
+# Reentrant: a transport of someone else's whose send() logs through an audit bridge (which records
+# again on this thread) must not deadlock the agent.
+RECORD_LOCK = threading.RLock()
 
 
 class EventQueue:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -128,3 +129,39 @@ def test_a_full_queue_is_reported_once_by_the_transport_thread_never_on_the_agen
     assert len(full) == 1 and full[0].threadName == "audit-transport"
     assert transport.counters.dropped == transport.queue.refused > 0
     transport.shutdown(1)
+
+
+class Echoing:
+    """A transport of the agent's own whose send() records again (e.g. it logs through an audit bridge)."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.echo: AuditTrail | None = None
+
+    def send(self, session_id: str, encoded: bytes) -> bool:
+        self.lines.append(encoded)
+        if self.echo is not None and len(self.lines) < 4:
+            self.echo.input(content="sent one")
+        return True
+
+    def flush(self, timeout: float) -> bool:
+        return True
+
+    def shutdown(self, timeout: float) -> bool:
+        return True
+
+    @property
+    def counters(self) -> Any:
+        return None
+
+
+def test_a_transport_that_records_from_inside_send_does_not_deadlock_the_agent() -> None:
+    """The hot path's lock is reentrant: a record made from inside a transport's send() returns."""
+    transport = Echoing()
+    transport.echo = _trail(Parts())
+    trail = _trail(transport)
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (trail.input(content="a"), trail.input(content="b"), done.set()))
+    worker.start()
+    assert done.wait(10)
+    assert len(transport.lines) == 2 and trail.failures == 0
