@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Sequence
 
-__all__ = ["EventParts", "QueuedItem", "encode_line", "encode_lines", "item_size"]
+__all__ = ["FIXED_BYTES", "EventParts", "QueuedItem", "encode_line", "encode_lines", "item_size"]
 
 # (session_id, prefix, kind, level, time_ns, seq, trace_fragment, payload): see ``encode_lines``;
 # ``payload`` is the encoded payload followed by the ``}`` that closes the event.
@@ -25,14 +25,14 @@ EventParts = tuple[str, bytes, str, str, int, int, bytes, bytes]
 QueuedItem = EventParts | tuple[str, bytes]
 
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
-_FIXED = 96  # bytes of a line outside prefix, trace and payload (ids, kind, level, time, seq)
+FIXED_BYTES = 96  # bytes of a line outside prefix, trace and payload (ids, kind, level, time, seq)
 
 
 def item_size(item: QueuedItem) -> int:
     """About the bytes the item's line will take: what the queue's byte bound counts."""
     if len(item) == 2:
         return len(item[1])
-    return len(item[1]) + len(item[6]) + len(item[7]) + _FIXED
+    return len(item[1]) + len(item[6]) + len(item[7]) + FIXED_BYTES
 
 
 class _Clock:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 
-from agent_audit.producers.event_line import QueuedItem, item_size
+from agent_audit.producers.event_line import FIXED_BYTES, QueuedItem
 
 __all__ = ["RECORD_LOCK", "EventQueue"]
 
@@ -38,7 +38,8 @@ class EventQueue:
 
     def put(self, item: QueuedItem) -> bool:
         """Append one item; False (and counted) at the bound. The caller holds ``RECORD_LOCK``."""
-        size = item_size(item)
+        # item_size, inlined: this runs on every recorded event
+        size = len(item[1]) + len(item[6]) + len(item[7]) + FIXED_BYTES if len(item) == 8 else len(item[1])
         items = self._items
         if len(items) < self.max_events and self._bytes + size <= self.max_bytes:
             items.append(item)
