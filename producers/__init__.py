@@ -6,8 +6,9 @@
         call.result = {...}
     trail.flush(timeout=5.0)
 
-Modules: ``trail`` (the API), ``tool_call`` (with / async with / decorator), ``payloads`` (pure
-payload builders), ``queue`` (bounded in-memory queue), ``batching`` (envelopes per partition),
+Modules: ``trail`` (the API), ``tool_call`` (with / async with / decorator), ``event_line`` (ids,
+time and the line, finished on the transport's thread), ``payloads`` (pure payload builders),
+``queue`` (bounded in-memory queue), ``batching`` (envelopes per partition),
 ``transport`` (background thread, spool detour), ``replay``, ``spool`` (disk), ``publisher`` (the
 broker port and its confluent-kafka adapter), ``kafka_transport``, ``memory`` (in-memory stand-ins
 for tests), ``options`` (environment variables), bridges: ``logging_bridge``, ``structlog_bridge``,

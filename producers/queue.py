@@ -1,58 +1,73 @@
 """The bounded in-memory queue between the agent's threads and the transport's background thread.
 
-The only work on the agent's side is an append under a lock. The bound (events and bytes) is what
-keeps the client's memory flat under a flood: when the background thread cannot keep up, new
-events are refused and counted, never buffered without limit and never waited for.
+The only work on the agent's side is a list append under ``RECORD_LOCK``, the one lock of the hot
+path: the trail takes it once per event to number the event (seq) and queue it in the same step, so
+every session's events are queued in seq order. The bound (events and bytes) is what keeps the
+client's memory flat under a flood: when the background thread cannot keep up, new events are
+refused and counted, never buffered without limit and never waited for. A refusal is reported by
+the background thread (``take_refusal_report``), never logged on the agent's thread.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
-__all__ = ["EventQueue"]
+from agent_audit.producers.event_line import FIXED_BYTES, QueuedItem
+
+__all__ = ["RECORD_LOCK", "EventQueue"]
+
+# One lock for every trail and queue of the process: seq counters are per session, and a session's
+# trails may share a transport or not. Held for a few hundred ns, never while waiting for anything.
+# Reentrant: a transport of someone else's whose send() logs through an audit bridge (which records
+# again on this thread) must not deadlock the agent.
+RECORD_LOCK = threading.RLock()
 
 
 class EventQueue:
     def __init__(self, max_events: int, max_bytes: int, wake_at: int,
-                 wake: threading.Event | None = None, on_refusal: Callable[[], None] | None = None) -> None:
+                 wake: threading.Event | None = None) -> None:
         self.max_events = max_events
         self.max_bytes = max_bytes
         self.wake_at = wake_at  # a full envelope's worth: start publishing before the linger ends
         self.wake = wake or threading.Event()
-        self.on_refusal = on_refusal  # called on the first refusal only: report once, count always
         self.accepted = 0
         self.refused = 0
-        self._items: list[tuple[str, bytes]] = []
+        self._reported = 0  # refusals already reported
+        self._items: list[QueuedItem] = []
         self._bytes = 0
-        self._lock = threading.Lock()
 
-    def put(self, session_id: str, encoded: bytes) -> bool:
-        """Append one event; False (and counted) when the queue is at its bound."""
-        with self._lock:
-            items = self._items
-            if len(items) < self.max_events and self._bytes + len(encoded) <= self.max_bytes:
-                items.append((session_id, encoded))
-                self._bytes += len(encoded)
-                self.accepted += 1
-                if len(items) != self.wake_at:
-                    return True
-                refused = False
-            else:
-                self.refused += 1
-                refused = True
-        if not refused:
-            self.wake.set()  # a full envelope's worth is waiting
+    def put(self, item: QueuedItem) -> bool:
+        """Append one item; False (and counted) at the bound. The caller holds ``RECORD_LOCK``."""
+        # item_size, inlined: this runs on every recorded event
+        size = len(item[1]) + len(item[6]) + len(item[7]) + FIXED_BYTES if len(item) == 8 else len(item[1])
+        items = self._items
+        if len(items) < self.max_events and self._bytes + size <= self.max_bytes:
+            items.append(item)
+            self._bytes += size
+            self.accepted += 1
+            if len(items) == self.wake_at:
+                self.wake.set()  # a full envelope's worth is waiting
             return True
-        if self.refused == 1 and self.on_refusal is not None:
-            self.on_refusal()
+        self.refused += 1
         return False
 
-    def take(self) -> list[tuple[str, bytes]]:
+    def put_locked(self, item: QueuedItem) -> bool:
+        """``put`` for callers that do not hold ``RECORD_LOCK``."""
+        with RECORD_LOCK:
+            return self.put(item)
+
+    def take(self) -> list[QueuedItem]:
         """Everything queued so far, in order; the queue starts empty again."""
-        with self._lock:
+        with RECORD_LOCK:
             items, self._items, self._bytes = self._items, [], 0
         return items
+
+    def take_refusal_report(self) -> bool:
+        """True once after the first refusal (the background thread logs it, not the agent's)."""
+        if self.refused and not self._reported:
+            self._reported = self.refused
+            return True
+        return False
 
     def __len__(self) -> int:
         return len(self._items)
