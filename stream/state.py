@@ -116,6 +116,11 @@ def _apply(values: dict[str, Any], key: bytes | None, value: bytes | None) -> No
         values.pop(name, None)  # a tombstone
         return
     if value[:1] == _CHAIN_TAG and name.startswith(SESSION_PREFIX):
+        try:
+            record_at(value)  # the header is whole
+        except ValueError:
+            log.error("stream.state.skipped key_bytes=%d: a truncated chain record", len(key or b""))
+            return
         values[name] = value  # a packed chain state: decoded when its session's next event comes
         return
     try:
