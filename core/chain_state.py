@@ -100,10 +100,10 @@ class ChainState:
         last = seq if seq > self.last_seq else self.last_seq
         if not self._links:  # a bare head: it is the new link's prev, explicitly
             return ChainState._of(last, checkpoint, 1, b"\x02" + self._entries + link + tail)
-        entries = self._entries + b"\x00" + link + tail
         if self._links < self.RECENT:
-            return ChainState._of(last, checkpoint, self._links + 1, entries)
-        return ChainState._of(last, checkpoint, self._links, _drop_oldest(entries))
+            return ChainState._of(last, checkpoint, self._links + 1,
+                                  b"".join((self._entries, b"\x00", link, tail)))
+        return ChainState._of(last, checkpoint, self._links, _drop_oldest(self._entries, link + tail))
 
     @staticmethod
     def first(seq: int, link: bytes, checkpoint: int, leaf: int) -> ChainState:
@@ -189,10 +189,11 @@ def _unpack(entries: bytes) -> Iterator[Link]:
         before = link
 
 
-def _drop_oldest(entries: bytes) -> bytes:
-    """Without its oldest entry; the next one keeps its prev (the dropped link) explicitly."""
+def _drop_oldest(entries: bytes, newest: bytes) -> bytes:
+    """Without its oldest entry, with ``newest`` (link and tail) chained last; the entry after the
+    dropped one keeps its prev (the dropped link) explicitly."""
     size = _EXPLICIT_SIZE if entries[0] == TAG_EXPLICIT else _CHAINED_SIZE
     if entries[size] != TAG_CHAINED:
-        return entries[size:]
+        return b"".join((entries[size:], b"\x00", newest))
     dropped_link = entries[size - _TAIL.size - 32:size - _TAIL.size]
-    return b"\x02" + dropped_link + entries[size + 1:]
+    return b"".join((b"\x02", dropped_link, entries[size + 1:], b"\x00", newest))
