@@ -118,8 +118,7 @@ class ChainState:
     def from_record(cls, value: bytes | Mapping[str, Any]) -> ChainState:
         """A state record of any version: v3 bytes, or the v2 / v1 JSON of earlier streams."""
         if isinstance(value, bytes):
-            if len(value) < _HEADER.size + 32 or value[0] != VERSION:
-                raise ValueError(f"not a v{VERSION} chain state record")
+            record_at(value)  # the length fits the header
             _, _, last_seq, checkpoint, links = _HEADER.unpack_from(value)
             return cls._of(last_seq, checkpoint, links, value[_HEADER.size:])
         return cls.from_json(value)
@@ -140,10 +139,15 @@ class ChainState:
 
 
 def record_at(value: bytes) -> float:
-    """The wall time a v3 record's session last moved (ValueError for another record)."""
-    if len(value) < _HEADER.size or value[0] != VERSION:
+    """The wall time a v3 record's session last moved; ValueError for a record that is not one
+    (another version, or a length its count of links cannot have)."""
+    if len(value) < _HEADER.size + 32 or value[0] != VERSION:
         raise ValueError("not a chain state record")
-    return float(_HEADER.unpack_from(value)[1])
+    _, at, _, _, links = _HEADER.unpack_from(value)
+    body = len(value) - _HEADER.size
+    if not (body == 32 if links == 0 else links * _CHAINED_SIZE <= body <= links * _EXPLICIT_SIZE):
+        raise ValueError("a chain state record of the wrong length")
+    return float(at)
 
 
 def _pack(recent: tuple[Link, ...]) -> bytes:

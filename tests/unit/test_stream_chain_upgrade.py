@@ -75,7 +75,7 @@ def test_a_v1_record_continues_from_its_last_hash() -> None:
 
 
 def test_v3_records_are_kept_packed_and_their_time_read_from_the_header() -> None:
-    """A v3 record is kept as the bytes read (no decoding at load); a broken one is skipped."""
+    """A v3 record is kept as the bytes read (no decoding at load); a truncated one is skipped."""
     chains, _ = _restored({})
     for seq in range(20):
         chains.apply(_next(seq))
@@ -83,6 +83,7 @@ def test_v3_records_are_kept_packed_and_their_time_read_from_the_header() -> Non
     values: dict[str, Any] = {}
     _apply(values, b"chain:s-1", record)
     _apply(values, b"chain:s-2", record[:10])
+    _apply(values, b"chain:s-3", record[:-200])
     assert values == {"chain:s-1": record}
     assert _activity(values, now=99.0) == {"chain:s-1": 55.5}
     assert ChainState.from_record(values["chain:s-1"]) == chains.states["s-1"]
