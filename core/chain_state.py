@@ -39,7 +39,7 @@ _EXPLICIT_SIZE = _CHAINED_SIZE + 32
 
 
 class ChainState:
-    """Highest seq, head hash and recent links of one session; immutable, and small in memory.
+    """Highest seq, head hash and recent links of one session; never changed once made, small in memory.
 
     ``recent`` holds (seq, hash, prev_hash, checkpoint, leaf), newest last: enough to give a
     replayed event its first hash and leaf back. Packed as on the state topic (``_links`` links;
