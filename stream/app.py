@@ -111,7 +111,7 @@ class _EnvelopeState:
 
     def _load_chain(self, session: str) -> ChainState | None:
         stored = self.state.get(self.partition, f"{SESSION_PREFIX}{session}")
-        return ChainState.from_json(stored) if stored else None
+        return ChainState.from_record(stored) if stored else None
 
     async def ensure_loaded(self, partition: int) -> None:
         if not self.state.loaded(partition):
@@ -124,7 +124,7 @@ class _EnvelopeState:
         for session, chain in self.chains.drain_touched().items():
             key = f"{SESSION_PREFIX}{session}"
             try:
-                records.append(self.state.put(partition, key, {**chain.to_json(), "at": now}))
+                records.append(self.state.put(partition, key, chain.to_record(now)))
             except (TypeError, ValueError) as exc:
                 log.error("stream.chain_state.unsaved error=%s", type(exc).__name__)
             self.state.touch(partition, key, now)

@@ -61,8 +61,8 @@ class PartitionCheckpoints:
         if cp is None:
             cp = OpenCheckpoint.from_json(self.log, partition, self.state.get(partition, STATE_KEY))
             for key, value in self.state.partitions.get(partition, {}).items():
-                if key.startswith("chain:") and isinstance(value, dict):
-                    chain = ChainState.from_json(value)
+                if key.startswith("chain:") and isinstance(value, dict | bytes):  # v2 JSON or v3 packed
+                    chain = ChainState.from_record(value)
                     if chain.checkpoint == cp.number and chain.recent:
                         cp.heads[key[len("chain:"):]] = (chain.recent[-1][0], chain.head)
             self.open[partition] = cp

@@ -6,6 +6,9 @@ committed, never processed). Our state records go out through the same producer 
 and are flushed before the envelope is acknowledged, so state is never behind what was emitted.
 A partition's state is read back, key by key, the first time an envelope of it arrives; a record
 that is not ours (undecodable, written by someone else) is logged and skipped, never a crash loop.
+Records are JSON, except a session's chain state: packed bytes (``core.chain_state``, v3), kept in
+memory as read, decoded only when an event of that session arrives. Chain records of earlier
+streams (v1, v2 JSON) are read as they are and replaced when their session next moves.
 
 Bounded: a session's record (``chain:<session>``) carries the wall time it last moved (``at``);
 ``retire`` drops the records idle for longer than ``AUDIT_SESSION_IDLE_S`` and returns their
@@ -22,12 +25,15 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from agent_audit.core.chain_state import VERSION as CHAIN_VERSION
+from agent_audit.core.chain_state import record_at
 from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
 
 __all__ = ["SESSION_PREFIX", "PartitionState", "Tombstone"]
 
 SESSION_PREFIX = "chain:"
+_CHAIN_TAG = bytes((CHAIN_VERSION,))  # a JSON record starts with "{"
 Tombstone = tuple[bytes, None, int]
 
 log = logging.getLogger(__name__)
@@ -73,9 +79,10 @@ class PartitionState:
         return self.partitions.get(partition, {}).get(key)
 
     def put(self, partition: int, key: str, value: Any) -> tuple[bytes, bytes, int]:
-        """Remember ``value`` and return the record to publish with the envelope's outputs."""
+        """Remember ``value`` and return the record to publish with the envelope's outputs.
+        Bytes (a packed chain state) are kept and published as they are; anything else as JSON."""
         self.partitions.setdefault(partition, {})[key] = value
-        return key.encode(), orjson.dumps(value), partition
+        return key.encode(), value if isinstance(value, bytes) else orjson.dumps(value), partition
 
     def touch(self, partition: int, key: str, at: float) -> None:
         """``key`` moved at wall time ``at``: it goes to the young end of the partition's activity."""
@@ -108,6 +115,14 @@ def _apply(values: dict[str, Any], key: bytes | None, value: bytes | None) -> No
     if value is None:
         values.pop(name, None)  # a tombstone
         return
+    if value[:1] == _CHAIN_TAG and name.startswith(SESSION_PREFIX):
+        try:
+            record_at(value)  # the header is whole
+        except ValueError:
+            log.error("stream.state.skipped key_bytes=%d: a truncated chain record", len(key or b""))
+            return
+        values[name] = value  # a packed chain state: decoded when its session's next event comes
+        return
     try:
         values[name] = orjson.loads(value)
     except orjson.JSONDecodeError:
@@ -122,6 +137,8 @@ def _activity(values: dict[str, Any], now: float) -> dict[str, float]:
 
 def _at(value: Any, now: float) -> float:
     try:
+        if isinstance(value, bytes):
+            return record_at(value)
         return float(value.get("at", now))
     except (AttributeError, TypeError, ValueError):
         return now

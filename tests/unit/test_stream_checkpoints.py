@@ -15,7 +15,7 @@ from agent_audit.core.evidence.signing import Keyring, SigningKey, public_pem
 from agent_audit.core.integrity import ChainHasher, ChainState, SessionChains
 from agent_audit.core.settings import Settings
 from agent_audit.stream.checkpoints import PartitionCheckpoints
-from agent_audit.stream.state import PartitionState
+from agent_audit.stream.state import PartitionState, _apply
 from tests.factories import event
 
 KEY = SigningKey.generate()
@@ -27,13 +27,15 @@ class Pipeline:
 
     def __init__(self, topic: dict[str, bytes] | None = None) -> None:
         self.state = PartitionState(SETTINGS)
-        self.state.partitions[0] = {k: orjson.loads(v) for k, v in (topic or {}).items()}
+        self.state.partitions[0] = {}
+        for key, value in (topic or {}).items():  # read back as PartitionState.load does
+            _apply(self.state.partitions[0], key.encode(), value)
         self.topic: dict[str, bytes] = dict(topic or {})
         self.cps = PartitionCheckpoints(SETTINGS, KEY, self.state)
         self.chains = SessionChains(ChainHasher(b"k"), leaves=self.cps)
         for key, value in self.state.partitions[0].items():
             if key.startswith("chain:"):
-                self.chains.states[key[6:]] = ChainState.from_json(value)
+                self.chains.states[key[6:]] = ChainState.from_record(value)
         self.closed: list[dict] = []  # type: ignore[type-arg]
         self.outputs: list[bytes] = []
         self.written: list[tuple[str, bytes]] = []  # the last envelope's state records, in order
@@ -42,7 +44,7 @@ class Pipeline:
         self.cps.begin(0, at)
         self.outputs += [self.chains.apply_encoded(e)[1] for e in events]
         touched = self.chains.drain_touched().items()
-        records = [self.state.put(0, f"chain:{s}", c.to_json()) for s, c in touched]
+        records = [self.state.put(0, f"chain:{s}", c.to_record(at)) for s, c in touched]
         cp_state, out = self.cps.finish()
         self.written = [(key.decode(), value) for key, value, _ in [*records, *cp_state]]
         self.topic.update(self.written)
@@ -131,6 +133,18 @@ def test_a_checkpoint_the_idle_timer_closed_is_published_again_after_a_crash_nev
     assert again.closed[1]["prev"] == checkpoint_hash(record)
     again.envelope(500.0, event("input", 4))
     assert "pending" not in orjson.loads(again.topic["checkpoint"])  # dropped once handed out
+
+
+def test_a_restart_keeps_the_heads_of_sessions_the_open_checkpoint_touched_before_it() -> None:
+    """A session linked into the open checkpoint before a restart, silent after it, is still in the
+    checkpoint's heads: they are rebuilt from the packed chain records on the state topic."""
+    quiet = [event("input", i, session="s-quiet") for i in range(2)]
+    first = Pipeline()
+    first.envelope(100.0, *quiet)
+    again = Pipeline(dict(first.topic))
+    again.envelope(105.5, event("input", 0))
+    head = orjson.loads(first.outputs[-1])["integrity"]["hash"]
+    assert {"session_id": "s-quiet", "seq": 1, "hash": head} in again.closed[0]["sessions"]
 
 
 def test_the_idle_timer_closes_a_quiet_partitions_checkpoint() -> None:
