@@ -81,7 +81,7 @@ def main() -> None:
     events_s = total / (done_at - stamps[0])
     with fresh_settings() as baseline_settings:
         raw_docs_s = raw_bulk(baseline_settings, documents(min(total, 60_000)),
-                              baseline_settings.index_prefix + "-raw")
+                              baseline_settings.index_prefix + "-raw").docs_s
     q = statistics.quantiles(latencies, n=100)
     p50, p99 = statistics.median(latencies), q[98]
     print(f"e2e benchmark: {total:,} tool_call events offered at {RATE:,}/s from {SESSIONS} sessions; "

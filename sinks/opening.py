@@ -44,6 +44,10 @@ class EventOpener:
         if wanted:
             self.keys.warm_for_reading(wanted)
 
+    def open_many(self, values: Iterable[bytes]) -> list[bytes | None]:
+        """``open`` for each value, in order."""
+        return [self.open(value) for value in values]
+
     def open(self, value: bytes) -> bytes | None:
         """The document to index, or None to skip this record."""
         if _MARK not in value:  # metrics, alerts, events written unsealed
