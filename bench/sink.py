@@ -141,7 +141,7 @@ def stages(records: Sequence[Record], keys: DataKeys) -> list[tuple[str, float]]
     values = [v for _, v in records]
     headers = [[("event_id", i.encode()), ("day", DAY.encode())] for i, _ in records]
     opener.prefetch(values)
-    opened = [v for v in opener.open_many(values) if v is not None]
+    opened = [v for v in opener.open_many(values) if isinstance(v, bytes)]
     index_for_day = lru_cache(maxsize=256)(partial(event_index, "bench"))
     items = [item_from_record(v, h, index_for_day, s)
              for v, h, s in zip(opened, headers, values, strict=True)]

@@ -169,12 +169,15 @@ class EventSink:
         started = time.perf_counter()
         self.telemetry.records_in.inc(len(records))
         items: list[BulkItem] = []
-        self.opener.prefetch(msg.value() or b"" for msg in records)  # one key lookup per batch
-        for msg in records:
-            raw = msg.value() or b""
+        raws = [msg.value() or b"" for msg in records]
+        # Decrypted, the batch's keys looked up once; None: skipped (counted); an error: dead-lettered.
+        for msg, raw, value in zip(records, raws, self.opener.open_many(raws), strict=True):
+            if value is None:
+                continue
             try:
-                if (value := self.opener.open(raw)) is not None:  # decrypted; None: skipped, counted
-                    items.append(item_from_record(value, msg.headers(), self._index_for_day, raw))
+                if isinstance(value, ValueError):
+                    raise value
+                items.append(item_from_record(value, msg.headers(), self._index_for_day, raw))
             except (ValueError, KeyError, TypeError):
                 self._dead_letter(raw, "sink: not a decodable event")
         kind, millis = records[0].timestamp()
