@@ -75,6 +75,10 @@ _NOT_OWNER = frozenset({KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERAT
                         KafkaError.FENCED_INSTANCE_ID, KafkaError._NO_OFFSET, KafkaError._STATE})
 
 
+# The smallest wait for more records before a batch goes (sinks.gather): a twentieth of the
+# index's 1 s refresh, which decides when documents are searchable anyway.
+_LINGER_S = 0.05
+
 # How long a rebalance waits for the batch in flight before this worker lets its partitions go.
 _REVOKE_WAIT_S = 10.0
 
@@ -162,7 +166,7 @@ class EventSink:
     def step(self, timeout: float = 0.5) -> int:
         """Consume a batch and send it; then finish the batch sent before (ack, commit). Returns
         the records consumed; with none, the batch in flight is finished so nothing waits idle."""
-        records = gather(self._consume, self.settings.sink_batch, self._ready, timeout)
+        records = gather(self._consume, self.settings.sink_batch, self._ready, timeout, _LINGER_S)
         if not records:
             self.drain()
             return 0
