@@ -15,7 +15,8 @@ One stream worker and one sink worker (child processes started as the tests star
    searchable, as for users). An event reaches a stage at the first read whose count passes its
    position in recording order (a FIFO approximation: partitions move at slightly different
    speeds). A step passes if every event is searchable within ``DRAIN_S`` of the last record and
-   p99 <= 2 s; the ramp stops at the first step that fails, or when ``BENCH_E2E_BUDGET_S`` is spent.
+   p99 <= 2 s; the ramp stops at the first step that fails, or when ``BENCH_E2E_BUDGET_S`` is spent
+   (if the very first step fails, it steps down to a half and a quarter of it to find a floor).
 Each stage's p99 and each worker's CPU per event show where the time goes. The machine is shared:
 the load average (``uptime``) is printed before and after, and beside each step.
 """
@@ -230,16 +231,26 @@ def _ramp(rates: Sequence[float], recorder: Recorder, counts: Counts, workers: W
         if steps and time.perf_counter() - began + STEP_S + DRAIN_S > BUDGET_S:
             print(f"ramp stopped at its time budget ({BUDGET_S:.0f} s) before {rate:,.0f}/s")
             break
-        es0 = es_cpu_seconds(counts.es)
-        step = run_step(rate, recorder, counts, workers)
-        step.cpu_us["elasticsearch (shared)"] = (es_cpu_seconds(counts.es) - es0) / (rate * STEP_S) * 1e6
+        step = _measured_step(rate, recorder, counts, workers)
         steps.append(step)
-        p50, p99 = step.quantiles["searchable"]
-        print(f"  step {rate:,.0f}/s: p50 {p50:.2f} s, p99 {p99:.2f} s, {'ok' if step.ok else 'FAILS'} "
-              f"(load {step.load:.2f})", flush=True)
         if not step.ok:
             break
+    if steps and not any(s.ok for s in steps):  # the first step failed: step down to find a floor
+        for rate in (steps[0].offered / 2, steps[0].offered / 4):
+            steps.insert(0, _measured_step(rate, recorder, counts, workers))
+            if steps[0].ok:
+                break
     return steps
+
+
+def _measured_step(rate: float, recorder: Recorder, counts: Counts, workers: Workers) -> Step:
+    es0 = es_cpu_seconds(counts.es)
+    step = run_step(rate, recorder, counts, workers)
+    step.cpu_us["elasticsearch (shared)"] = (es_cpu_seconds(counts.es) - es0) / (rate * STEP_S) * 1e6
+    p50, p99 = step.quantiles["searchable"]
+    print(f"  step {rate:,.0f}/s: p50 {p50:.2f} s, p99 {p99:.2f} s, {'ok' if step.ok else 'FAILS'} "
+          f"(load {step.load:.2f})", flush=True)
+    return step
 
 
 def _report(steps: Sequence[Step], alone: dict[str, tuple[float, float]], raw_docs_s: float,
@@ -260,8 +271,9 @@ def _report(steps: Sequence[Step], alone: dict[str, tuple[float, float]], raw_do
             *(f"{s.cpu_us[w]:.1f}" for w in workers), f"{s.load:.2f}", "yes" if s.ok else "NO"]
            for s in steps])
     passed = [s for s in steps if s.ok]
-    best = passed[-1] if passed else None
-    failed = next((s for s in steps if not s.ok), None)
+    best = max(passed, key=lambda s: s.offered) if passed else None
+    failed = min((s for s in steps if not s.ok and (best is None or s.offered > best.offered)),
+                 key=lambda s: s.offered, default=None)
     where = _bottleneck(failed or steps[-1]) if steps else "-"
     print(f"\nsustained with p99 <= {P99_S} s: {f'{best.offered:,.0f} events/s' if best else 'no step'}"
           f"{f'; first failing step {failed.offered:,.0f}/s' if failed else ' (every step passed)'}; "
