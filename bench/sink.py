@@ -99,7 +99,13 @@ def publish(settings: Settings, records: Sequence[Record], topic: str) -> None:
     """The records on ``topic`` once, as the stream publishes them; every round reads them all."""
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20})
     for event_id, value in records:
-        producer.produce(topic, value=value, headers=[("event_id", event_id.encode()), ("day", DAY.encode())])
+        while True:
+            try:
+                producer.produce(topic, value=value,
+                                 headers=[("event_id", event_id.encode()), ("day", DAY.encode())])
+                break
+            except BufferError:  # the local queue is full: let deliveries drain
+                producer.poll(0.1)
         producer.poll(0)
     producer.flush(60)
 
