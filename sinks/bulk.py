@@ -48,18 +48,19 @@ Headers = Sequence[tuple[str, str | bytes | None]] | Mapping[str, str | bytes | 
 def item_from_record(value: bytes, headers: Headers, index_for_day: Callable[[str, str], str],
                      sealed: bytes | None = None) -> BulkItem:
     """Take id and day from headers; fall back to decoding the document if a producer omitted them."""
-    item = _item(value, headers, index_for_day)
-    if sealed is not None and sealed is not value:
-        item.sealed = sealed
+    sealed = sealed if sealed is not value else None
+    meta = dict(headers or ())  # a list of pairs (or a mapping) as consumed; values decoded when used
+    day = _text(meta.get("day"))
+    if day and (event_id := meta.get("event_id")):  # the stream's events: the hot path, one object
+        return BulkItem(_text(event_id), index_for_day(day, "events"), value, None, sealed)
+    item = _item(value, meta, day, index_for_day)
+    item.sealed = sealed
     return item
 
 
-def _item(value: bytes, headers: Headers, index_for_day: Callable[[str, str], str]) -> BulkItem:
-    meta = dict(headers or ())  # a list of pairs (or a mapping) as consumed; values decoded when used
-    day = _text(meta.get("day"))
+def _item(value: bytes, meta: Mapping[str, str | bytes | None], day: str,
+          index_for_day: Callable[[str, str], str]) -> BulkItem:
     if day:
-        if event_id := _text(meta.get("event_id")):
-            return BulkItem(event_id, index_for_day(day, "events"), value)
         if metric_id := _text(meta.get("metric_id")):
             return BulkItem(metric_id, index_for_day(day, "metrics"), value,
                             int(_text(meta.get("revision")) or 0))

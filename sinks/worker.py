@@ -75,6 +75,10 @@ _NOT_OWNER = frozenset({KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERAT
                         KafkaError.FENCED_INSTANCE_ID, KafkaError._NO_OFFSET, KafkaError._STATE})
 
 
+# The smallest wait for more records before a batch goes (sinks.gather): a twentieth of the
+# index's 1 s refresh, which decides when documents are searchable anyway.
+_LINGER_S = 0.05
+
 # How long a rebalance waits for the batch in flight before this worker lets its partitions go.
 _REVOKE_WAIT_S = 10.0
 
@@ -162,19 +166,22 @@ class EventSink:
     def step(self, timeout: float = 0.5) -> int:
         """Consume a batch and send it; then finish the batch sent before (ack, commit). Returns
         the records consumed; with none, the batch in flight is finished so nothing waits idle."""
-        records = gather(self._consume, self.settings.sink_batch, self._ready, timeout)
+        records = gather(self._consume, self.settings.sink_batch, self._ready, timeout, _LINGER_S)
         if not records:
             self.drain()
             return 0
         started = time.perf_counter()
         self.telemetry.records_in.inc(len(records))
         items: list[BulkItem] = []
-        self.opener.prefetch(msg.value() or b"" for msg in records)  # one key lookup per batch
-        for msg in records:
-            raw = msg.value() or b""
+        raws = [msg.value() or b"" for msg in records]
+        # Decrypted, the batch's keys looked up once; None: skipped (counted); an error: dead-lettered.
+        for msg, raw, value in zip(records, raws, self.opener.open_many(raws), strict=True):
+            if value is None:
+                continue
             try:
-                if (value := self.opener.open(raw)) is not None:  # decrypted; None: skipped, counted
-                    items.append(item_from_record(value, msg.headers(), self._index_for_day, raw))
+                if isinstance(value, ValueError):
+                    raise value
+                items.append(item_from_record(value, msg.headers(), self._index_for_day, raw))
             except (ValueError, KeyError, TypeError):
                 self._dead_letter(raw, "sink: not a decodable event")
         kind, millis = records[0].timestamp()

@@ -46,3 +46,21 @@ def test_a_finished_batch_in_flight_ends_gathering_even_with_nothing_new() -> No
 def test_without_records_gathering_ends_at_the_timeout() -> None:
     """An idle topic and a free Elasticsearch: the call returns empty once its time is up."""
     assert gather(_arrivals(), 100, bool, timeout=0.05) == []
+
+
+def test_a_free_elasticsearch_still_waits_the_linger_for_more_records() -> None:
+    """With a linger, the first records wait that long for more (fewer, fuller bulk requests);
+    the batch then goes with everything that came meanwhile."""
+    calls: list[int] = []
+
+    def consume(n: int, _wait: float) -> list[int]:
+        calls.append(n)
+        return [len(calls)] if len(calls) <= 3 else []
+
+    got = gather(consume, 100, bool, timeout=10, linger=0.05)
+    assert got == [1, 2, 3] and len(calls) > 3  # it kept reading after the first record came
+
+
+def test_a_full_batch_goes_before_the_linger_ends() -> None:
+    """The linger only holds small batches back: a full one goes at once."""
+    assert gather(_arrivals([1, 2, 3]), 3, bool, timeout=10, linger=60) == [1, 2, 3]
