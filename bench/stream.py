@@ -199,7 +199,7 @@ def envelope_path_cpu(cut: list[tuple[int, bytes, int]], total: int, checkpoints
     settings = Settings(mode="development", checkpoint_interval_s=1)
     state = PartitionState(settings)
     cps = PartitionCheckpoints(settings, SigningKey.from_text(SIGNING_KEY), state) if checkpoints else None
-    chains = SessionChains(ChainHasher(b"bench-salt-key"), leaves=cps)
+    chains = SessionChains(ChainHasher(b"bench-salt-key"), leaves=cps, batches=True)
     processor = EnvelopeProcessor(Redactor.from_settings(settings), chains)
     state.partitions.update({p: {} for p, _, _ in cut})
     started = time.process_time()

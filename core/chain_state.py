@@ -2,7 +2,7 @@
 
 A state record (v3, what the stream writes to its state topic and keeps in memory as is)::
 
-    header  <B d q q B>   version 3, at (wall time the session last moved), last_seq,
+    header  <B d q q I>   version 3, at (wall time the session last moved), last_seq,
                           checkpoint (of the head's leaf, -1: none), links (how many entries)
     head    32 bytes      only when links is 0 (a head with no recent links: a v1 state)
     entries, oldest first, one per recent link:
@@ -31,7 +31,7 @@ __all__ = ["VERSION", "ChainState", "Link", "record_at"]
 VERSION = 3
 Link = tuple[int, str, str | None, int, int]  # (seq, hash, prev_hash, checkpoint, leaf): hex hashes
 
-_HEADER = struct.Struct("<BdqqB")  # version, at, last_seq, checkpoint, links
+_HEADER = struct.Struct("<BdqqI")  # version, at, last_seq, checkpoint, links (an envelope may add many)
 _TAIL = struct.Struct("<qqq")  # seq, checkpoint, leaf (after the link)
 TAG_CHAINED, TAG_FIRST, TAG_EXPLICIT = 0, 1, 2
 _CHAINED_SIZE = 1 + 32 + _TAIL.size
@@ -94,13 +94,24 @@ class ChainState:
     def recent(self) -> tuple[Link, ...]:
         return tuple(_unpack(self._entries)) if self._links else ()
 
-    def linked(self, seq: int, link: bytes, checkpoint: int, leaf: int) -> ChainState:
-        """This state with ``link`` (made from the head) appended, the oldest link dropped past RECENT."""
+    @property
+    def links(self) -> int:
+        return self._links
+
+    def trimmed(self) -> ChainState:
+        """The same state with only its newest RECENT links."""
+        if self._links <= self.RECENT:
+            return self
+        return ChainState(self.last_seq, self.head, self.recent, self.checkpoint)
+
+    def linked(self, seq: int, link: bytes, checkpoint: int, leaf: int, keep: int = RECENT) -> ChainState:
+        """This state with ``link`` (made from the head) appended, the oldest link dropped past
+        ``keep`` (RECENT, or more to keep every link of the envelope being processed)."""
         tail = _TAIL.pack(seq, checkpoint, leaf)
         last = seq if seq > self.last_seq else self.last_seq
         if not self._links:  # a bare head: it is the new link's prev, explicitly
             return ChainState._of(last, checkpoint, 1, b"\x02" + self._entries + link + tail)
-        if self._links < self.RECENT:
+        if self._links < keep:
             return ChainState._of(last, checkpoint, self._links + 1,
                                   b"".join((self._entries, b"\x00", link, tail)))
         return ChainState._of(last, checkpoint, self._links, _drop_oldest(self._entries, link + tail))

@@ -94,12 +94,17 @@ class SessionChains:
 
     def __init__(self, hasher: ChainHasher, states: dict[str, ChainState] | None = None,
                  load: Callable[[str], ChainState | None] | None = None,
-                 leaves: LeafLog | None = None) -> None:
+                 leaves: LeafLog | None = None, batches: bool = False) -> None:
         self.hasher = hasher
         self.states: dict[str, ChainState] = states if states is not None else {}
         self._load = load
         self.leaves = leaves
         self.touched: set[str] = set()
+        # ``batches`` (the stream: one batch per envelope, ended by ``drain_touched``): a state
+        # keeps every link its batch added, beyond RECENT. After a crash the envelope is processed
+        # again against whatever of its state records reached the topic; a record written by that
+        # envelope must then recognise all of the envelope's events as replays, however many.
+        self._fresh: dict[str, int] | None = {} if batches else None
 
     def head_state(self, session: str) -> ChainState | None:
         """The session's state as the chain knows it (loaded from ``load`` when not cached)."""
@@ -119,7 +124,23 @@ class SessionChains:
         """States changed since the last drain: what a caller persists once per batch."""
         out = {s: self.states[s] for s in self.touched if s in self.states}
         self.touched.clear()
+        if self._fresh is not None:
+            self._fresh.clear()
         return out
+
+    def _linked(self, session: str, state: ChainState | None, seq: int, raw: bytes, number: int,
+                leaf: int) -> ChainState:
+        if state is None:
+            new = ChainState.first(seq, raw, number, leaf)
+        elif self._fresh is None:
+            return state.linked(seq, raw, number, leaf)
+        else:
+            fresh = self._fresh.get(session, 0)
+            base = state if fresh else state.trimmed()  # a new batch: back to RECENT links
+            new = base.linked(seq, raw, number, leaf, max(ChainState.RECENT, fresh + 1))
+        if self._fresh is not None:
+            self._fresh[session] = self._fresh.get(session, 0) + 1
+        return new
 
     def apply(self, event: dict[str, Any]) -> dict[str, Any]:
         return self.apply_encoded(event)[0]
@@ -152,8 +173,7 @@ class SessionChains:
             if self.leaves is not None:
                 integrity["partition"], number, leaf = self.leaves.append(session, seq, link)
                 integrity["checkpoint"], integrity["leaf"] = number, leaf
-            self.states[session] = (state.linked(seq, raw, number, leaf) if state is not None
-                                    else ChainState.first(seq, raw, number, leaf))
+            self.states[session] = self._linked(session, state, seq, raw, number, leaf)
             self.touched.add(session)
         linked = {**event, "integrity": integrity}
         return linked, body[:-1] + b',"integrity":' + orjson.dumps(integrity) + b"}"

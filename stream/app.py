@@ -101,7 +101,7 @@ class _EnvelopeState:
         key = signing_key_from_settings(settings)  # production refuses to start without one
         self.checkpoints = PartitionCheckpoints(settings, key, self.state) if key else None
         hasher = ChainHasher(salt_key(settings, key))
-        self.chains = SessionChains(hasher, load=self._load_chain, leaves=self.checkpoints)
+        self.chains = SessionChains(hasher, load=self._load_chain, leaves=self.checkpoints, batches=True)
         self.idle_s = settings.session_idle_s
         require_redaction_key(settings)  # production: ids as keyed tokens, never placeholders
         self.processor = EnvelopeProcessor(Redactor.from_settings(settings),

@@ -32,7 +32,7 @@ class Pipeline:
             _apply(self.state.partitions[0], key.encode(), value)
         self.topic: dict[str, bytes] = dict(topic or {})
         self.cps = PartitionCheckpoints(SETTINGS, KEY, self.state)
-        self.chains = SessionChains(ChainHasher(b"k"), leaves=self.cps)
+        self.chains = SessionChains(ChainHasher(b"k"), leaves=self.cps, batches=True)
         for key, value in self.state.partitions[0].items():
             if key.startswith("chain:"):
                 self.chains.states[key[6:]] = ChainState.from_record(value)
@@ -114,6 +114,27 @@ def test_a_replay_gives_the_same_outputs_and_checkpoints_whatever_prefix_of_its_
             by_number = {c["number"]: c for c in first.closed}
             assert all(c == by_number[c["number"]] for c in again.closed), (crash, kept)
             assert {c["number"] for c in again.closed} >= set(range(crash - 1, 2)), (crash, kept)
+
+
+def test_an_envelope_with_more_events_of_a_session_than_recent_links_replays_identically() -> None:
+    """A state record keeps every link its envelope added (40 here, RECENT is 16): replaying that
+    envelope from its own record recognises all 40 as replays instead of linking them again (which
+    the sink would take for a conflicting event id); the next envelope trims back to RECENT."""
+    evs = [event("input", i, session="big") for i in range(60)]
+    first = Pipeline()
+    first.envelope(100.0, *evs[:10])
+    before = dict(first.topic)
+    first.envelope(101.0, *evs[10:50])
+    crashed = first.written
+    assert ChainState.from_record(dict(crashed)["chain:big"]).links == 40
+    first.envelope(106.0, *evs[50:])  # closes checkpoint 0
+    assert ChainState.from_record(first.topic["chain:big"]).links == ChainState.RECENT
+    for kept in range(len(crashed) + 1):
+        again = Pipeline({**before, **dict(crashed[:kept])})
+        again.envelope(101.0, *evs[10:50])
+        again.envelope(106.0, *evs[50:])
+        assert again.outputs == first.outputs[10:], kept
+        assert again.closed == first.closed, kept
 
 
 def test_a_checkpoint_the_idle_timer_closed_is_published_again_after_a_crash_never_closed_twice() -> None:
