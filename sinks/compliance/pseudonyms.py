@@ -2,8 +2,12 @@
 
 The access log (who read whose trail) and released legal holds are evidence that must outlive an
 erasure, so they are pseudonymized rather than deleted: every value naming the user (as given or
-in any stored form) becomes the subject digest. An active hold still names the user's stored form:
-it must keep covering their documents until released, and the receipt says so.
+in any stored form) becomes the subject digest. The signed copy of such an entry (an event of an
+``access-*`` session) cannot be rewritten without breaking its chain: it becomes a tombstone under
+the receipt, as the user's own events do, so ``verify --access-log`` accepts the rewritten entry.
+A released hold's free-text reason loses every mention of the user too. An active hold still
+names the user's stored form: it must keep covering their documents until released, and the
+receipt says so.
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from agent_audit.sinks.compliance.families import sealed_indices
+from agent_audit.sinks.compliance.inplace import erase_in_index
 from agent_audit.sinks.compliance.store import holds_index
 from agent_audit.sinks.queries import scan
 
-__all__ = ["access_log_name", "active_holds_on", "pseudonymize_access_log", "pseudonymize_released_holds"]
+__all__ = ["access_log_name", "active_holds_on", "erase_access_copies", "pseudonymize_access_log",
+           "pseudonymize_released_holds"]
 
 
 def access_log_name(prefix: str) -> str:
@@ -35,6 +42,13 @@ def _replace(value: Any, names: frozenset[str], digest: str) -> Any:
     return value
 
 
+def _without(text: str, names: list[str], digest: str) -> str:
+    """Free text (a hold's reason) with every mention of the user replaced by the digest."""
+    for name in sorted(names, key=len, reverse=True):  # a longer form first: no partial rewrite
+        text = text.replace(name, digest)
+    return text
+
+
 def pseudonymize_access_log(es: Elasticsearch, prefix: str, names: list[str], digest: str,
                             dry_run: bool = False) -> int:
     """Entries whose parameters name the user, rewritten with the digest; returns how many."""
@@ -52,6 +66,28 @@ def pseudonymize_access_log(es: Elasticsearch, prefix: str, names: list[str], di
                     {**src, "params": _replace(src["params"], frozenset(names), digest)}]
         es.bulk(operations=ops, refresh=True)
     return len(hits)
+
+
+def erase_access_copies(es: Elasticsearch, prefix: str, names: list[str], receipt: str, at: str) -> int:
+    """Tombstone the signed copies of the access-log entries naming the user (run before they are
+    pseudonymized, which would stop them matching); returns how many copies were erased."""
+    index = access_log_name(prefix)
+    if not es.indices.exists(index=index):
+        return 0
+    es.indices.refresh(index=index)
+    ids = [str(h["_source"].get("event_id", h["_id"])) for h in scan(es, index, {"terms": {"params": names}})]
+    if not ids:
+        return 0
+    pattern = f"{prefix}-events-*"
+    es.indices.refresh(index=pattern, ignore_unavailable=True, allow_no_indices=True)
+    found = es.search(index=pattern, size=len(ids), query={"ids": {"values": ids}}, source=False,
+                      ignore_unavailable=True, allow_no_indices=True)["hits"]["hits"]
+    sealed = sealed_indices(es, prefix)
+    done = 0
+    for name in sorted({h["_index"] for h in found}):
+        erased = erase_in_index(es, name, {"ids": {"values": ids}}, receipt, at, sealed=name in sealed)
+        done += erased.tombstoned
+    return done
 
 
 def _user_holds(es: Elasticsearch, prefix: str, names: list[str], status: str) -> list[dict[str, Any]]:
@@ -74,6 +110,8 @@ def pseudonymize_released_holds(es: Elasticsearch, prefix: str, names: list[str]
     hits = _user_holds(es, prefix, names, "released")
     if hits and not dry_run:
         for hit in hits:
-            es.update(index=holds_index(prefix), id=hit["_id"], doc={"value": digest, "also": []})
+            reason = _without(str(hit["_source"].get("reason", "")), names, digest)
+            es.update(index=holds_index(prefix), id=hit["_id"], doc={"value": digest, "also": [],
+                                                                    "reason": reason})
         es.indices.refresh(index=holds_index(prefix))
     return len(hits)
