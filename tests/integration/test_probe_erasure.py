@@ -1,7 +1,8 @@
 """Erasure probe with a user id that is not an email (``bob-1``, which the redactor keeps as is).
 
 The rule: after every command that takes the user or free text has run on them (query user,
-search, timeline, gaps, hold add/release, verify, prove) and ``forget bob-1`` has run (twice),
+search for the id alone and inside a phrase, timeline, gaps, hold add/release with the id in its
+reason, verify, prove) and ``forget bob-1`` has run (twice),
 no index (``{prefix}-*``) and no topic read from the beginning holds ``bob-1`` or the user's
 content; the access log still matches its signed copies; a late event of theirs lands only as a
 tombstone.
@@ -72,6 +73,7 @@ def _run_every_command(s: Settings, es: Elasticsearch, tmp_path: Path, capsys: p
     assert CONTENT in capsys.readouterr().out
     _wait_access_signed(es, s, workers)  # today's index exists before the next reads (503 while created)
     assert main(["query", "search", BOB, "--json", "--actor", "prober"]) == 0
+    assert main(["query", "search", f"refund for {BOB} please", "--json", "--actor", "prober"]) == 0
     assert main(["query", "timeline", "s-bob", "--json", "--actor", "prober"]) == 0
     assert main(["query", "gaps", "s-bob", "--json", "--actor", "prober"]) == 0
     capsys.readouterr()
