@@ -224,14 +224,15 @@ def read_export(path: Path) -> list[dict[str, Any]]:
 
 
 def _misplaced(prefix: str, index: str, event: dict[str, Any]) -> bool:
-    """The sink files an event under the day its timestamp is written with, or a later one (a late
-    event whose day was sealed goes to the day it arrived): never an earlier day, never outside
-    the daily family."""
+    """The sink files an event under the day its timestamp is written with (the archive's restore:
+    its UTC day), or a later one (a late event whose day was sealed goes to the day it arrived):
+    never an earlier day, never outside the daily family."""
     family = f"{prefix}-events-"
-    own = str(event.get("timestamp", ""))[:10].replace("-", ".")
-    if not index.startswith(family):
-        return True
-    return index[len(family):] < own  # YYYY.MM.DD compares as text
+    text = str(event.get("timestamp", ""))
+    days = [text[:10].replace("-", ".")]
+    if (when := _instant(text)) is not None:
+        days.append(when.astimezone(UTC).strftime("%Y.%m.%d"))
+    return not index.startswith(family) or index[len(family):] < min(days)  # YYYY.MM.DD sorts as text
 
 
 def _number(record: dict[str, Any]) -> tuple[str, int, int]:
