@@ -108,6 +108,8 @@ def _verify(stored: list[Event], heads: list[tuple[int, int, str]], valid: Seque
     bad = _first_bad_event(stored, receipt_known)  # an edit without re-chaining names its seq exactly
     if bad is not None:
         return bad
+    if (copy := _duplicated(stored)) is not None:
+        return copy
     notes = [f"seq {e['seq']} erased under receipt {e['erased'].get('receipt')}"
              for e in stored if isinstance(e.get("erased"), Mapping)]
     if not heads:
@@ -123,6 +125,21 @@ def _first_bad_event(stored: list[Event], receipt_known: Callable[[str], bool]) 
             reason = "erased without a known receipt"
         if reason is not None:
             return SessionVerdict("modified", int(e["seq"]), notes=[reason])
+    return None
+
+
+def _duplicated(stored: list[Event]) -> SessionVerdict | None:
+    """An event stored twice (same id or same link, under another document id): the chain holds
+    it once, so the second copy is an insertion that would count twice in every read."""
+    ids: set[str] = set()
+    links: set[str] = set()
+    for e in stored:
+        event_id, link = str(e.get("event_id")), str(e["integrity"]["hash"])
+        if event_id in ids or link in links:
+            return SessionVerdict("inserted", int(e["seq"]),
+                                  notes=[f"seq {e['seq']} (event {event_id}) is stored more than once"])
+        ids.add(event_id)
+        links.add(link)
     return None
 
 

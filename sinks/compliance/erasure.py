@@ -45,6 +45,7 @@ from agent_audit.sinks.compliance.inplace import closed_indices, erase_in_index,
 from agent_audit.sinks.compliance.pseudonyms import (
     access_log_name,
     active_holds_on,
+    erase_access_copies,
     pseudonymize_access_log,
     pseudonymize_released_holds,
 )
@@ -104,7 +105,7 @@ def forget(es: Elasticsearch, settings: Settings, user_id: str, actor: str, *, d
     destroyed_at = _destroy_keys(run, receipt_id)
     _wait_for_caches(run, destroyed_at)
     removed, kept, stores = _erase_indices(run, receipt_id)
-    stores += _records(run)
+    stores += _records(run, receipt_id)
     stores.append({"store": keys_index(run.prefix), "kind": "elasticsearch", "status": "erased",
                    "documents": len(run.subjects), "detail": "the user's data keys destroyed (tombstones "
                    "keep only when and by which receipt); overwritten versions expunged"})
@@ -218,13 +219,15 @@ def _erase_closed(run: _Run, name: str, receipt_id: str, at: str, removed: dict[
             "documents": count, "detail": "closed index: opened for the erasure and closed again"}
 
 
-def _records(run: _Run) -> list[dict[str, Any]]:
+def _records(run: _Run, receipt_id: str) -> list[dict[str, Any]]:
+    copies = erase_access_copies(run.es, run.prefix, run.names, receipt_id, utc_now())
     logged = pseudonymize_access_log(run.es, run.prefix, run.names, run.digest)
     released = pseudonymize_released_holds(run.es, run.prefix, run.names, run.digest)
     active = active_holds_on(run.es, run.prefix, run.names)
     return [
         {"store": access_log_name(run.prefix), "kind": "elasticsearch", "status": "pseudonymized",
-         "documents": logged, "detail": "reads of this user's trail now name them by the subject digest"},
+         "documents": logged, "detail": "reads of this user's trail now name them by the subject digest; "
+                                        f"{copies} signed copies of those entries erased under the receipt"},
         {"store": holds_index(run.prefix), "kind": "elasticsearch",
          "status": "held" if active else "pseudonymized", "documents": released + active,
          "detail": (f"{active} active hold(s) still name the user: kept until released" if active

@@ -62,6 +62,7 @@ class Verifier:
         self.prefix = settings.index_prefix
         self.keys = keys if keys is not None else keyring_from_settings(settings)
         self._receipts: dict[str, bool] = {}
+        self.misplaced: list[tuple[int, str]] = []  # (seq, index) of events filed before their own day
 
     def receipt_known(self, receipt: str) -> bool:
         if receipt not in self._receipts:
@@ -74,7 +75,9 @@ class Verifier:
             return self.source(names)
         query = {"bool": {"filter": [{"terms": {"session_id": names}}]}}
         with closing(scan(self.es, events_alias(self.prefix), query, [{"seq": "asc"}])) as hits:
-            return [hit["_source"] for hit in hits]
+            found = [(hit["_index"], hit["_source"]) for hit in hits]
+        self.misplaced = [(int(e["seq"]), index) for index, e in found if _misplaced(self.prefix, index, e)]
+        return [e for _, e in found]
 
     def checkpoints(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         with closing(scan(self.es, checkpoints_alias(self.prefix), query, [{"number": "asc"}])) as hits:
@@ -90,8 +93,14 @@ class Verifier:
 
         naming = self._with_trusted(self.checkpoints({"terms": {"sessions.session_id": names}}), names_it)
         stored_name = str(events[0]["session_id"]) if events else _named(naming, names)
-        return verify_session_evidence(stored_name, events, self._context(naming, events), self.keys,
-                                       self.receipt_known)
+        verdict = verify_session_evidence(stored_name, events, self._context(naming, events), self.keys,
+                                          self.receipt_known)
+        if self.misplaced and verdict.status in ("intact", "unchecked"):
+            seq, index = min(self.misplaced)
+            verdict.status, verdict.seq = "modified", seq
+            verdict.notes.append(f"seq {seq} is filed in {index}, before the day of its own timestamp "
+                                 "(moved between daily indices)")
+        return verdict
 
     def _context(self, naming: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each partition's checkpoints from the first naming the session to the newest (or only
@@ -185,6 +194,8 @@ def access_log_report(verifier: Verifier) -> AccessReport:
         copy = signed.get(event_id)
         if copy is None:
             report.problems.append(("inserted", f"entry {event_id} has no signed copy"))
+        elif isinstance(copy.get("erased"), dict):
+            continue  # pseudonymized by an erasure; its session's verdict checks the receipt
         elif _comparable(redactor.redact_event(as_event(entry))[0]) != _comparable(copy):
             what = f"entry {event_id} ({entry.get('query')}) differs from its signed copy"
             report.problems.append(("modified", what))
@@ -210,6 +221,18 @@ def read_export(path: Path) -> list[dict[str, Any]]:
                 raise ConfigError(f"{path}:{n}: not a checkpoint record")
             records.append(record)
     return records
+
+
+def _misplaced(prefix: str, index: str, event: dict[str, Any]) -> bool:
+    """The sink files an event under the day its timestamp is written with (the archive's restore:
+    its UTC day), or a later one (a late event whose day was sealed goes to the day it arrived):
+    never an earlier day, never outside the daily family."""
+    family = f"{prefix}-events-"
+    text = str(event.get("timestamp", ""))
+    days = [text[:10].replace("-", ".")]
+    if (when := _instant(text)) is not None:
+        days.append(when.astimezone(UTC).strftime("%Y.%m.%d"))
+    return not index.startswith(family) or index[len(family):] < min(days)  # YYYY.MM.DD sorts as text
 
 
 def _number(record: dict[str, Any]) -> tuple[str, int, int]:
