@@ -16,7 +16,7 @@ from pathlib import Path
 __all__ = ["QUIXSTREAMS", "quix_python"]
 
 QUIXSTREAMS = "quixstreams==3.28.1"
-CORE_DEPS = ("pydantic>=2.6,<3", "orjson>=3.9")
+CORE_DEPS = ("pydantic>=2.6,<3", "orjson>=3.9", "msgspec>=0.18,<1")
 ROOT = Path(__file__).resolve().parent.parent
 _MARKER = "agent-audit-bench.txt"  # what the venv was built with; rebuilt when it changes
 

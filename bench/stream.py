@@ -30,9 +30,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
@@ -47,6 +48,7 @@ from agent_audit.stream.checkpoints import PartitionCheckpoints
 from agent_audit.stream.state import PartitionState
 from bench.harness import emit, fresh_settings, table
 from bench.quix_env import QUIXSTREAMS, ROOT, quix_python
+from bench.stage_probe import STAGES, free_port, snapshot
 from bench.workload import envelopes, record_events
 
 N = int(os.environ.get("BENCH_STREAM_EVENTS", "250000"))
@@ -64,6 +66,7 @@ class Run:
     startup_s: float  # from the process start to its first output
     measured: int  # events counted inside the timed span
     cpu_us: float  # the worker process's CPU (all threads) per event inside the timed span
+    stages: dict[str, float] = field(default_factory=dict)  # CPU µs/event per stage, same span
 
 
 def cpu_seconds(pid: int) -> float:
@@ -96,40 +99,47 @@ def _end_offsets(consumer: Consumer, topic: str) -> Callable[[], int]:
 
 
 def measure(settings: Settings, topic: str, expected: int, started: float, pid: int,
-            alive: Callable[[], None], timeout: float = 600.0) -> Run:
-    """Poll ``topic`` until ``expected`` records are on it; time from the first output seen."""
+            alive: Callable[[], None], timeout: float = 600.0,
+            probe: Callable[[], dict[str, float]] | None = None) -> Run:
+    """Poll ``topic`` until ``expected`` records are on it; time from the first output seen.
+    ``probe``: CPU seconds by stage, read at the first output and at the last."""
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench-offsets"})
     count = _end_offsets(consumer, topic)
     try:
         deadline = time.perf_counter() + timeout
-        first_at, first, first_cpu = 0.0, 0, 0.0
+        first_at, first, first_cpu, first_stages = 0.0, 0, 0.0, {}
         while (seen := count()) < expected:
             now = time.perf_counter()
             if seen and not first_at:
                 first_at, first, first_cpu = now, seen, cpu_seconds(pid)
+                first_stages = probe() if probe else {}
             if now > deadline:
                 raise TimeoutError(f"{topic}: {seen} of {expected} records after {timeout}s")
             alive()
             time.sleep(POLL_S)
         done_at, cpu = time.perf_counter(), cpu_seconds(pid)
+        stages = probe() if probe else {}
         if not first_at:  # everything arrived between two polls
             first_at, first, first_cpu = done_at - POLL_S, 0, 0.0
         n = seen - first
-        return Run(n / (done_at - first_at), first_at - started, n, (cpu - first_cpu) / n * 1e6)
+        per_event = {k: (v - first_stages.get(k, 0.0)) / n * 1e6 for k, v in stages.items()}
+        return Run(n / (done_at - first_at), first_at - started, n, (cpu - first_cpu) / n * 1e6, per_event)
     finally:
         consumer.close()
 
 
 def run_ours(settings: Settings, total: int, logs: Path, checkpoints: bool = True) -> Run:
     """As deployed (signing key, checkpoints); ``checkpoints=False``: the same without a key."""
-    env = {**settings.to_env(), "AUDIT_CHECKPOINT_INTERVAL_S": CHECKPOINT_S}
+    port = free_port()  # its telemetry endpoint: the stage CPU counters
+    env = {**settings.to_env(), "AUDIT_CHECKPOINT_INTERVAL_S": CHECKPOINT_S, "AUDIT_METRICS_PORT": str(port)}
     if checkpoints:
         env["AUDIT_SIGNING_KEY"] = SIGNING_KEY
     else:  # a namespace of its own on the same raw topic: its own group, outputs and state
         env.update({"AUDIT_STREAM_APP_ID": f"{settings.stream_app_id}-nocp"})
     with running_workers(env, logs, names=("stream",)) as workers:
-        return measure(settings, settings.topics.events, total, time.perf_counter(),
-                       workers.procs["stream"].pid, workers.check_alive)
+        pid = workers.procs["stream"].pid
+        return measure(settings, settings.topics.events, total, time.perf_counter(), pid,
+                       workers.check_alive, probe=lambda: snapshot(pid, port))
 
 
 def run_quix(settings: Settings, total: int, logs: Path) -> Run:
@@ -214,6 +224,37 @@ def envelope_path_cpu(cut: list[tuple[int, bytes, int]], total: int, checkpoints
     return (time.process_time() - started) / total * 1e6
 
 
+def floor_cpu(events: list[tuple[str, bytes]]) -> float:
+    """The raw floor, CPU µs/event in this process: parse each event with orjson and encode it again."""
+    lines = [line for _, line in events]
+    started = time.process_time()
+    for line in lines:
+        orjson.dumps(orjson.loads(line))
+    return (time.process_time() - started) / len(lines) * 1e6
+
+
+def stage_table(ours: Run, unsealed: Run, peer: Run, floor_us: float) -> dict[str, float]:
+    """CPU µs/event by stage for ours as deployed and unsealed, with the framework as the remainder."""
+    rows, figures = [], {}
+    for stage in STAGES:
+        a, b = ours.stages.get(stage, 0.0), unsealed.stages.get(stage, 0.0)
+        rows.append([stage, f"{a:.2f}", f"{b:.2f}", f"{a / ours.cpu_us:.0%}"])
+        figures[stage] = round(a, 2)
+    rest = ours.stages.get("process", 0.0) - sum(ours.stages.get(k, 0.0) for k in STAGES)
+    rest_u = unsealed.stages.get("process", 0.0) - sum(unsealed.stages.get(k, 0.0) for k in STAGES)
+    figures["framework"] = round(rest, 2)
+    rows.append(["framework / remainder (Faust, aiokafka, event loop)", f"{rest:.2f}", f"{rest_u:.2f}",
+                 f"{rest / ours.cpu_us:.0%}"])
+    rows.append(["whole worker process", f"{ours.stages.get('process', 0.0):.2f}",
+                 f"{unsealed.stages.get('process', 0.0):.2f}", "100%"])
+    rows.append(["quixstreams peer, whole process", f"{peer.cpu_us:.2f}", "", ""])
+    rows.append(["floor: orjson parse + encode per event (in-process)", f"{floor_us:.2f}", "", ""])
+    print("CPU µs per event by stage (thread CPU summed per envelope in the worker, same span as events/s; "
+          "librdkafka threads and the whole process from /proc):")
+    table(["stage", "as deployed", "unsealed", "share"], rows)
+    return figures
+
+
 def main() -> None:
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     partitions = Settings.from_env().raw_partitions
@@ -230,6 +271,7 @@ def main() -> None:
     # The same path in-process, alternated: on a shared machine its best runs are steadier figures.
     pairs = [(envelope_path_cpu(cut, total, False), envelope_path_cpu(cut, total, True)) for _ in range(5)]
     bare_us, signed_us = min(b for b, _ in pairs), min(c for _, c in pairs)
+    floor_us = min(floor_cpu(events) for _ in range(3))
     print(f"stream benchmark: {total:,} events ({size:.0f} bytes each) in {len(cut):,} envelopes of "
           f"up to {PER_ENVELOPE} on {partitions} partitions; one worker each, one after the other, "
           f"best of {ROUNDS} rounds (order alternating); load average before {' '.join(load_before)}, "
@@ -255,7 +297,9 @@ def main() -> None:
           f"throughput {ours.events_s / unsealed.events_s:.2f}")
     print(f"envelope path in-process (best of 5, CPU): {bare_us:.1f} µs/event without checkpoints, "
           f"{signed_us:.1f} with: {signed_us / bare_us - 1:.1%} more")
-    emit({"events_s": round(ours.events_s), "quixstreams_events_s": round(peer.events_s),
+    stages = stage_table(ours, unsealed, peer, floor_us)
+    emit({"stage_cpu_us_per_event": stages, "floor_us_per_event": round(floor_us, 2),
+          "events_s": round(ours.events_s), "quixstreams_events_s": round(peer.events_s),
           "ratio": round(ratio, 3), "events": total, "envelopes": len(cut), "rounds": ROUNDS,
           "startup_s": round(ours.startup_s, 1), "quixstreams_startup_s": round(peer.startup_s, 1),
           "cpu_us_per_event": round(ours.cpu_us, 1), "quixstreams_cpu_us_per_event": round(peer.cpu_us, 1),

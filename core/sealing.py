@@ -13,14 +13,15 @@ as it is (it was redacted as text, and names no user that could ask for it).
 
 from __future__ import annotations
 
+import binascii
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from agent_audit.core.datakeys import DataKeys, Grant, b64, unb64
+from agent_audit.core.datakeys import DataKeys, Grant, unb64
 
 __all__ = ["CLEAR", "Opened", "open_event", "open_letter", "seal_event", "seal_events", "seal_letter",
            "tombstone"]
@@ -28,33 +29,56 @@ __all__ = ["CLEAR", "Opened", "open_event", "open_letter", "seal_event", "seal_e
 CLEAR = ("schema_version", "event_id", "session_id", "seq", "kind", "level", "timestamp", "agent")
 TOMBSTONE_KEEPS = ("schema_version", "event_id", "session_id", "seq", "kind", "timestamp")
 _V = 1
+_NONCE = 12  # bytes: AES-GCM's standard nonce, random for each sealed record
+_NOT_SECRET = frozenset((*CLEAR, "integrity"))
 
 
 def seal_event(event: dict[str, Any], keys: DataKeys) -> bytes:
     """The event as it goes onto ``agent.events``: clear fields plus ``sealed``."""
     grant = keys.for_writing(keys.subject(str(event.get("user_id", ""))), str(event["timestamp"]))
+    return _sealed_event(event, grant, os.urandom(_NONCE))
+
+
+def _sealed_event(event: dict[str, Any], grant: Grant, nonce: bytes) -> bytes:
     out = {k: event[k] for k in CLEAR if k in event}
-    secret = {k: v for k, v in event.items() if k not in out and k != "integrity"}
+    secret = {k: v for k, v in event.items() if k not in _NOT_SECRET}
     integrity = event.get("integrity")
     if isinstance(integrity, dict):
         out["integrity"] = {k: v for k, v in integrity.items() if k != "salt"}
         if "salt" in integrity:
             secret["integrity.salt"] = integrity["salt"]
-    out["sealed"] = _seal(grant, orjson.dumps(secret), str(event["event_id"]).encode())
+    out["sealed"] = _seal(grant, orjson.dumps(secret), str(event["event_id"]).encode(), nonce)
     return orjson.dumps(out)
 
 
 def seal_events(events: list[dict[str, Any]], keys: DataKeys) -> list[bytes]:
-    """A batch (an envelope's events): their keys looked up together, then each event sealed."""
-    latest: dict[str, tuple[datetime, str]] = {}
+    """A batch (an envelope's events): their keys looked up together, one read of the system's
+    randomness for all their nonces, then each event sealed (the same format as ``seal_event``)."""
+    latest: dict[str, tuple[str, str]] = {}  # subject -> (order key, recorded_at) of its latest event
+    subjects = []
     for event in events:
         subject = keys.subject(str(event.get("user_id", "")))
+        subjects.append(subject)
         at = str(event["timestamp"])
-        instant = datetime.fromisoformat(at.replace("Z", "+00:00"))
-        if subject not in latest or latest[subject][0] < instant:
-            latest[subject] = (instant, at)
+        order = _order(at)
+        seen = latest.get(subject)
+        if seen is None or seen[0] < order:
+            latest[subject] = (order, at)
     keys.warm_for_writing({subject: at for subject, (_, at) in latest.items()})
-    return [seal_event(event, keys) for event in events]
+    nonces = os.urandom(_NONCE * len(events))
+    return [_sealed_event(event, keys.for_writing(subject, str(event["timestamp"])),
+                          nonces[i * _NONCE:(i + 1) * _NONCE])
+            for i, (event, subject) in enumerate(zip(events, subjects, strict=True))]
+
+
+def _order(at: str) -> str:
+    """A text that sorts as the instant ``at`` names: the contract's UTC form needs no parsing."""
+    if len(at) == 27 and at[26] == "Z" and at[19] == ".":  # 2026-12-03T11:40:00.123456Z
+        return at
+    if len(at) == 20 and at[19] == "Z":  # 2026-12-03T11:40:00Z
+        return at[:19] + ".000000Z"
+    instant = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(UTC)
+    return instant.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def seal_letter(value: bytes, keys: DataKeys) -> bytes:
@@ -68,16 +92,19 @@ def seal_letter(value: bytes, keys: DataKeys) -> bytes:
         return value
     recorded = str(doc.get("timestamp") or "0001-01-01T00:00:00Z")  # undated: shredded if forgotten
     grant = keys.for_writing(keys.subject(user), recorded)
-    return orjson.dumps({"sealed": _seal(grant, value, b"dead-letter")})
+    return orjson.dumps({"sealed": _seal(grant, value, b"dead-letter", os.urandom(_NONCE))})
 
 
-def _seal(grant: Grant, plain: bytes, bound_to: bytes) -> dict[str, Any]:
-    head: dict[str, Any] = {"v": _V, "subject": grant.subject, "gen": grant.generation}
+def _seal(grant: Grant, plain: bytes, bound_to: bytes, nonce: bytes) -> dict[str, Any]:
     if grant.cipher is None:
-        return {**head, "shredded": True}
-    nonce = os.urandom(12)
+        return {"v": _V, "subject": grant.subject, "gen": grant.generation, "shredded": True}
     aad = b"%s|%s|%d" % (bound_to, grant.subject.encode(), grant.generation)
-    return {**head, "nonce": b64(nonce), "ct": b64(grant.cipher.encrypt(nonce, plain, aad))}
+    return {"v": _V, "subject": grant.subject, "gen": grant.generation, "nonce": _b64(nonce),
+            "ct": _b64(grant.cipher.encrypt(nonce, plain, aad))}
+
+
+def _b64(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode()  # what ``b64`` gives, one call fewer
 
 
 @dataclass(frozen=True)

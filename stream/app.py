@@ -23,6 +23,7 @@ from agent_audit.core.processing import Admission, EnvelopeProcessor, ProcessedE
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.redaction.keyring import require_redaction_key
 from agent_audit.core.settings import Settings, require_keys
+from agent_audit.core.stages import StageTimes
 from agent_audit.stream.checkpoints import PartitionCheckpoints
 from agent_audit.stream.heads import StoredHeads
 from agent_audit.stream.kafka_auth import faust_credentials
@@ -51,9 +52,11 @@ def build_app(settings: Settings) -> faust.App:
     """The app and its wiring: the envelope agent with its idle timer, the merge agent, the hooks."""
     require_keys(settings, "stream")
     app = _faust_app(settings)
-    output = OutputProducer(settings)
+    # With the telemetry endpoint on, CPU per stage is counted too (a few clock reads per envelope).
+    output = OutputProducer(settings, times=StageTimes(enabled=bool(settings.metrics_port)))
     telemetry = StreamTelemetry()
     envelopes = _wire_envelopes(app, settings, output, telemetry)
+    telemetry.count_stages(envelopes.times, output.times)
     merge = _wire_merge(app, settings, output)
 
     @app.task  # type: ignore[untyped-decorator]
@@ -96,6 +99,7 @@ class _EnvelopeState:
     """What the envelope agent and the idle timer share: state topic, chains, windows."""
 
     def __init__(self, settings: Settings) -> None:
+        self.times = StageTimes(enabled=bool(settings.metrics_port))  # the event loop's thread
         self.state = PartitionState(settings)
         self.partition = 0  # the envelope being processed: chains load from its partition
         key = signing_key_from_settings(settings)  # production refuses to start without one
@@ -106,7 +110,8 @@ class _EnvelopeState:
         require_redaction_key(settings)  # production: ids as keyed tokens, never placeholders
         self.processor = EnvelopeProcessor(Redactor.from_settings(settings),
                                            self.chains if settings.integrity else None,
-                                           Admission.from_settings(settings), StoredHeads(settings))
+                                           Admission.from_settings(settings), StoredHeads(settings),
+                                           self.times)
         self.windows = PartitionWindows(settings, self.state)
 
     def _load_chain(self, session: str) -> ChainState | None:
@@ -149,11 +154,17 @@ class _EnvelopeState:
         Processing it again would link its events a second time, so it yields nothing."""
         if offset <= self.windows.counted_through(partition):
             return ProcessedEnvelope(), [], [], []
+        times = self.times
+        mark = times.now()
         self.begin_evidence(partition, record_time)
+        mark = times.lap("checkpoints", mark)
         # Neither call raises, whatever the envelope holds: a bad line is a dead letter.
         result = self.processor.process(envelope)
+        mark = times.now()
         records = self.chain_records(partition)  # per envelope
+        mark = times.lap("chain_state", mark)
         cp_state, cp_out = self.finish_evidence()
+        times.lap("checkpoints", mark)
         return result, records, cp_state, cp_out
 
     def begin_evidence(self, partition: int, record_time: float) -> None:
@@ -215,7 +226,9 @@ def _wire_envelopes(app: faust.App, settings: Settings, output: OutputProducer,
                 shared.partition = msg.partition
                 result, records, cp_state, cp_out = shared.process(msg.partition, msg.offset, msg.timestamp,
                                                                    event.value)
+                mark = shared.times.now()
                 metric_out, window_state = windows.observe(msg.partition, msg.offset, result)
+                shared.times.lap("windows", mark)
                 await settle()
                 sending.append(asyncio.ensure_future(deliver(
                     manual, event, result, started, [*records, *cp_state, window_state],

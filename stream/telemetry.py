@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from agent_audit.core.processing import ProcessedEnvelope
+from agent_audit.core.stages import StageTimes
 
 __all__ = ["StreamTelemetry"]
 
@@ -33,6 +37,29 @@ class StreamTelemetry:
             self.redactions.labels(kind).inc(n)
         self.envelope_seconds.observe(seconds)
 
+    def count_stages(self, *sources: StageTimes) -> None:
+        """Export ``audit_stream_stage_cpu_seconds_total{stage}``: the threads' CPU per stage."""
+        self.registry.register(_StageCollector(sources))
+
     def serve(self, port: int, bind: str = "127.0.0.1") -> None:
         if port:  # AUDIT_METRICS_BIND: 127.0.0.1 unless a scraper must reach it (a container)
             start_http_server(port, addr=bind, registry=self.registry)
+
+
+class _StageCollector:
+    """Read at scrape time: the hot path only adds to plain dicts."""
+
+    def __init__(self, sources: tuple[StageTimes, ...]) -> None:
+        self.sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily("audit_stream_stage_cpu_seconds",
+                                     "Thread CPU seconds spent in each stage of the envelope path",
+                                     labels=["stage"])
+        totals: dict[str, int] = {}
+        for source in self.sources:
+            for stage, ns in list(source.ns.items()):
+                totals[stage] = totals.get(stage, 0) + ns
+        for stage, ns in sorted(totals.items()):
+            family.add_metric([stage], ns / 1e9)
+        yield family
