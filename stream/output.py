@@ -121,19 +121,20 @@ class OutputProducer:
             self._produce(self.topics.dlq, letter, None, headers, on_delivery)
         for record in extra:
             self._produce(record.topic, record.value, record.key, record.headers, on_delivery)
-        self._flush(failures)
+        mark = self._flush(failures, mark)
         if failures or not state:
             return failures
         for key, record_value, partition in state:  # a None value is a tombstone (a retired session)
             self._produce(self.topics.state, record_value, key, [], on_delivery, partition)
-        self._flush(failures)
+        self._flush(failures, mark)
         return failures
 
-    def _flush(self, failures: list[str]) -> None:
+    def _flush(self, failures: list[str], mark: int) -> int:
         remaining = self.producer.flush(30.0)
-        self.times.lap("produce", mark)  # this thread's CPU: the wait for the acks costs none
+        mark = self.times.lap("produce", mark)  # this thread's CPU: the wait for the acks costs none
         if remaining:
             failures.append(f"{remaining} records not acknowledged within 30s")
+        return mark
 
     def _produce(self, topic: str, value: bytes | None, key: bytes | None,
                  headers: Sequence[tuple[str, str | bytes | None]],
