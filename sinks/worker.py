@@ -33,6 +33,7 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
+import orjson
 from confluent_kafka import (
     TIMESTAMP_NOT_AVAILABLE,
     Consumer,
@@ -48,6 +49,8 @@ from elasticsearch import ApiError, Elasticsearch, OrjsonSerializer
 
 from agent_audit.core.errors import TransientError
 from agent_audit.core.es_security import elasticsearch_options
+from agent_audit.core.evidence.checkpoint import verify_signature
+from agent_audit.core.evidence.keys import keyring_from_settings
 from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.bulk import BulkItem, build_body, classify, item_from_record
@@ -142,6 +145,11 @@ class EventSink:
         self.late = LateRouter(self.es, settings.index_prefix)
         self.opener = EventOpener(build_data_keys(settings, self.es, patience_s=5.0),  # decrypt first
                                   self.stopping.is_set)
+        # Anyone who can publish could put an unsigned checkpoint on the topic, and verify would
+        # then read it as tampering for every session of its partition: only signed ones are
+        # indexed, where the sink has the public keys (AUDIT_PUBLIC_KEYS).
+        self._checkpoints = settings.topics.checkpoints
+        self._keyring = keyring_from_settings(settings)
 
     def run(self) -> None:
         install_templates(self.es, self.settings.index_prefix)
@@ -178,6 +186,10 @@ class EventSink:
         for msg, raw, value in zip(records, raws, self.opener.open_many(raws), strict=True):
             if value is None:
                 continue
+            if msg.topic() == self._checkpoints and not isinstance(value, ValueError) \
+                    and not self._signed(value):
+                self._dead_letter(raw, "sink: checkpoint without a valid signature")
+                continue
             try:
                 if isinstance(value, ValueError):
                     raise value
@@ -190,6 +202,15 @@ class EventSink:
         self.drain()
         self.in_flight = sent
         return len(records)
+
+    def _signed(self, value: bytes) -> bool:
+        if not self._keyring.keys:
+            return True  # nothing to check with: verify judges it with its own keys
+        try:
+            record = orjson.loads(value)
+            return isinstance(record, dict) and verify_signature(record, self._keyring)
+        except (ValueError, TypeError, KeyError):
+            return False
 
     def _consume(self, n: int, timeout: float) -> list[Message]:
         if self._held:

@@ -99,12 +99,6 @@ def test_malformed_records_on_the_events_topic_neither_stop_the_sink_nor_get_ind
     assert orjson.dumps(sorted(h["_id"] for h in stored)).decode() == seen["ids"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the sink indexes whatever arrives on the checkpoints topic with checkpoint_id/day headers, "
-    "signed or not, and verify then reads the unsigned record as tampering (modified) for every "
-    "session of that partition. Needs the sink (sinks/worker.py or its lanes) to check the signature "
-    "with AUDIT_PUBLIC_KEYS and dead-letter an unsigned checkpoint, or Kafka ACLs that let only the "
-    "stream write that topic (test_secure_stack)"))
 @pytest.mark.timeout(300)
 def test_an_unsigned_checkpoint_published_to_kafka_is_not_indexed_and_breaks_no_verdict(
         after_faults: tuple[Settings, Elasticsearch, dict[str, str]]) -> None:
