@@ -74,7 +74,7 @@ def scan(es: Elasticsearch, index: str, query: dict[str, Any], sort: Sequence[di
     A missing index yields nothing. The point in time is closed when the iteration ends or is
     abandoned (the generator's ``finally``).
     """
-    pit_id = es.open_point_in_time(index=index, keep_alive=keep_alive, ignore_unavailable=True)["id"]
+    pit_id = _open_point_in_time(es, index, keep_alive)
     full_sort = [*sort, {"_shard_doc": "asc"}]
     after: list[Any] | None = None
     seen = 0
@@ -92,6 +92,21 @@ def scan(es: Elasticsearch, index: str, query: dict[str, Any], sort: Sequence[di
             after = hits[-1]["sort"]
     finally:
         es.close_point_in_time(id=pit_id)
+
+
+def _open_point_in_time(es: Elasticsearch, index: str, keep_alive: str, attempts: int = 4) -> str:
+    """A point in time over ``index``; while a daily index the pattern covers is being created its
+    primary shard is not active yet and Elasticsearch answers 503: wait for it (bounded), then retry."""
+    for attempt in range(1, attempts + 1):
+        try:
+            pit = es.open_point_in_time(index=index, keep_alive=keep_alive, ignore_unavailable=True)
+            return str(pit["id"])
+        except ApiError as exc:
+            if exc.meta.status != 503 or attempt == attempts:
+                raise
+            es.options(ignore_status=(408, 404)).cluster.health(index=index, wait_for_status="yellow",
+                                                                timeout="10s")
+    raise ValueError("attempts must be at least 1")
 
 
 def count_searchable(es: Elasticsearch, index: str, query: dict[str, Any] | None = None) -> int:
