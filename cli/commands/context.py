@@ -87,7 +87,16 @@ def emit(value: Any) -> None:
 def reports_errors(handler: Handler) -> Handler:
     """Turn the failures a user can act on into one line on stderr and their exit code
     (``cli/output.py``: 3 unreachable, 4 configuration, 5 refused)."""
+    return _reporting(handler, None)
 
+
+def reports_failures_as_2(handler: Handler) -> Handler:
+    """``reports_errors`` for the verify commands, whose codes 3-5 are tampering verdicts: a
+    failure (unreachable, configuration, refused) is reported the same way but exits 2."""
+    return _reporting(handler, 2)
+
+
+def _reporting(handler: Handler, exit_code: int | None) -> Handler:
     @wraps(handler)
     def run(args: argparse.Namespace) -> int:
         from agent_audit.cli.output import failure_exit  # noqa: PLC0415
@@ -95,26 +104,8 @@ def reports_errors(handler: Handler) -> Handler:
         try:
             return handler(args)
         except Exception as exc:
-            return failure_exit(args.command, exc, es_url=os.environ.get("ES_URL", "http://127.0.0.1:9200"),
+            code = failure_exit(args.command, exc, es_url=os.environ.get("ES_URL", "http://127.0.0.1:9200"),
                                 kafka=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+            return code if exit_code is None else exit_code
 
     return run
-
-
-def reports_failures_as_2(handler: Handler) -> Handler:
-    """``reports_errors`` for the verify commands, whose codes 3-5 are tampering verdicts: a
-    failure (unreachable, configuration, refused) is reported the same way but exits 2."""
-
-    @wraps(handler)
-    def checked(args: argparse.Namespace) -> int:
-        from agent_audit.cli.output import failure_exit  # noqa: PLC0415
-
-        try:
-            return handler(args)
-        except Exception as exc:
-            failure_exit(args.command, exc, es_url=os.environ.get("ES_URL", "http://127.0.0.1:9200"),
-                         kafka=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
-            return 2
-
-    return checked
-
