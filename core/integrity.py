@@ -133,7 +133,7 @@ class SessionChains:
         if state is None:
             new = ChainState.first(seq, raw, number, leaf)
         elif self._fresh is None:
-            return state.linked(seq, raw, number, leaf)
+            new = state.linked(seq, raw, number, leaf)
         else:
             fresh = self._fresh.get(session, 0)
             base = state if fresh else state.trimmed()  # a new batch: back to RECENT links
