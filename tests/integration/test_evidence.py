@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from agent_audit.core.evidence.signing import SigningKey
 from agent_audit.core.settings import Settings
 from agent_audit.core.wire import join_envelope, partition_for
 from agent_audit.sinks.compliance.receipts import Receipt, store_receipt
+from agent_audit.sinks.compliance.store import utc_now
 from agent_audit.sinks.indices import checkpoints_alias, events_alias
 from agent_audit.stack.workers import Workers, running_workers
 from tests.factories import event
@@ -195,7 +197,19 @@ def _access_log_edit_is_found(settings: Settings, es: Elasticsearch, workers: Wo
     hit = es.search(index=index, query={"term": {"query": "timeline"}})["hits"]["hits"][-1]
     es.index(index=index, id=hit["_id"], document={**hit["_source"], "results": 0}, refresh=True)
     edited = _cli(settings, "verify", "--access-log", "--actor", "checker")
+    # The previous run's own entry may still be on its way through the pipeline: not signed yet,
+    # which is no failure; the edit is.
     assert edited.returncode == 1 and "differs from its signed copy" in edited.stdout, edited.stdout
+    assert "has no signed copy" not in edited.stdout, edited.stdout
+    planted = {**hit["_source"], "event_id": str(uuid.uuid4()), "query": "planted"}
+    es.index(index=index, id=planted["event_id"], refresh=True,
+             document={**planted, "timestamp": "2026-01-01T00:00:00Z"})
+    fresh = {**planted, "event_id": str(uuid.uuid4()), "timestamp": utc_now()}  # within the grace
+    es.index(index=index, id=fresh["event_id"], document=fresh, refresh=True)
+    inserted = _cli(settings, "verify", "--access-log", "--actor", "checker")
+    assert inserted.returncode == 5, inserted.stdout
+    assert f"inserted: entry {planted['event_id']} has no signed copy" in inserted.stdout
+    assert f"not signed yet: entry {fresh['event_id']}" in inserted.stdout
 
 
 @pytest.mark.timeout(300)
