@@ -1,11 +1,12 @@
 """What ``agent-audit verify`` answers for one session, from the stored events and the signed checkpoints.
 
 Pure: the caller fetches the session's events, the checkpoints of its partition (from the first that
-names the session to the newest) and says which erasure receipts exist. The answer holds against an
+names the session to the newest) and judges each erasure (``ErasureCheck``: is this event's id
+listed, under the receipt its tombstone names, by a signed erasure?). The answer holds against an
 insider who can rewrite Elasticsearch and knows this code, as long as the signing key stays with
 the stream: the newest signed head of the session is the anchor, every stored event must be on the
 chain that runs back from it (or after it, waiting for the next checkpoint), and every link must
-match its digest (and its content, unless erased under a known receipt).
+match its digest (and its content, unless erased under a receipt that signed its id).
 
 Exit codes (documented in the README's "Evidence" section): see ``EXIT``.
 """
@@ -21,11 +22,14 @@ from agent_audit.core.evidence.checkpoint import checkpoint_hash, verify_signatu
 from agent_audit.core.evidence.signing import Keyring
 from agent_audit.core.integrity import check_event
 
-__all__ = ["EXIT", "SessionVerdict", "check_checkpoint_chain", "verify_session_evidence"]
+__all__ = ["EXIT", "ErasureCheck", "SessionVerdict", "check_checkpoint_chain", "verify_session_evidence"]
 
 EXIT = {"intact": 0, "modified": 1, "truncated": 3, "deleted": 4, "inserted": 5, "unchecked": 6,
         "unknown": 7}
 Event = Mapping[str, Any]
+# (receipt, event_id) -> None when that erasure is accounted for, else (status, reason): "modified"
+# for a tombstone no signed erasure lists, "unchecked" for one listed but not checkpointed yet.
+ErasureCheck = Callable[[str, str], "tuple[str, str] | None"]
 
 
 @dataclass
@@ -79,11 +83,11 @@ def check_checkpoint_chain(records: Sequence[Event], keys: Keyring) -> tuple[lis
 
 
 def verify_session_evidence(session_id: str, events: Iterable[Event], checkpoints: Sequence[Event],
-                            keys: Keyring, receipt_known: Callable[[str], bool]) -> SessionVerdict:
+                            keys: Keyring, erasure_check: ErasureCheck) -> SessionVerdict:
     stored = sorted(events, key=lambda e: int(e["seq"]))
     valid, problems = check_checkpoint_chain(checkpoints, keys)
     heads = _heads(session_id, valid)
-    verdict = _verify(stored, heads, valid, receipt_known)
+    verdict = _verify(stored, heads, valid, erasure_check)
     verdict.events = len(stored)
     if problems and verdict.status in ("intact", "unchecked"):
         verdict.status = "modified" if any("signed" in p for p in problems) else "deleted"
@@ -102,10 +106,10 @@ def _heads(session_id: str, valid: Sequence[Event]) -> list[tuple[int, int, str]
 
 
 def _verify(stored: list[Event], heads: list[tuple[int, int, str]], valid: Sequence[Event],
-            receipt_known: Callable[[str], bool]) -> SessionVerdict:
+            erasure_check: ErasureCheck) -> SessionVerdict:
     if not stored:
         return SessionVerdict("deleted" if heads else "unknown")
-    bad = _first_bad_event(stored, receipt_known)  # an edit without re-chaining names its seq exactly
+    bad = _first_bad_event(stored, erasure_check)  # an edit without re-chaining names its seq exactly
     if bad is not None:
         return bad
     if (copy := _duplicated(stored)) is not None:
@@ -117,15 +121,21 @@ def _verify(stored: list[Event], heads: list[tuple[int, int, str]], valid: Seque
     return _anchored(stored, heads, valid, notes)
 
 
-def _first_bad_event(stored: list[Event], receipt_known: Callable[[str], bool]) -> SessionVerdict | None:
+def _first_bad_event(stored: list[Event], erasure_check: ErasureCheck) -> SessionVerdict | None:
+    """The first modified event; else the first erasure still waiting for its signature."""
+    waiting = None
     for e in stored:
         reason = check_event(e)
         erased = e.get("erased")
-        if reason is None and isinstance(erased, Mapping) and not receipt_known(str(erased.get("receipt"))):
-            reason = "erased without a known receipt"
+        if reason is None and isinstance(erased, Mapping):
+            found = erasure_check(str(erased.get("receipt")), str(e.get("event_id")))
+            if found is not None and found[0] == "unchecked":
+                waiting = waiting or SessionVerdict("unchecked", int(e["seq"]), notes=[found[1]])
+            elif found is not None:
+                reason = found[1]
         if reason is not None:
             return SessionVerdict("modified", int(e["seq"]), notes=[reason])
-    return None
+    return waiting
 
 
 def _duplicated(stored: list[Event]) -> SessionVerdict | None:

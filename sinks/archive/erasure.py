@@ -45,6 +45,7 @@ class ArchiveErasure:
     objects: set[str] = field(default_factory=set)  # objects holding any of the user's rows
     rewritten_objects: int = 0
     last_day: date | None = None  # the newest day holding the user's rows
+    erased_ids: set[str] = field(default_factory=set)  # rows read as tombstones now (shredded or rewritten)
 
     def expires(self, retention_days: int) -> date | None:
         """The day after which cold retention deletes the last object holding the user's rows."""
@@ -73,6 +74,8 @@ def erase_in_archive(store: ObjectStore, user_ids: Sequence[str], subjects: Subj
         done.sealed_rows += n_sealed
         held = held_mask(table, holds, subjects)
         done.held_sealed_rows += pc.sum(pc.and_(sealed, held)).as_py() or 0
+        gone = pc.or_(sealed, pc.and_(clear, pc.invert(held)))  # a held sealed row is shredded all the same
+        done.erased_ids.update(str(i) for i in table.column("event_id").filter(gone).to_pylist())
         if n_clear:
             kept = pc.and_(clear, held)
             n_kept = pc.sum(kept).as_py() or 0

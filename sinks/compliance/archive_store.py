@@ -50,8 +50,9 @@ def configured_archive(settings: Settings, env: Mapping[str, str] | None = None)
 
 def archive_store(settings: Settings, keys: DataKeys, names: Sequence[str], holds: Sequence[Hold],
                   receipt_id: str, destroyed_at: datetime, at: str, dry_run: bool = False,
-                  archive: Any | None = None) -> dict[str, Any]:
-    """The receipt's entry for the archive (``archive``: (settings, store), default from the env)."""
+                  archive: Any | None = None, erased_ids: set[str] | None = None) -> dict[str, Any]:
+    """The receipt's entry for the archive (``archive``: (settings, store), default from the env);
+    ``erased_ids`` collects the ids of the rows now read as tombstones, for the signed erasure."""
     from agent_audit.sinks.archive.erasure import erase_in_archive  # noqa: PLC0415
 
     found = archive or configured_archive(settings)
@@ -65,6 +66,8 @@ def archive_store(settings: Settings, keys: DataKeys, names: Sequence[str], hold
     config, store = found
     done = erase_in_archive(store, names, lambda ids: sorted({keys.subject(i) for i in ids}), holds,
                             receipt_id, at, dry_run=dry_run)
+    if erased_ids is not None:
+        erased_ids |= done.erased_ids
     expires = done.expires(config.retention_days)
     detail = (f"{done.sealed_rows} sealed row(s) shredded: unreadable from {shredded_by} (data key "
               f"destroyed), each reads back as its erasure tombstone; {done.rewritten_rows} row(s) of the "

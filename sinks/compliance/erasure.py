@@ -13,7 +13,10 @@ In order, each step safe to repeat:
 5. Elasticsearch: in every daily index (sealed ones reopened, closed ones opened), the user's events
    become tombstones (sessions stay verifiable) and other documents are deleted; documents under an
    active legal hold are kept. The access log and released holds keep the user only as a keyed digest.
-6. The receipt replaces the running one: every store with its status; ``complete`` only when every
+6. The ids of every event erased under the subject's receipts and not signed yet are published for
+   the stream to sign (``signed_erasures``): ``verify`` accepts a tombstone only when a signed erasure
+   lists it, so an insider cannot pass off a blanked event under a genuine receipt.
+7. The receipt replaces the running one: every store with its status; ``complete`` only when every
    store is done, else ``pending`` with the date (the raw topic's expiry), or without one (a hold).
 
 ``dry_run`` changes nothing and lists what would go.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,8 +56,10 @@ from agent_audit.sinks.compliance.pseudonyms import (
 from agent_audit.sinks.compliance.rawtopic import truncate_processed_raw
 from agent_audit.sinks.compliance.reach import kafka_stores, spool_store
 from agent_audit.sinks.compliance.receipts import Receipt, per_index, store_receipt
+from agent_audit.sinks.compliance.signed_erasures import ERASURE_SESSION_PREFIX, Publish, sign_erasures
 from agent_audit.sinks.compliance.store import holds_index, receipts_index, utc_now
 from agent_audit.sinks.keystore import ElasticKeyStore, build_data_keys, keys_index
+from agent_audit.sinks.queries import scan
 
 __all__ = ["forget"]
 
@@ -91,9 +97,11 @@ class _Run:
 
 def forget(es: Elasticsearch, settings: Settings, user_id: str, actor: str, *, dry_run: bool = False,
            progress: Progress | None = None, keys: DataKeys | None = None,
-           archive: Any | None = None) -> Receipt | dict[str, Any]:
+           archive: Any | None = None, publish: Publish | None = None) -> Receipt | dict[str, Any]:
     """Erase ``user_id`` everywhere; store and return the receipt (``dry_run``: what would go).
-    ``archive``: (ArchiveSettings, store) of the cold tier, default the one configured in the env."""
+    ``archive``: (ArchiveSettings, store) of the cold tier, default the one configured in the env;
+    ``publish``: to the raw topic, for the stream to sign the erased ids (default: Kafka, unless
+    integrity is off)."""
     run = _Run(es, settings, user_id, keys, progress)
     if dry_run:
         plan = _plan(run)
@@ -109,18 +117,47 @@ def forget(es: Elasticsearch, settings: Settings, user_id: str, actor: str, *, d
     stores.append({"store": keys_index(run.prefix), "kind": "elasticsearch", "status": "erased",
                    "documents": len(run.subjects), "detail": "the user's data keys destroyed (tombstones "
                    "keep only when and by which receipt); overwritten versions expunged"})
+    archived: set[str] = set()
     stores.append(archive_store(settings, run.keys, run.names, run.holds, receipt_id, destroyed_at, utc_now(),
-                                archive=archive))
+                                archive=archive, erased_ids=archived))
     run.say("archive: sealed rows shredded with the keys, rows of the unsealed layout rewritten")
+    signed = _sign(run, receipt_id, actor, publish, archived)
     raw = truncate_processed_raw(settings)
     stores += [*kafka_stores(settings, destroyed_at, len(run.subjects), raw), spool_store()]
-    return _store(run, receipt_id, started, actor, running=False, removed=removed, kept=kept, stores=stores)
+    return _store(run, receipt_id, started, actor, running=False, removed=removed, kept=kept, stores=stores,
+                  signed=signed)
+
+
+def _sign(run: _Run, receipt_id: str, actor: str, publish: Publish | None, archived: set[str]) -> int | None:
+    """Publish the erased ids not signed yet, under this receipt and the subject's earlier ones."""
+    if publish is None and not run.settings.integrity:
+        return None  # development without integrity: nothing signs anything
+    from agent_audit.sinks.access_log import kafka_publisher  # noqa: PLC0415 - it imports this package
+
+    receipts = {receipt_id, *_receipts_of(run)}
+    send = publish or kafka_publisher(run.settings)
+    count = sign_erasures(run.es, run.prefix, sorted(receipts), actor, send, also={receipt_id: archived})
+    run.say(f"published {count} erased event id(s) for the stream to sign")
+    return count
+
+
+def _receipts_of(run: _Run) -> list[str]:
+    index = receipts_index(run.prefix)
+    if not run.es.indices.exists(index=index):
+        return []
+    query = {"bool": {"filter": [{"term": {"subject_digest": run.digest}}, {"term": {"action": "erasure"}}]}}
+    with closing(scan(run.es, index, query)) as hits:
+        return [str(h["_id"]) for h in hits]
 
 
 def _store(run: _Run, receipt_id: str, started: str, actor: str, running: bool,
            removed: dict[str, int] | None = None, kept: dict[str, int] | None = None,
-           stores: list[dict[str, Any]] | None = None) -> Receipt:
+           stores: list[dict[str, Any]] | None = None, signed: int | None = None) -> Receipt:
     notes = []
+    if signed is not None:
+        notes.append(f"{signed} erased event id(s) published for the stream to sign (sessions "
+                     f"{ERASURE_SESSION_PREFIX}<receipt>-*): verify accepts a tombstone only when a signed "
+                     "erasure lists it")
     if not run.form.specific:
         notes.append(f"user ids like this one were stored as the shared placeholder {run.form.stored} before "
                      "ids were kept as keyed tokens: such documents cannot be attributed to this user and "

@@ -39,6 +39,7 @@ from agent_audit.core.evidence.verdicts import (
 )
 from agent_audit.core.settings import Settings
 from agent_audit.sinks.compliance.identifiers import redactor_for, stored_form
+from agent_audit.sinks.compliance.signed_erasures import signing_sessions
 from agent_audit.sinks.compliance.store import receipts_index
 from agent_audit.sinks.indices import checkpoints_alias, events_alias
 from agent_audit.sinks.queries import scan
@@ -62,6 +63,7 @@ class Verifier:
         self.prefix = settings.index_prefix
         self.keys = keys if keys is not None else keyring_from_settings(settings)
         self._receipts: dict[str, bool] = {}
+        self._signed: dict[str, tuple[set[str], set[str]]] = {}
         self.misplaced: list[tuple[int, str]] = []  # (seq, index) of events filed before their own day
 
     def receipt_known(self, receipt: str) -> bool:
@@ -69,6 +71,35 @@ class Verifier:
             index = receipts_index(self.prefix)
             self._receipts[receipt] = bool(self.es.options(ignore_status=404).exists(index=index, id=receipt))
         return self._receipts[receipt]
+
+    def erasure_check(self, receipt: str, event_id: str) -> tuple[str, str] | None:
+        """A tombstone is accounted for when a stored receipt exists and an intact signing session of
+        it lists the event's id (``signed_erasures``); listed only by one still open or not
+        checkpointed yet: unchecked."""
+        if not self.receipt_known(receipt):
+            return "modified", "erased without a known receipt"
+        signed, waiting = self._signed_lists(receipt)
+        if event_id in signed:
+            return None
+        if event_id in waiting:
+            return "unchecked", f"erased under receipt {receipt}, whose signed list is not checkpointed yet"
+        return "modified", (f"erased under receipt {receipt}, but no signed erasure of it lists this event "
+                            "(a forged erasure; or a late copy erased after forget ran: run forget again)")
+
+    def _signed_lists(self, receipt: str) -> tuple[set[str], set[str]]:
+        """The ids listed by the receipt's intact, complete signing sessions, and by the others that
+        may still become so (intact but open, or not checkpointed yet)."""
+        if receipt not in self._signed:
+            signed: set[str] = set()
+            waiting: set[str] = set()
+            for session, ids in signing_sessions(self.es, self.prefix, receipt).items():
+                verdict = self.session(session)
+                if verdict.status == "intact" and verdict.complete:
+                    signed |= ids
+                elif verdict.status in ("intact", "unchecked"):
+                    waiting |= ids
+            self._signed[receipt] = signed, waiting
+        return self._signed[receipt]
 
     def events(self, names: list[str]) -> list[dict[str, Any]]:
         if self.source is not None:
@@ -86,6 +117,7 @@ class Verifier:
     def session(self, session_id: str) -> SessionVerdict:
         names = stored_form(session_id, redactor_for(self.settings)).lookup_values()
         events = self.events(names)
+        misplaced = self.misplaced  # read now: judging an erasure verifies its signing session too
         wanted = set(names)
 
         def names_it(r: dict[str, Any]) -> bool:
@@ -94,9 +126,9 @@ class Verifier:
         naming = self._with_trusted(self.checkpoints({"terms": {"sessions.session_id": names}}), names_it)
         stored_name = str(events[0]["session_id"]) if events else _named(naming, names)
         verdict = verify_session_evidence(stored_name, events, self._context(naming, events), self.keys,
-                                          self.receipt_known)
-        if self.misplaced and verdict.status in ("intact", "unchecked"):
-            seq, index = min(self.misplaced)
+                                          self.erasure_check)
+        if misplaced and verdict.status in ("intact", "unchecked"):
+            seq, index = min(misplaced)
             verdict.status, verdict.seq = "modified", seq
             verdict.notes.append(f"seq {seq} is filed in {index}, before the day of its own timestamp "
                                  "(moved between daily indices)")

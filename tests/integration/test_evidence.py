@@ -23,6 +23,7 @@ from agent_audit.core.evidence.signing import SigningKey
 from agent_audit.core.settings import Settings
 from agent_audit.core.wire import join_envelope, partition_for
 from agent_audit.sinks.compliance.receipts import Receipt, store_receipt
+from agent_audit.sinks.compliance.signed_erasures import erasure_events
 from agent_audit.sinks.compliance.store import utc_now
 from agent_audit.sinks.indices import checkpoints_alias, events_alias
 from agent_audit.stack.workers import Workers, running_workers
@@ -33,8 +34,9 @@ ROOT = Path(__file__).parents[2]
 KEY = SigningKey.generate()
 PUBLIC = base64.b64encode(KEY.public.public_bytes_raw()).decode()
 SESSIONS = ("intact", "open", "edit", "rechain", "tail", "whole", "insert", "middle", "conflict", "erased",
-            "forged-erasure")
+            "forged-erasure", "unlisted-erasure")
 N = 6
+RECEIPT = uuid.uuid4().hex  # a genuine erasure: stored, and its erased id signed through the pipeline
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -93,11 +95,18 @@ def pipeline(settings: Settings, es: Elasticsearch, tmp_path: Path) -> Iterator[
     original = next(e for e in events if e["session_id"] == "conflict" and e["seq"] == 2)
     # Anyone who can publish: a second, different event under an id already taken.
     copy = {**original, "payload": {"type": "text", "content": "a different event, same id"}}
-    _publish(settings, [*events, end, copy])
+    store_receipt(es, settings.index_prefix, Receipt("erasure", "dpo", "2026-12-03T00:00:00Z",
+                                                     "2026-12-03T00:00:01Z", ["events"], 1, [], [],
+                                                     receipt_id=RECEIPT))
+    erased = next(e for e in events if e["session_id"] == "erased" and e["seq"] == 1)
+    # What forget publishes, dated like the rest so every event stays in one daily index.
+    signing = [{**e, "timestamp": erased["timestamp"]}
+               for e in erasure_events(RECEIPT, "dpo", [erased["event_id"]])]
+    _publish(settings, [*events, end, copy, *signing])
     with running_workers(_env(settings), tmp_path) as workers:
-        total = len(SESSIONS) * N + 1
+        total = len(SESSIONS) * N + 1 + len(signing)
         assert wait_for_count(es, events_alias(settings.index_prefix), total, workers) == total
-        _wait_checkpointed(es, settings, set(SESSIONS), workers)
+        _wait_checkpointed(es, settings, {*SESSIONS, signing[0]["session_id"]}, workers)
         yield workers
 
 
@@ -131,9 +140,8 @@ def _attack(es: Elasticsearch, settings: Settings) -> None:
     i["hash"] = link_hash(i["prev_hash"], "insert", N, forged["event_id"], i["digest"])
     i["leaf"] = 99
     es.index(index=last["_index"], id=forged["event_id"], document=forged, refresh=True)
-    receipt = Receipt("erasure", "dpo", "2026-12-03T00:00:00Z", "2026-12-03T00:00:01Z", ["events"], 1, [], [])
-    store_receipt(es, settings.index_prefix, receipt)
-    for session, receipt_id in (("erased", receipt.receipt_id), ("forged-erasure", "no-such-receipt")):
+    for session, receipt_id in (("erased", RECEIPT), ("forged-erasure", "no-such-receipt"),
+                                ("unlisted-erasure", RECEIPT)):  # a genuine receipt that never listed it
         _tombstone(es, _docs(es, settings, session)[1], receipt_id)
 
 
@@ -155,7 +163,8 @@ def test_each_attack_on_stored_events_gets_its_verdict_and_untouched_sessions_ve
     """Closed and untouched: intact, complete (0); unclosed: intact, open (0); edited: modified at
     its seq (1); re-chained without the key: modified (1); tail deleted: truncated (3); whole
     session or a middle event deleted: deleted (4); forged event: inserted (5); unknown (7); a
-    tombstone under a stored receipt: intact (0), under an unknown one: modified (1); the sweep
+    tombstone under a stored receipt whose signed erasure lists it: intact (0), under an unknown
+    receipt or a genuine one that does not list it: modified (1); the sweep
     reports the worst code (5) and a summary."""
     _attack(es, settings)
     es.indices.refresh(index=events_alias(settings.index_prefix))
@@ -171,6 +180,7 @@ def test_each_attack_on_stored_events_gets_its_verdict_and_untouched_sessions_ve
         "nobody": (7, "unknown"),
         "erased": (0, "seq 1 erased under receipt"),
         "forged-erasure": (1, "modified at seq 1; erased without a known receipt"),
+        "unlisted-erasure": (1, "modified at seq 1; erased under receipt " + RECEIPT + ", but no signed"),
     }
     for session, (code, text) in expected.items():
         got = _cli(settings, "verify", session, "--actor", "auditor")

@@ -19,7 +19,9 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from agent_audit.core.settings import Settings
+from agent_audit.core.wire import new_event_id
 from agent_audit.sinks.compliance.receipts import Receipt, store_receipt
+from agent_audit.sinks.compliance.signed_erasures import erasure_events
 from agent_audit.sinks.compliance.store import receipts_index
 from agent_audit.sinks.indices import checkpoints_alias, event_index, events_alias
 from agent_audit.stack.namespace import drop_namespace
@@ -32,6 +34,9 @@ from tests.integration.waiting import wait_for_count
 SESSIONS = ("p-intact", "p-swap", "p-stamp", "p-who", "p-dup", "p-moved", "p-receipt-gone",
             "p-forged-tomb", "p-cp-edit")
 N = 5
+# Two genuine erasures, each stored and signed through the pipeline: the first lists seq 2 of
+# p-receipt-gone, the second an event of another user (never of p-forged-tomb).
+GONE, OTHER = uuid.uuid4().hex, uuid.uuid4().hex
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +60,20 @@ def trail(probe_settings: Settings, stack_env: dict[str, str],
     """Every session stored by the real workers and named by a signed checkpoint; workers stopped."""
     s = probe_settings
     es = Elasticsearch(stack_env["ES_URL"], request_timeout=30)
-    _publish(s, [event("input", i, session=p) for p in SESSIONS for i in range(N)])
+    events = [event("input", i, session=p) for p in SESSIONS for i in range(N)]
+    gone = next(e for e in events if (e["session_id"], e["seq"]) == ("p-receipt-gone", 2))
+    signing = [*erasure_events(GONE, "dpo", [gone["event_id"]]),
+               *erasure_events(OTHER, "dpo", [new_event_id()])]
+    for receipt in (GONE, OTHER):
+        stored = Receipt("erasure", "dpo", "2026-12-03T00:00:00Z", "2026-12-03T00:00:01Z", ["events"], 1,
+                         [], [], receipt_id=receipt)
+        store_receipt(es, s.index_prefix, stored)
+    signing = [{**e, "timestamp": gone["timestamp"]} for e in signing]  # one daily index for all
+    _publish(s, [*events, *signing])
     with running_workers(_env(s), tmp_path_factory.mktemp("workers")) as workers:
-        total = len(SESSIONS) * N
+        total = len(events) + len(signing)
         assert wait_for_count(es, events_alias(s.index_prefix), total, workers) == total
-        _wait_checkpointed(es, s, set(SESSIONS), workers)
+        _wait_checkpointed(es, s, {*SESSIONS, *(e["session_id"] for e in signing)}, workers)
     yield s, es
     es.close()
 
@@ -118,41 +132,28 @@ def test_an_event_moved_to_another_daily_index_is_found(trail: tuple[Settings, E
     assert (code, "modified at seq 1" in out, "moved between daily indices" in out) == (1, True, True), out
 
 
-def _receipt(es: Elasticsearch, s: Settings) -> str:
-    receipt = Receipt("erasure", "dpo", "2026-12-03T00:00:00Z", "2026-12-03T00:00:01Z", ["events"], 1, [], [])
-    store_receipt(es, s.index_prefix, receipt)
-    return receipt.receipt_id
-
-
 @pytest.mark.timeout(300)
 def test_an_erased_event_whose_receipt_is_deleted_is_no_longer_intact(
         trail: tuple[Settings, Elasticsearch]) -> None:
     """A tombstone is intact only under a receipt that exists: delete the receipt and the session
     is ``modified`` (exit 1), saying the erasure has no known receipt."""
     s, es = trail
-    receipt = _receipt(es, s)
-    _tombstone(es, _docs(es, s, "p-receipt-gone")[2], receipt)
+    _tombstone(es, _docs(es, s, "p-receipt-gone")[2], GONE)
     assert _verdict(s, "p-receipt-gone")[0] == 0
-    es.delete(index=receipts_index(s.index_prefix), id=receipt, refresh=True)
+    es.delete(index=receipts_index(s.index_prefix), id=GONE, refresh=True)
     code, out = _verdict(s, "p-receipt-gone")
     assert (code, "erased without a known receipt" in out) == (1, True), out
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "receipts are plain Elasticsearch documents: a tombstone naming any stored receipt (or one the "
-    "insider stores) counts as erased. Needs receipts signed through the pipeline like the access log "
-    "(published to the raw topic by forget, checked by verify), or a receipt that commits to the "
-    "erased event ids under a signature"))
 @pytest.mark.timeout(300)
 def test_a_tombstone_forged_under_a_real_receipt_for_an_event_never_forgotten_is_found(
         trail: tuple[Settings, Elasticsearch]) -> None:
-    """An insider blanks an event nobody asked to forget and names a genuine erasure receipt (of
-    another user): the session must not verify as intact."""
+    """An insider blanks an event nobody asked to forget and names a genuine, signed erasure
+    receipt (of another user): ``modified`` (exit 1) at its seq, as no signed erasure lists it."""
     s, es = trail
-    receipt = _receipt(es, s)
-    _tombstone(es, _docs(es, s, "p-forged-tomb")[3], receipt)
+    _tombstone(es, _docs(es, s, "p-forged-tomb")[3], OTHER)
     code, out = _verdict(s, "p-forged-tomb")
-    assert code != 0, out
+    assert (code, "modified at seq 3" in out, "no signed erasure of it lists" in out) == (1, True, True), out
 
 
 @pytest.mark.timeout(300)

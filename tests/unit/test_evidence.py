@@ -52,7 +52,10 @@ class Stream:
 
     def verdict(self, session: str = "s-1", receipts: frozenset[str] = frozenset()) -> Any:
         events = [e for e in self.stored.values() if e["session_id"] == session]
-        return verify_session_evidence(session, events, self.checkpoints, RING, receipts.__contains__)
+        def check(receipt: str, _event_id: str) -> tuple[str, str] | None:
+            return None if receipt in receipts else ("modified", "erased without a known receipt")
+
+        return verify_session_evidence(session, events, self.checkpoints, RING, check)
 
 
 def _session(n: int = 5, close: bool = True) -> Stream:
@@ -261,3 +264,25 @@ def test_the_streams_fast_link_equals_the_offline_verifiers(prev: str | None, se
     from agent_audit.core.integrity import _link  # noqa: PLC0415
 
     assert _link(prev, session, seq, event_id, digest) == link_hash(prev, session, seq, event_id, digest)
+
+
+def test_an_erasure_waiting_for_its_signature_is_unchecked_and_a_later_edit_still_wins() -> None:
+    """A tombstone whose signed list is not checkpointed yet makes the session ``unchecked`` (not
+    intact, not tampered); an edited event after it is still ``modified`` at its own seq."""
+    s = _session(4)
+    victim = next(e for e in s.stored.values() if e["seq"] == 1)
+    tomb = {k: victim[k] for k in ("schema_version", "event_id", "session_id", "seq", "kind", "timestamp")}
+    tomb["integrity"] = {k: v for k, v in victim["integrity"].items() if k != "salt"}
+    tomb["erased"] = {"receipt": "r-1", "at": "2026-12-03T00:00:00Z"}
+    s.stored[victim["event_id"]] = tomb
+    events = [e for e in s.stored.values() if e["session_id"] == "s-1"]
+
+    def waiting(_receipt: str, event_id: str) -> tuple[str, str] | None:
+        return ("unchecked", f"{event_id} listed, not checkpointed yet")
+
+    v = verify_session_evidence("s-1", events, s.checkpoints, RING, waiting)
+    assert (v.status, v.seq) == ("unchecked", 1) and victim["event_id"] in " ".join(v.notes)
+    edited = next(e for e in events if e["seq"] == 3)
+    edited["payload"] = {"content": "rewritten"}
+    v = verify_session_evidence("s-1", events, s.checkpoints, RING, waiting)
+    assert (v.status, v.seq) == ("modified", 3)
