@@ -121,9 +121,9 @@ def forget(es: Elasticsearch, settings: Settings, user_id: str, actor: str, *, d
     stores.append(archive_store(settings, run.keys, run.names, run.holds, receipt_id, destroyed_at, utc_now(),
                                 archive=archive, erased_ids=archived))
     run.say("archive: sealed rows shredded with the keys, rows of the unsealed layout rewritten")
-    signed = _sign(run, receipt_id, actor, publish, archived)
     raw = truncate_processed_raw(settings)
     stores += [*kafka_stores(settings, destroyed_at, len(run.subjects), raw), spool_store()]
+    signed = _sign(run, receipt_id, actor, publish, archived)  # after the raw topic: no data of the user
     return _store(run, receipt_id, started, actor, running=False, removed=removed, kept=kept, stores=stores,
                   signed=signed)
 
@@ -154,16 +154,16 @@ def _store(run: _Run, receipt_id: str, started: str, actor: str, running: bool,
            removed: dict[str, int] | None = None, kept: dict[str, int] | None = None,
            stores: list[dict[str, Any]] | None = None, signed: int | None = None) -> Receipt:
     notes = []
-    if signed is not None:
-        notes.append(f"{signed} erased event id(s) published for the stream to sign (sessions "
-                     f"{ERASURE_SESSION_PREFIX}<receipt>-*): verify accepts a tombstone only when a signed "
-                     "erasure lists it")
     if not run.form.specific:
         notes.append(f"user ids like this one were stored as the shared placeholder {run.form.stored} before "
                      "ids were kept as keyed tokens: such documents cannot be attributed to this user and "
                      "were left alone")
     if kept:
         notes.append("documents under an active legal hold were kept; run forget again once it is released")
+    if signed is not None:
+        notes.append(f"{signed} erased event id(s) published for the stream to sign (sessions "
+                     f"{ERASURE_SESSION_PREFIX}<receipt>-*): verify accepts a tombstone only when a signed "
+                     "erasure lists it")
     receipt = Receipt(
         action="erasure", requested_by=actor, started_at=started, finished_at=utc_now(),
         families_checked=sorted({d.family for d in daily_indices(run.es, run.prefix)}),

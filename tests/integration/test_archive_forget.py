@@ -135,6 +135,9 @@ def test_forget_reaches_the_archive_and_archived_sessions_still_verify(
                                                                build_row_opener(s))).decode()
         assert main(["forget", JANE, "--actor", "dpo@corp"]) == 0
         receipt = orjson.loads(capsys.readouterr().out)
+        # Forget published the erased ids for the stream to sign: her session is intact once signed.
+        erased = wait_for_verdicts(es, s, ["s-jane"], workers)
+        assert erased["s-jane"].startswith("intact"), erased
 
     # The receipt lists the archive: her rows shredded with the key, the objects' expiry dated.
     archive = next(st for st in receipt["stores"] if st["kind"] == "archive")
