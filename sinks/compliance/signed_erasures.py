@@ -15,7 +15,7 @@ only forget's principal (the admin) should be allowed to, which the ACLs cannot 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import closing
 from typing import Any
 
@@ -28,7 +28,8 @@ from agent_audit.sinks.compliance.store import utc_now
 from agent_audit.sinks.indices import events_alias
 from agent_audit.sinks.queries import scan
 
-__all__ = ["ERASURE_SESSION_PREFIX", "erasure_events", "sign_erasures", "signing_sessions", "tombstones_of"]
+__all__ = ["ERASURE_SESSION_PREFIX", "erasure_events", "listed_ids", "sign_erasures", "signing_prefix",
+           "signing_sessions", "tombstones_of"]
 
 ERASURE_SESSION_PREFIX = "erasure-"
 CHUNK = 500  # ids per event: about 19 kB of UUIDs, far below any event size limit
@@ -59,15 +60,25 @@ def tombstones_of(es: Elasticsearch, prefix: str, receipt: str) -> set[str]:
         return {str(h["_source"]["event_id"]) for h in hits}
 
 
+def signing_prefix(receipt: str) -> str:
+    return f"{ERASURE_SESSION_PREFIX}{receipt}-"
+
+
 def signing_sessions(es: Elasticsearch, prefix: str, receipt: str) -> dict[str, set[str]]:
-    """Each signing session of ``receipt`` as stored, with the ids it lists."""
-    query = {"bool": {"filter": [{"prefix": {"session_id": f"{ERASURE_SESSION_PREFIX}{receipt}-"}}]}}
-    out: dict[str, set[str]] = {}
+    """Each signing session of ``receipt`` stored in Elasticsearch, with the ids it lists."""
+    query = {"bool": {"filter": [{"prefix": {"session_id": signing_prefix(receipt)}}]}}
     with closing(scan(es, events_alias(prefix), query)) as hits:
-        for hit in hits:
-            doc = hit["_source"]
-            listed = ((doc.get("payload") or {}).get("metadata") or {}).get("erased") or []
-            out.setdefault(str(doc["session_id"]), set()).update(str(i) for i in listed)
+        return listed_ids(hit["_source"] for hit in hits)
+
+
+def listed_ids(events: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """The ids each signing session's events list, by session."""
+    out: dict[str, set[str]] = {}
+    for doc in events:
+        metadata = (doc.get("payload") or {}).get("metadata") or {}
+        listed = metadata.get("erased") if isinstance(metadata, Mapping) else None
+        out.setdefault(str(doc["session_id"]), set()).update(
+            str(i) for i in (listed if isinstance(listed, list) else []))
     return out
 
 

@@ -44,20 +44,24 @@ from agent_audit.sinks.compliance.store import receipts_index
 from agent_audit.sinks.indices import checkpoints_alias, events_alias
 from agent_audit.sinks.queries import scan
 
-__all__ = ["AccessReport", "EventSource", "SweepReport", "Verifier", "access_log_report", "read_export",
-           "verify_session"]
+__all__ = ["AccessReport", "EventSource", "SigningSource", "SweepReport", "Verifier", "access_log_report",
+           "read_export", "verify_session"]
 
 # A session's stored events (any order) given every name it may be stored under.
 EventSource = Callable[[list[str]], list[dict[str, Any]]]
+# A receipt's signing sessions as stored, each with the event ids it lists (``signed_erasures``).
+SigningSource = Callable[[str], dict[str, set[str]]]
 
 
 class Verifier:
     """One reader of the trail's evidence: keyring, receipt cache, checkpoint queries."""
 
     def __init__(self, es: Elasticsearch, settings: Settings, keys: Keyring | None = None,
-                 source: EventSource | None = None, trusted: list[dict[str, Any]] | None = None) -> None:
+                 source: EventSource | None = None, trusted: list[dict[str, Any]] | None = None,
+                 signing: SigningSource | None = None) -> None:
         self.es = es
         self.source = source
+        self.signing = signing or partial(signing_sessions, es, settings.index_prefix)
         self.trusted = trusted or []
         self.settings = settings
         self.prefix = settings.index_prefix
@@ -92,7 +96,7 @@ class Verifier:
         if receipt not in self._signed:
             signed: set[str] = set()
             waiting: set[str] = set()
-            for session, ids in signing_sessions(self.es, self.prefix, receipt).items():
+            for session, ids in self.signing(receipt).items():
                 verdict = self.session(session)
                 if verdict.status == "intact" and verdict.complete:
                     signed |= ids

@@ -138,6 +138,7 @@ def test_forget_reaches_the_archive_and_archived_sessions_still_verify(
         # Forget published the erased ids for the stream to sign: her session is intact once signed.
         erased = wait_for_verdicts(es, s, ["s-jane"], workers)
         assert erased["s-jane"].startswith("intact"), erased
+        _wait_archived(store, 12 + 2, workers)  # the signing session: one list and its end event
 
     # The receipt lists the archive: her rows shredded with the key, the objects' expiry dated.
     archive = next(st for st in receipt["stores"] if st["kind"] == "archive")
@@ -166,6 +167,14 @@ def test_forget_reaches_the_archive_and_archived_sessions_still_verify(
     # Both archived sessions verify: hers with every event erased under the receipt.
     hers = verify_archived_session(store, es, s, "s-jane")
     assert hers.status == "intact" and f"erased under receipt {receipt['receipt_id']}" in str(hers), str(hers)
+    # The signed erasure leaves the hot tier with its day; the archive verifies from its own copy.
+    es.indices.refresh(index=events_alias(s.index_prefix))
+    signing = es.search(index=events_alias(s.index_prefix), size=100,
+                        query={"prefix": {"session_id": f"erasure-{receipt['receipt_id']}-"}})["hits"]["hits"]
+    assert len(signing) == 2
+    for hit in signing:
+        es.delete(index=hit["_index"], id=hit["_id"], refresh=True)
+    assert verify_archived_session(store, es, s, "s-jane").status == "intact"
     assert main(["archive", "verify", "--session", "s-bob"]) == 0
     assert orjson.loads(capsys.readouterr().out)["status"] == "intact"
 
