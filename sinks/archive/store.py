@@ -81,9 +81,12 @@ class S3Store(_ArrowStore):
         self.root = f"{settings.bucket}/{settings.prefix}"
 
     def ensure_bucket(self) -> None:
-        info = self.filesystem.get_file_info(self.bucket)
-        if info.type == pafs.FileType.NotFound:
-            self.filesystem.create_dir(self.bucket)
+        try:
+            info = self.filesystem.get_file_info(self.bucket)
+            if info.type == pafs.FileType.NotFound:
+                self.filesystem.create_dir(self.bucket)
+        except OSError as exc:  # unreachable or refused: the caller retries or reports it
+            raise TransientError(f"archive bucket {self.bucket!r} unreachable: {type(exc).__name__}") from exc
 
     def put(self, key: str, data: bytes) -> None:
         try:
@@ -124,7 +127,10 @@ class LocalStore(_ArrowStore):
         return [k for k in super().list(prefix) if not Path(k).name.startswith(".tmp-")]
 
 
-def build_store(settings: ArchiveSettings) -> S3Store | LocalStore:
+def build_store(settings: ArchiveSettings, ensure: bool = True) -> S3Store | LocalStore:
+    """The configured store, its bucket made sure of (``ensure=False``: the caller does it, e.g. a
+    worker that must wait for the store rather than fail)."""
     store: S3Store | LocalStore = S3Store(settings) if settings.on_s3 else LocalStore(settings)
-    store.ensure_bucket()
+    if ensure:
+        store.ensure_bucket()
     return store

@@ -60,7 +60,11 @@ class ArchiveSink:
                  store: ObjectStore | None = None) -> None:
         self.settings = settings
         self.archive = archive
-        self.store = store or build_store(archive)
+        self._ensure: Callable[[], None] | None = None  # run() waits for the bucket: S3 may be down
+        if store is None:
+            built = build_store(archive, ensure=False)
+            store, self._ensure = built, built.ensure_bucket
+        self.store = store
         self.topic = settings.topics.events
         # Events arrive sealed under their users' data keys (core.sealing) and are archived sealed;
         # they are opened here only to fill the typed columns that hold nothing personal (``rows``).
@@ -88,6 +92,13 @@ class ArchiveSink:
         self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     def run(self) -> None:
+        if self._ensure is not None:
+            try:
+                self._retrying(self._ensure)
+            except TransientError:
+                log.info("archive.stopped before the store answered")
+                return
+            self._ensure = None
         self.start()
         log.info("archive.started topic=%s group=%s at=%s", self.topic, self.archive.group,
                  self.archive.location)

@@ -51,3 +51,30 @@ def test_object_storage_stopped_under_load_loses_and_doubles_nothing(
         node.down()
     assert rows == len(events) and sorted(ids) == sorted(ev["event_id"] for ev in events)
     assert "archive.store.retry" in (tmp_path / "logs" / "archive.log").read_text()
+
+
+@pytest.mark.timeout(600)
+def test_an_archive_worker_started_while_object_storage_is_down_waits_for_it(
+        settings: Settings, tmp_path: Path) -> None:
+    """S3 not running when the worker starts: it stays up, says it is retrying, and archives every
+    event exactly once when S3 comes."""
+    node = SeaweedNode(StackPaths(cache=StackPaths.from_env().cache, state=tmp_path / "stack"), port=28434)
+    events = _events()[:1000]
+    env = {**os.environ, **settings.to_env(), **node.env(), "AUDIT_ARCHIVE_LINGER_S": "0.5"}
+    workers = Workers(tmp_path / "logs")
+    done = threading.Event()
+    try:
+        workers.start("archive", env)
+        _produce_slowly(settings, events, done)
+        log = tmp_path / "logs" / "archive.log"
+        deadline = time.monotonic() + 120
+        while "archive.store.retry" not in (log.read_text() if log.exists() else ""):
+            workers.check_alive()  # waiting, not dead
+            assert time.monotonic() < deadline, "the worker never said it was waiting for the store"
+            time.sleep(0.5)
+        node.up(timeout=180.0)
+        rows, ids = _wait_archived(ArchiveSettings.from_env(env), len(events), workers)
+    finally:
+        workers.stop_all()
+        node.down()
+    assert rows == len(events) and sorted(ids) == sorted(ev["event_id"] for ev in events)
