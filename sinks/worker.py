@@ -152,7 +152,8 @@ class EventSink:
         self._keyring = keyring_from_settings(settings)
 
     def run(self) -> None:
-        install_templates(self.es, self.settings.index_prefix)
+        if not self._templates_installed():
+            return
         self.telemetry.serve(self.settings.metrics_port, self.settings.metrics_bind)
         topics = self.settings.topics
         self.consumer.subscribe([topics.events, topics.metrics, topics.alerts, topics.checkpoints],
@@ -170,6 +171,25 @@ class EventSink:
             self.dlq.flush(10)
             log.info("sink.stopped stored=%d duplicates=%d dead=%d",
                      self.stored, self.duplicates, self.dead_lettered)
+
+    def _templates_installed(self) -> bool:
+        """Install the index templates, waiting for Elasticsearch while it is away (a sink started
+        before or during an outage waits instead of exiting); False if told to stop meanwhile."""
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                install_templates(self.es, self.settings.index_prefix)
+                return True
+            except (ESConnectionError, ConnectionTimeout) as exc:
+                reason = type(exc).__name__
+            except ApiError as exc:
+                if exc.meta.status not in (429, 502, 503, 504):
+                    raise  # refused or invalid: a configuration problem to report, not to wait out
+                reason = f"http {exc.meta.status}"
+            log.warning("sink.es.retry reason=%s backoff_s=%.1f (installing templates)", reason, backoff)
+            self.stopping.wait(backoff)
+            backoff = min(backoff * 2, 15.0)
+        return False
 
     def step(self, timeout: float = 0.5) -> int:
         """Consume a batch and send it; then finish the batch sent before (ack, commit). Returns

@@ -184,3 +184,31 @@ def test_the_sink_keeps_its_group_membership_through_an_outage_longer_than_max_p
         assert group_members(settings, settings.sink_group) == member
     assert "partitions.lost" not in (tmp_path / "sink.log").read_text()
     es.close()
+
+
+@pytest.mark.timeout(400)
+def test_workers_started_while_elasticsearch_is_down_wait_for_it_and_store_every_event_once(
+        settings: Settings, own_es: ElasticsearchNode, tmp_path: Path) -> None:
+    """The node is down when the stream and the sink start (a cold start in the wrong order): both
+    stay up, the sink says it waits, and once the node is up every event is stored exactly once."""
+    target = dataclasses.replace(settings, es_url=own_es.url)
+    alias = events_alias(settings.index_prefix)
+    own_es.down()
+    with running_workers(target.to_env(), tmp_path, names=("stream", "sink")) as workers, \
+            SteadyLoad(settings) as load:
+        down_at = time.monotonic()
+        while time.monotonic() - down_at < 15 or "sink.es.retry" not in (tmp_path / "sink.log").read_text():
+            workers.check_alive()  # waiting, not dead
+            assert time.monotonic() - down_at < 120, "the sink never said it waits for Elasticsearch"
+            time.sleep(1)
+        own_es.up()
+        time.sleep(3)
+        load.stop.set()
+        load.thread.join(60)
+        assert load.error is None, load.error
+        es = Elasticsearch(own_es.url, request_timeout=30)
+        assert wait_for_count(es, alias, len(load.sent), workers, timeout=180) == len(load.sent)
+        time.sleep(3)  # a replayed duplicate would have landed by now
+        es.indices.refresh(index=alias)
+        assert count_searchable(es, alias) == len(load.sent) == len(set(load.sent))
+        es.close()
