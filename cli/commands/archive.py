@@ -135,13 +135,22 @@ def _restore(args: argparse.Namespace) -> int:
 
 @reports_failures_as_2
 def _verify(args: argparse.Namespace) -> int:
-    from agent_audit.sinks.archive.verification import verify_archived_session  # noqa: PLC0415
+    from agent_audit.sinks.archive.verification import sweep_archive, verify_archived_session  # noqa: PLC0415
 
     ctx = Context(args)
+    if not args.session and not (args.since or args.until):
+        print("agent-audit archive verify: give --session, or --since/--until to sweep a range", flush=True)
+        return 2
     _settings, store = _archive(ctx)
-    verdict = verify_archived_session(store, ctx.es, ctx.settings, args.session)
-    emit({"session_id": args.session, **verdict.to_json()})
-    return verdict.exit_code  # the codes of ``agent-audit verify``
+    if args.session:
+        verdict = verify_archived_session(store, ctx.es, ctx.settings, args.session)
+        emit({"session_id": args.session, **verdict.to_json()})
+        return verdict.exit_code  # the codes of ``agent-audit verify``
+    report = sweep_archive(store, ctx.es, ctx.settings, args.since, args.until)
+    emit({"since": args.since, "until": args.until, "checkpoints": report.checkpoints,
+          "chain_problems": report.chain_problems, "exit_code": report.exit_code,
+          "sessions": {s: v.to_json() for s, v in report.verdicts.items()}})
+    return report.exit_code
 
 
 @reports_errors
@@ -190,9 +199,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--since", required=True, help="ISO 8601 time, inclusive")
     p.add_argument("--until", required=True, help="ISO 8601 time, exclusive")
     p.set_defaults(func=_restore)
-    p = sub.add_parser("verify", parents=[parent], help="verify an archived session: chain, signed "
-                       "checkpoints, erasures (exit codes of `agent-audit verify`)")
-    p.add_argument("--session", required=True)
+    p = sub.add_parser("verify", parents=[parent], help="verify an archived session, or sweep every session "
+                       "signed in a range: chain, signed checkpoints, erasures (exit codes of "
+                       "`agent-audit verify`)")
+    p.add_argument("--session", help="the session, as the agent recorded it")
+    p.add_argument("--since", help="sweep: sessions named by checkpoints closed at or after this time")
+    p.add_argument("--until", help="sweep: ... closed at or before this time")
     p.set_defaults(func=_verify)
     p = sub.add_parser("compact", parents=[parent], help="merge each closed day's small objects")
     p.add_argument("--day", action="append",

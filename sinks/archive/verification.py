@@ -24,9 +24,9 @@ from agent_audit.sinks.archive.reader import open_archive
 from agent_audit.sinks.archive.store import ObjectStore
 from agent_audit.sinks.archive.unsealing import UNREADABLE, RowOpener, build_row_opener
 from agent_audit.sinks.compliance.signed_erasures import listed_ids, signing_prefix
-from agent_audit.sinks.compliance.verification import Verifier
+from agent_audit.sinks.compliance.verification import SweepReport, Verifier
 
-__all__ = ["ArchivedEvents", "archive_verifier", "verify_archived_session"]
+__all__ = ["ArchivedEvents", "archive_verifier", "sweep_archive", "verify_archived_session"]
 
 
 class ArchivedEvents:
@@ -61,3 +61,11 @@ def verify_archived_session(store: ObjectStore, es: Elasticsearch, settings: Set
     verdict = verifier.session(session_id)
     verdict.notes += source.unreadable
     return verdict
+
+
+def sweep_archive(store: ObjectStore, es: Elasticsearch, settings: Settings, since: str | None,
+                  until: str | None, opener: RowOpener | None = None) -> SweepReport:
+    """Every session named by a checkpoint closed in the range, verified from its archived rows,
+    and each partition's checkpoint chain there (``agent-audit verify --since`` on the cold tier)."""
+    verifier, _ = archive_verifier(store, es, settings, opener)
+    return verifier.sweep(since, until)

@@ -177,6 +177,9 @@ def test_forget_reaches_the_archive_and_archived_sessions_still_verify(
     assert verify_archived_session(store, es, s, "s-jane").status == "intact"
     assert main(["archive", "verify", "--session", "s-bob"]) == 0
     assert orjson.loads(capsys.readouterr().out)["status"] == "intact"
+    assert main(["archive", "verify", "--since", "2000-01-01"]) == 0  # the sweep of every signed session
+    swept = orjson.loads(capsys.readouterr().out)["sessions"]
+    assert swept["s-jane"]["status"] == swept["s-bob"]["status"] == "intact", swept
 
     # Tamper probes on the archived objects of Bob's session: a row's content, then a row dropped.
     originals = {k: store.get(k) or b"" for k in store.list(EVENTS)}
@@ -190,3 +193,6 @@ def test_forget_reaches_the_archive_and_archived_sessions_still_verify(
     cut = verify_archived_session(store, es, s, "s-bob")
     assert cut.status == "truncated", str(cut)
     assert main(["archive", "verify", "--session", "s-bob"]) == 3  # the exit code of a truncation
+    capsys.readouterr()
+    assert main(["archive", "verify", "--since", "2000-01-01"]) == 3
+    assert orjson.loads(capsys.readouterr().out)["sessions"]["s-bob"]["status"] == "truncated"
