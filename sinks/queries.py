@@ -8,9 +8,10 @@ after redaction: see ``sinks.compliance.identifiers``); they are matched with ``
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from elasticsearch import ApiError, Elasticsearch
 
@@ -29,12 +30,14 @@ __all__ = [
     "session_events",
     "session_seqs",
     "session_timeline",
+    "settled",
     "time_range",
     "tool_usage",
     "user_events",
 ]
 
 Ids = str | Sequence[str]
+T = TypeVar("T")
 
 # An event counts as an error if it is an error event or was logged at error level.
 ERROR_QUERY: dict[str, Any] = {"bool": {"should": [{"term": {"kind": "error"}}, {"term": {"level": "error"}}],
@@ -94,19 +97,27 @@ def scan(es: Elasticsearch, index: str, query: dict[str, Any], sort: Sequence[di
         es.close_point_in_time(id=pit_id)
 
 
-def _open_point_in_time(es: Elasticsearch, index: str, keep_alive: str, attempts: int = 4) -> str:
-    """A point in time over ``index``; while a daily index the pattern covers is being created its
-    primary shard is not active yet and Elasticsearch answers 503: wait for it (bounded), then retry."""
-    for attempt in range(1, attempts + 1):
+def _open_point_in_time(es: Elasticsearch, index: str, keep_alive: str) -> str:
+    pit = settled(es, index, lambda: es.open_point_in_time(index=index, keep_alive=keep_alive,
+                                                           ignore_unavailable=True))
+    return str(pit["id"])
+
+
+def settled(es: Elasticsearch, index: str, read: Callable[[], T], patience_s: float = 60.0) -> T:
+    """``read`` over ``index``, retried while Elasticsearch answers 503: a daily index the pattern
+    covers is being created and its primary shard is not active yet. Waits for health yellow and a
+    growing pause (the alias may not name the new index yet), for ``patience_s`` at most."""
+    deadline, pause = time.monotonic() + patience_s, 0.25
+    while True:
         try:
-            pit = es.open_point_in_time(index=index, keep_alive=keep_alive, ignore_unavailable=True)
-            return str(pit["id"])
+            return read()
         except ApiError as exc:
-            if exc.meta.status != 503 or attempt == attempts:
+            if exc.meta.status != 503 or time.monotonic() >= deadline:
                 raise
-            es.options(ignore_status=(408, 404)).cluster.health(index=index, wait_for_status="yellow",
-                                                                timeout="10s")
-    raise ValueError("attempts must be at least 1")
+        es.options(ignore_status=(408, 404)).cluster.health(index=index, wait_for_status="yellow",
+                                                            timeout="10s")
+        time.sleep(pause)
+        pause = min(pause * 2, 4.0)
 
 
 def count_searchable(es: Elasticsearch, index: str, query: dict[str, Any] | None = None) -> int:

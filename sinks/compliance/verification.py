@@ -42,7 +42,7 @@ from agent_audit.sinks.compliance.identifiers import redactor_for, stored_form
 from agent_audit.sinks.compliance.signed_erasures import signing_sessions
 from agent_audit.sinks.compliance.store import receipts_index
 from agent_audit.sinks.indices import checkpoints_alias, events_alias
-from agent_audit.sinks.queries import scan
+from agent_audit.sinks.queries import scan, settled
 
 __all__ = ["AccessReport", "EventSource", "SigningSource", "SweepReport", "Verifier", "access_log_report",
            "read_export", "verify_session"]
@@ -160,8 +160,10 @@ class Verifier:
                     int(r.get("number", -1)) >= since
 
             if start is None:
-                hits = self.es.search(index=checkpoints_alias(self.prefix), size=1, sort=[{"number": "desc"}],
-                                      query={"bool": {"filter": where}}, ignore_unavailable=True)
+                alias = checkpoints_alias(self.prefix)
+                hits = settled(self.es, alias, partial(
+                    self.es.search, index=alias, size=1, sort=[{"number": "desc"}],
+                    query={"bool": {"filter": where}}, ignore_unavailable=True))
                 found = self._with_trusted([h["_source"] for h in hits["hits"]["hits"]], same)
                 out += found[-1:]  # the newest of both copies
             else:
