@@ -84,11 +84,20 @@ class CallPath:
     samples: list[int] = dataclasses.field(default_factory=list)
     round_medians: list[float] = dataclasses.field(default_factory=list)
 
+    figures: tuple[float, float] = (0.0, 0.0)  # median and p99 (µs), kept by ``finish``
+
+    def finish(self) -> None:
+        """Keep the median and p99, let the samples go: the tail phases after this must not pay for
+        full collections traversing the bench's own lists (an agent's heap holds no such thing)."""
+        ordered = sorted(self.samples)
+        self.figures = (statistics.median(ordered) / 1000, ordered[int(len(ordered) * 0.99)] / 1000)
+        self.samples = []
+
     def median(self) -> float:
-        return statistics.median(self.samples) / 1000
+        return self.figures[0]
 
     def p99(self) -> float:
-        return sorted(self.samples)[int(len(self.samples) * 0.99)] / 1000
+        return self.figures[1]
 
 
 def _block(call: Callable[[int], object], n: int, start: int) -> list[int]:
@@ -117,6 +126,8 @@ def _measure(paths: list[CallPath], n: int, rounds: int) -> None:
             path.round_medians.append(statistics.median(samples) / 1000)
         for path in paths:
             path.settle()
+    for path in paths:
+        path.finish()
 
 
 def _trail(transport: Transport) -> AuditTrail:
@@ -373,6 +384,8 @@ def main() -> None:
         options = dataclasses.replace(ClientOptions.from_env(), spool_dir=Path(spool))
         block, direct, raw, span, empty = _per_call(settings, options)
         events_s, delivered = _record_and_deliver(settings, options)
+        gc.collect()
+        gc.freeze()  # what the per-call part left (transports, providers) is not the agent's heap
         phases = _phases(settings, options)
     print(f"producer benchmark: {N:,} timed calls per path in {ROUNDS} interleaved rounds, one thread, local "
           f"broker; all delivered: {delivered}; load average {load_before[0]:.2f} at start, "
