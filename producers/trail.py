@@ -19,10 +19,9 @@ from typing import Any, TypeVar, overload
 import orjson
 
 from agent_audit.core.errors import ConfigError
-from agent_audit.producers.event_line import EventParts, encode_line
+from agent_audit.producers.event_line import FIXED_BYTES, EventParts, encode_line
 from agent_audit.producers.kafka_transport import default_transport, shutdown_default_transport
 from agent_audit.producers.payloads import (
-    as_object,
     error_payload,
     input_payload,
     output_payload,
@@ -31,14 +30,18 @@ from agent_audit.producers.payloads import (
 )
 from agent_audit.producers.queue import RECORD_LOCK
 from agent_audit.producers.reports import OnceLog
-from agent_audit.producers.tool_call import ToolCall
+from agent_audit.producers.tool_call import ToolCall, open_call
 from agent_audit.producers.transport import Counters, Transport
 
 __all__ = ["LEVELS", "AuditTrail"]
 
 log = logging.getLogger(__name__)
 LEVELS: dict[str, int] = {"trace": 0, "debug": 10, "info": 20, "warning": 30, "error": 40}
-_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+# OPT_NON_STR_KEYS makes orjson walk dicts on a path ~40% slower, and only a dict with a key that is
+# not a str needs it (without it orjson raises TypeError there, and gives the same bytes everywhere
+# else): the payload is encoded without it first, and again with it only when that raises.
+_OPTIONS = orjson.OPT_UTC_Z
+_ANY_KEYS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -91,11 +94,12 @@ class AuditTrail:
         # BatchTransport takes the event's parts (finished on its thread); any other transport gets
         # the finished line from ``send``.
         enqueue = getattr(self.transport, "enqueue", None)
-        self._put: Callable[[EventParts], bool] = enqueue if enqueue is not None else self._send_line
+        self._put: Callable[[EventParts, int], bool] = enqueue if enqueue is not None else self._send_line
         self._session = _sessions.get(session_id, seq_start)
         # The fields that never change within a trail are encoded once; each event adds the rest.
         self._prefix = orjson.dumps({"schema_version": 1, "session_id": session_id, "user_id": user_id,
                                      "agent": self.agent})[:-1] + b","
+        self._fixed_size = len(self._prefix) + FIXED_BYTES  # of each event's item_size
         self.failures = 0  # events that could not be built or handed over (never raised)
         self._report = OnceLog(log)
 
@@ -130,15 +134,15 @@ class AuditTrail:
                          trace: dict[str, str] | None = None, call_id: str | None = None) -> bool:
         """A tool call measured elsewhere (an OpenTelemetry span, a framework callback); ``call_id``:
         the id the model gave the call, which links it to the model's request."""
-        payload = tool_call_payload(tool_name, parameters, result, status, duration_ms, call_id)
+        try:
+            payload = tool_call_payload(tool_name, parameters, result, status, duration_ms, call_id)
+        except Exception:  # parameters whose truth value raises (an array), a duration float() refuses
+            self._failed("tool_call")
+            return False
         return self._record("tool_call", level or ("error" if status == "error" else "info"), payload, trace)
 
     # --- tool calls: with, async with, decorator --------------------------------------------
-    def tool_call(self, tool_name: str | None = None, parameters: dict[str, Any] | None = None,
-                  *, level: str = "info") -> ToolCall:
-        """``with``/``async with trail.tool_call(name, params) as call: call.result = ...``, or
-        ``@trail.tool_call(name)`` on a sync or async function."""
-        return ToolCall(self, tool_name, parameters, level)
+    tool_call = open_call  # the function is the method: no wrapper frame on every ``with``
 
     @overload
     def tool(self, name: F, /) -> F: ...
@@ -152,21 +156,12 @@ class AuditTrail:
             return ToolCall(self, None, None, level)(name)
         return ToolCall(self, name, None, level)
 
-    def _record_finished_call(self, call: ToolCall, duration_ms: float, exc: BaseException | None) -> None:
+    def _record_failed_call(self, call: ToolCall, duration_ms: float, exc: BaseException) -> None:
+        """A ``with`` block or decorated function that raised: the call with ``status=error``, then the
+        ``error`` event with the stack trace."""
         name = call.tool_name or "tool"
-        params = call.parameters
-        if exc is None:  # the hot path, flattened: no helper calls beyond the payload itself
-            status = call.status or "success"
-            payload = {"tool_name": name,
-                       "parameters": params if type(params) is dict else as_object(params or {}),
-                       "status": status, "duration_ms": duration_ms}
-            result = call.result
-            if result is not None:
-                payload["result"] = result if type(result) is dict else as_object(result)
-            self._record("tool_call", "error" if status == "error" else call.level, payload)
-            return
         failure = {"error": {"type": exc.__class__.__name__, "message": _safe_str(exc)}}
-        self.record_tool_call(name, parameters=params, result=failure, status="error",
+        self.record_tool_call(name, parameters=call.parameters, result=failure, status="error",
                               duration_ms=duration_ms)
         self.error(exc, tool_name=name)
 
@@ -210,8 +205,15 @@ class AuditTrail:
             # the event's own fields become text on the transport's thread (``event_line``).
             # `+ b"}"` closes the event and copies the bytes: orjson's own result sits in a ~4 KiB
             # allocation, and keeping thousands of those queued cost a page fault each (~5 µs here).
-            body = orjson.dumps(payload, default=str, option=_OPTIONS) + b"}" if kind != "end" else b""
-            extra = orjson.dumps(trace, default=str)[1:-1] + b"," if trace else b""
+            try:
+                body = orjson.dumps(payload, default=str, option=_OPTIONS) + b"}" if kind != "end" else b""
+            except TypeError:  # a key that is not a str (or what no option encodes: then raised again)
+                body = orjson.dumps(payload, default=str, option=_ANY_KEYS) + b"}"
+            size = self._fixed_size + len(body)  # item_size of the parts, from what is at hand
+            extra = b""
+            if trace:
+                extra = orjson.dumps(trace, default=str)[1:-1] + b","
+                size += len(extra)
             ns = time_ns()
             session = self._session
             with RECORD_LOCK:  # seq order is queue order: a session's events stay ordered
@@ -219,12 +221,13 @@ class AuditTrail:
                 session.next_seq = seq + 1
                 if not body:  # the end marker names its own seq as the session's last
                     body = b'{"final_seq":%d}}' % seq
-                return self._put((self.session_id, self._prefix, kind, level, ns, seq, extra, body))
+                    size += len(body)
+                return self._put((self.session_id, self._prefix, kind, level, ns, seq, extra, body), size)
         except Exception:  # never raise into the agent
             self._failed(kind)
             return False
 
-    def _send_line(self, item: EventParts) -> bool:
+    def _send_line(self, item: EventParts, size: int) -> bool:
         return self.transport.send(item[0], encode_line(item))
 
     def _failed(self, what: str) -> None:
