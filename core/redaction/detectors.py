@@ -146,8 +146,11 @@ def _decoded_email(run: str) -> bool:
 
 
 def _may_encode(text: str) -> bool:
-    """Base64 worth decoding stands after an '=' or is the whole (space-free) text."""
-    return "=" in text or (" " not in text and len(text) >= 16)
+    """Base64 worth decoding stands after an '=' or is the whole (space-free) text: the two searches
+    of ``_encoded_emails``, without its generator (most texts with an '=' hold no base64 after it)."""
+    if "=" in text and _AFTER_EQUALS.search(text) is not None:
+        return True
+    return len(text) >= 16 and " " not in text and _BASE64_RUN.fullmatch(text) is not None
 
 
 def _assignments(text: str) -> Iterator[Finding]:

@@ -36,6 +36,13 @@ MIN_TEXT = 5  # nothing we detect fits in fewer characters ("pwd=x")
 # Nothing we detect is made of letters alone in fewer characters (an AWS key id: AKIA + 16): a
 # status, a tool name or an error type ("success", "TimeoutError") skips the detectors.
 MIN_LETTERS = 20
+# Shorter still, identifiers skip them too: letters joined by "_" or "-" ("search_kb", "not-found")
+# under the shortest key shape made of such characters (Slack's "xoxb-" + 10), and, under the
+# shortest run of digits or dotted quad we take (7), ASCII letters and digits joined by "_", "-",
+# "." ("s-123", "v1.2"). Anything else (a space, "@", ":", "=", a quote, a non-ASCII character)
+# goes to the detectors.
+MIN_KEY_SHAPE = 15
+MIN_NUMBER = 7
 TRUNCATED = "[TRUNCATED]"
 TOO_DEEP = "[TOO_DEEP]"
 
@@ -141,7 +148,8 @@ class Redactor:
             out["event_id"] = self._field("event_id", out["event_id"], 1, counts)
         total = dict(counts)
         previous = event.get("redaction")
-        if isinstance(previous, Mapping) and isinstance(previous.get("counts"), Mapping):
+        if previous is not None and isinstance(previous, Mapping) \
+                and isinstance(previous.get("counts"), Mapping):  # the ABC test only where there is one
             for kind, n in previous["counts"].items():
                 if isinstance(n, int):
                     total[kind] = total.get(kind, 0) + n
@@ -189,13 +197,15 @@ class Redactor:
 
     def _scan(self, text: str, counts: dict[str, int],
               detectors: tuple[tuple[Step, ...], ...] | None = None) -> str:
-        if len(text) < MIN_LETTERS and text.isalpha():
+        if len(text) < MIN_LETTERS and (text.isalpha() or _identifier(text)):
             return text
         if len(text) > MAX_TEXT:
             text = _truncate(text)
             counts["TRUNCATED"] = counts.get("TRUNCATED", 0) + 1
-        # Inline prefilter (no call for the usual ASCII text); needs_normalizing decides.
-        if (not text.isascii() or "%" in text or "[" in text or "(" in text) and needs_normalizing(text):
+        # Inline prefilter (no call for the usual ASCII text): "%40", "[at]", "(AT)" ... hold one of
+        # these; needs_normalizing decides.
+        if (not text.isascii() or "%" in text or "t]" in text or "t)" in text or "T]" in text
+                or "T)" in text) and needs_normalizing(text):
             return self._scan_normalized(text, counts, detectors or self._all)
         if detectors is None:
             detectors = self._all
@@ -261,12 +271,10 @@ class Redactor:
             counts["TOO_DEEP"] = counts.get("TOO_DEEP", 0) + 1
             return TOO_DEEP
         if isinstance(value, dict):
-            plain = self._plain_names
-            out = {k if k in plain else self._name(k, counts): self._field(k, v, depth + 1, counts)
-                   for k, v in value.items()}
+            plain, name, field, depth = self._plain_names, self._name, self._field, depth + 1
+            out = {k if k in plain else name(k, counts): field(k, v, depth, counts) for k, v in value.items()}
             if len(out) < len(value):  # two keys redacted alike: number them, lose no value
-                out = _numbered([(self._name(k, {}), self._field(k, v, depth + 1, {}))
-                                 for k, v in value.items()])
+                out = _numbered([(name(k, {}), field(k, v, depth, {})) for k, v in value.items()])
             return out
         return [self._value(v, depth + 1, counts) for v in value]
 
@@ -362,6 +370,16 @@ _ENVELOPE = STRUCTURAL | {"agent", "event_id"}  # passed by the comprehension, j
 _FILL = "\ue000"  # a private-use character: no detector's class takes it, and it is no word character
 _Counted = tuple[tuple[str, int], ...]
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _identifier(text: str) -> bool:
+    """A short identifier no detector can take anything from (see MIN_KEY_SHAPE)."""
+    if len(text) >= MIN_KEY_SHAPE:
+        return False
+    core = text.replace("_", "").replace("-", "")
+    if core.isalpha():
+        return True
+    return len(text) < MIN_NUMBER and core.isascii() and core.replace(".", "").isalnum()
 
 
 def _opaque_id(value: Any) -> bool:

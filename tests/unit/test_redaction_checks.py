@@ -7,7 +7,7 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_audit.core.redaction.checks import iban, ipv4, ipv6
+from agent_audit.core.redaction.checks import iban, ipv4, ipv6, luhn
 
 _HEXTET = st.text(alphabet="0123456789abcdefABCDEF", min_size=0, max_size=5)
 _QUAD = st.lists(st.one_of(st.integers(0, 300).map(str), st.sampled_from(["00", "01", "", "1a"])),
@@ -69,3 +69,27 @@ def test_iban_checksum() -> None:
     assert not iban("GB82WEST12345698765433")  # one digit off
     assert not iban("DE8937040044053201300")  # the wrong length for Germany
     assert not iban("XX89370400440532013000")  # no such country
+
+
+def _luhn_digit_by_digit(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=1, max_size=25))
+def test_luhn_agrees_with_the_digit_by_digit_definition(digits: str) -> None:
+    """The checksum summed in C (bytes, a translation table for the doubled digits) is the Luhn
+    algorithm as written in ISO/IEC 7812-1, for every length."""
+    assert luhn(digits) == _luhn_digit_by_digit(digits)
+
+
+def test_luhn_takes_ascii_digits_only() -> None:
+    """Anything but ASCII digits (other scripts' digits, separators, nothing at all) is no number."""
+    assert luhn("4111111111111111")
+    assert not luhn("") and not luhn("4111 1111 1111 1111") and not luhn("\u0664111111111111111")
