@@ -328,12 +328,16 @@ def test_a_missing_topic_is_reported_by_name_and_its_events_wait_for_it_in_the_s
     publisher = MemoryPublisher(partitions=3)
     publisher.topic_exists = False
     sessions = _sessions(2)
+    def errors() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+
     with caplog.at_level(logging.WARNING, logger="agent_audit.producers"):
         transport = _transport(tmp_path, publisher)
         _record(transport, sessions, 100)
         assert _wait(lambda: transport.counters.spooled == 200)
-    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1 and "topic memory does not exist" in errors[0]
+        # The report may come after the spooling (a loaded machine orders the two threads either way).
+        assert _wait(lambda: bool(errors()), timeout=20)
+    assert len(errors()) == 1 and "topic memory does not exist" in errors()[0]
     publisher.topic_exists = True
     assert _wait(lambda: transport.counters.replayed == 200, timeout=20)
     assert _in_order(publisher) == {s: list(range(100)) for s in sessions}
