@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 from elasticsearch import Elasticsearch
 
 from agent_audit.core.settings import Settings
@@ -110,6 +111,20 @@ def _away(workers: Workers, seconds: float) -> None:
         time.sleep(1)
 
 
+def _records_on(settings: Settings, topic: str) -> int:
+    """How many records ``topic`` holds (no compaction, no transactions: offsets count records)."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "watermarks"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        total = 0
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+            total += high - low
+        return total
+    finally:
+        consumer.close()
+
+
 def _assert_stored_and_archived_once(env: dict[str, str], es: Elasticsearch, sent: list[str],
                                      workers: Workers) -> None:
     settings = Settings.from_env(env)
@@ -127,6 +142,9 @@ def _assert_stored_and_archived_once(env: dict[str, str], es: Elasticsearch, sen
     rows, archived = _archived_rows(ArchiveSettings.from_env(env))
     assert rows == len(sent), f"{rows} archived rows for {len(sent)} events"
     assert sorted(archived) == sorted(sent)
+    # Elasticsearch and the archive absorb copies; none should have been made: the outage put no
+    # second copy on agent.events (the stream's producer waits for its records, never sends twice).
+    assert _records_on(settings, settings.topics.events) == len(sent)
 
 
 @pytest.mark.timeout(600)
