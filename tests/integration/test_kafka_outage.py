@@ -18,11 +18,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from elasticsearch import Elasticsearch
 
 from agent_audit.core.settings import Settings
+from agent_audit.core.wire import join_envelope, partition_for
 from agent_audit.sinks.archive.config import ArchiveSettings
 from agent_audit.sinks.archive.store import build_store
 from agent_audit.sinks.indices import events_alias
@@ -33,13 +35,44 @@ from agent_audit.stack.paths import StackPaths
 from agent_audit.stack.process import port_open
 from agent_audit.stack.workers import Workers, running_workers
 from agent_audit.stream.topics import create_topics
-from tests.factories import BASE_TIME
+from tests.factories import BASE_TIME, event
 from tests.integration.test_archive import _archived_rows
-from tests.integration.test_es_outage import SteadyLoad
+from tests.integration.test_es_outage import SESSIONS, SteadyLoad
 from tests.integration.waiting import wait_for_count
 
 OUTAGE_S = 20.0
 WORKERS = ("stream", "sink", "archive")
+
+
+class BufferedLoad(SteadyLoad):
+    """``SteadyLoad`` through a producer configured as the agent client's (``producers.publisher``):
+    idempotent, so the batches it buffered while the broker was away land in order when it returns
+    (a plain producer may reorder them on retry, and the stream dead-letters a session out of
+    order), and every delivery is checked (a failed one is an error of the load, not a loss)."""
+
+    def _run(self) -> None:
+        failed: list[str] = []
+        try:
+            producer = Producer({"bootstrap.servers": self.settings.kafka_bootstrap, "linger.ms": 5,
+                                 "enable.idempotence": True})
+            seqs = [0] * SESSIONS
+            while not self.stop.is_set():
+                by_partition: dict[int, list[bytes]] = {}
+                for s in range(SESSIONS):
+                    ev = event("tool_call" if seqs[s] % 2 else "input", seqs[s], session=f"outage-{s}")
+                    seqs[s] += 1
+                    self.sent.append(ev["event_id"])
+                    by_partition.setdefault(partition_for(ev["session_id"], self.settings.raw_partitions),
+                                            []).append(orjson.dumps(ev))
+                for p, lines in by_partition.items():
+                    producer.produce(self.settings.topics.raw, value=join_envelope(lines), partition=p,
+                                     on_delivery=lambda err, _msg: failed.append(str(err)) if err else None)
+                producer.poll(0)
+                self.stop.wait(self.tick_s)
+            assert producer.flush(60) == 0
+            assert not failed, f"{len(failed)} envelopes not delivered, first: {failed[0]}"
+        except BaseException as exc:  # surfaced by the test, not lost in the thread
+            self.error = exc
 
 
 def _free_port_pair() -> int:
@@ -130,15 +163,17 @@ def _assert_stored_and_archived_once(env: dict[str, str], es: Elasticsearch, sen
     settings = Settings.from_env(env)
     alias = events_alias(settings.index_prefix)
     assert len(set(sent)) == len(sent)
-    assert wait_for_count(es, alias, len(sent), workers, timeout=240) == len(sent)
+    stored = wait_for_count(es, alias, len(sent), workers, timeout=240)
+    assert _records_on(settings, settings.topics.dlq) == 0, "no event may be dead-lettered"
+    assert stored == len(sent)
     _wait_archived(ArchiveSettings.from_env(env), len(sent), workers)
     time.sleep(5)  # a replayed duplicate would have landed by now
     workers.check_alive()
     es.indices.refresh(index=alias)
     assert count_searchable(es, alias) == len(sent)
-    stored = es.search(index=alias, size=0, aggs={"ids": {"cardinality": {
+    ids = es.search(index=alias, size=0, aggs={"ids": {"cardinality": {
         "field": "event_id", "precision_threshold": 40_000}}})
-    assert stored["aggregations"]["ids"]["value"] == pytest.approx(len(sent), rel=0.001)
+    assert ids["aggregations"]["ids"]["value"] == pytest.approx(len(sent), rel=0.001)
     rows, archived = _archived_rows(ArchiveSettings.from_env(env))
     assert rows == len(sent), f"{rows} archived rows for {len(sent)} events"
     assert sorted(archived) == sorted(sent)
@@ -155,7 +190,7 @@ def test_workers_started_while_kafka_is_down_wait_for_it_and_lose_nothing(
     once the broker is up every event is stored once in Elasticsearch and archived once."""
     settings = Settings.from_env(outage_env)
     assert own_kafka.down()
-    with running_workers(outage_env, tmp_path, names=WORKERS) as workers, SteadyLoad(settings) as load:
+    with running_workers(outage_env, tmp_path, names=WORKERS) as workers, BufferedLoad(settings) as load:
         _away(workers, OUTAGE_S)
         for name in WORKERS:  # each one says that it waits
             assert f"{name}.kafka.waiting" in (tmp_path / f"{name}.log").read_text(errors="replace")
@@ -175,7 +210,7 @@ def test_kafka_restarted_under_load_loses_and_doubles_nothing(
     event published is stored once in Elasticsearch and archived once."""
     settings = Settings.from_env(outage_env)
     alias = events_alias(settings.index_prefix)
-    with running_workers(outage_env, tmp_path, names=WORKERS) as workers, SteadyLoad(settings) as load:
+    with running_workers(outage_env, tmp_path, names=WORKERS) as workers, BufferedLoad(settings) as load:
         assert wait_for_count(es, alias, 500, workers, timeout=180) >= 500, "flowing before the outage"
         assert own_kafka.down()  # SIGTERM, as an operator or an orchestrator stops a broker
         sent_before = len(load.sent)
