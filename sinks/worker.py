@@ -19,7 +19,8 @@ Group membership: while it waits on Elasticsearch (an outage of any length) the 
 partitions and keeps polling, so it stays in its group past ``max.poll.interval.ms``. When the
 membership is lost anyway (session timeout, "Unknown member", a rebalance mid-batch), offsets of
 partitions it no longer owns are not committed: their next owner replays them, and the 409s make the
-replay harmless; the worker rejoins and carries on.
+replay harmless; the worker rejoins and carries on. Kafka away (down at start, restarting): it
+waits (``sink.kafka.waiting``), and a commit that finds no coordinator is skipped, a replay as above.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from agent_audit.sinks.bulk import BulkItem, build_body, classify, item_from_rec
 from agent_audit.sinks.conflicts import CONFLICT, conflict_alert, find_conflicts
 from agent_audit.sinks.gather import gather
 from agent_audit.sinks.indices import event_index, install_templates
+from agent_audit.sinks.kafka_answers import COORDINATOR_AWAY, kafka_error_logger
 from agent_audit.sinks.keystore import build_data_keys
 from agent_audit.sinks.lanes import BulkLanes
 from agent_audit.sinks.late import SEALED_REASON, LateRouter, split_sealed
@@ -125,6 +127,7 @@ class EventSink:
             "max.poll.interval.ms": settings.sink_max_poll_ms,
             "session.timeout.ms": min(45_000, settings.sink_max_poll_ms),
             "on_commit": _on_commit,
+            "error_cb": kafka_error_logger("sink", log),
         })
         self.dlq = Producer({**kafka_client_config(settings, "sink"), "linger.ms": 5})
         self.stopping = threading.Event()
@@ -305,7 +308,7 @@ class EventSink:
             else:
                 self.consumer.commit(offsets=mine, asynchronous=True)
         except KafkaException as exc:
-            if exc.args[0].code() not in _NOT_OWNER:
+            if exc.args[0].code() not in _NOT_OWNER | COORDINATOR_AWAY:
                 raise
             log.warning("sink.commit.skipped code=%s: the next owner replays the batch", exc.args[0].name())
 

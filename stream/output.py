@@ -130,11 +130,22 @@ class OutputProducer:
         return failures
 
     def _flush(self, failures: list[str], mark: int) -> int:
-        remaining = self.producer.flush(30.0)
+        remaining = self._flush_until_answered(failures)
         mark = self.times.lap("produce", mark)  # this thread's CPU: the wait for the acks costs none
         if remaining:
             failures.append(f"{remaining} records not acknowledged within 30s")
         return mark
+
+    def _flush_until_answered(self, failures: list[str]) -> int:
+        """Flush until every record is acknowledged or one failed. Records still queued after a
+        wait (the broker away or restarting) are not failed: librdkafka delivers them, or reports
+        them failed after ``message.timeout.ms``; producing them again would put a second copy on
+        the topic."""
+        remaining = self.producer.flush(30.0)
+        while remaining and not failures:
+            log.warning("stream.output.waiting records=%d: not acknowledged yet (broker away?)", remaining)
+            remaining = self.producer.flush(30.0)
+        return remaining
 
     def _produce(self, topic: str, value: bytes | None, key: bytes | None,
                  headers: Sequence[tuple[str, str | bytes | None]],

@@ -1,15 +1,25 @@
-"""Create the pipeline's topics with explicit partitions and configs (idempotent)."""
+"""Create the pipeline's topics with explicit partitions and configs (idempotent); wait for them.
+
+A worker started before its broker (or before ``agent-audit topics create``) waits, saying why,
+instead of exiting: ``wait_for_topics``.
+"""
 
 from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from agent_audit.core.errors import TransientError
-from agent_audit.core.kafka_security import kafka_client_config
+from agent_audit.core.kafka_security import Role, kafka_client_config
 from agent_audit.core.settings import Settings
 
-__all__ = ["create_topics", "topic_specs"]
+__all__ = ["create_topics", "topic_specs", "wait_for_topics"]
+
+log = logging.getLogger(__name__)
 
 
 def topic_specs(settings: Settings) -> list[NewTopic]:
@@ -54,3 +64,24 @@ def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise TransientError(f"creating topic {name} failed: {exc.args[0].str()}") from exc
     return created
+
+
+def wait_for_topics(settings: Settings, names: Sequence[str], role: Role, component: str) -> None:
+    """Return once the broker answers and every topic in ``names`` exists; until then log
+    ``<component>.kafka.waiting`` with the reason (broker unreachable, or the missing topics by
+    name) and try again with backoff."""
+    admin = AdminClient(kafka_client_config(settings, role))
+    backoff = 1.0
+    while True:
+        try:
+            present = admin.list_topics(timeout=10).topics
+        except KafkaException as exc:
+            reason = f"broker unreachable ({exc.args[0].name()})"
+        else:
+            missing = [name for name in names if name not in present]
+            if not missing:
+                return
+            reason = f"missing topics {','.join(missing)} (agent-audit topics create makes them)"
+        log.warning("%s.kafka.waiting %s backoff_s=%.0f", component, reason, backoff)
+        time.sleep(backoff)
+        backoff = min(backoff * 2, 15.0)

@@ -10,6 +10,9 @@ Guarantee: every event on ``agent.events`` ends up in the archive exactly once, 
 - Closed days are compacted on a timer (``compaction``), which also drops duplicates the stream's
   own at-least-once replays put on the topic.
 Object storage away or refusing: the write is retried with backoff, nothing is committed meanwhile.
+Kafka away (down at start, restarting): the worker waits (``archive.kafka.waiting``); a commit is
+retried until the coordinator answers, and one refused because the group gave the partition away
+lets it go until it is assigned again (the replay follows the intent: same objects).
 Records that are not events are skipped and counted: the Elasticsearch sink dead-letters them.
 Records are archived as they came (the user's content sealed under their data key): forget
 destroys the key and the archived copies are unreadable with every other copy (``rows``).
@@ -36,6 +39,7 @@ from agent_audit.sinks.archive.config import ArchiveSettings
 from agent_audit.sinks.archive.layout import intent_key
 from agent_audit.sinks.archive.parquet import encode_batch
 from agent_audit.sinks.archive.store import ObjectStore, build_store
+from agent_audit.sinks.kafka_answers import COORDINATOR_AWAY, NOT_OWNER, kafka_error_logger
 from agent_audit.sinks.keystore import build_data_keys
 from agent_audit.sinks.opening import EventOpener
 
@@ -78,10 +82,12 @@ class ArchiveSink:
             # A killed worker's partitions move on after 10 s instead of 45 (heartbeats come from
             # librdkafka's own thread: a long write does not stop them).
             "session.timeout.ms": 10_000,
+            "error_cb": kafka_error_logger("archive", log),
         })
         self.stopping = threading.Event()
         self.batches: dict[int, _Batch] = {}
         self.checked: set[int] = set()  # partitions whose intent was read since they were assigned
+        self.lost: set[int] = set()  # taken away by the group, not yet assigned again
         self.written = 0
         self.objects = 0
         self.invalid = 0
@@ -89,7 +95,8 @@ class ArchiveSink:
 
     def start(self) -> None:
         """Join the group (partitions come with the first ``step``)."""
-        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                on_lost=self._on_lost)
 
     def run(self) -> None:
         if self._ensure is not None:
@@ -132,6 +139,8 @@ class ArchiveSink:
 
     def _add(self, msg: Message) -> None:
         partition, offset = msg.partition() or 0, msg.offset() or 0
+        if partition in self.lost:
+            return  # fetched before the group took it away: its next owner reads it again
         batch = self.batches.get(partition)
         if batch is None:
             cut_at = self._recorded_end(partition, offset)
@@ -197,8 +206,7 @@ class ArchiveSink:
         encoded = encode_batch(partition, batch.first, batch.last, values, opened)
         for key, data in encoded.objects:
             self._put(key, data)
-        self.consumer.commit(offsets=[TopicPartition(self.topic, partition, batch.last + 1)],
-                             asynchronous=False)
+        self._commit(partition, batch.last + 1)
         self.written += encoded.rows
         self.objects += len(encoded.objects)
         invalid = encoded.invalid + undecryptable
@@ -207,6 +215,37 @@ class ArchiveSink:
             log.warning("archive.skipped_not_events partition=%d count=%d", partition, invalid)
         log.info("archive.written partition=%d first=%d last=%d events=%d objects=%d", partition,
                  batch.first, batch.last, encoded.rows, len(encoded.objects))
+
+    def _commit(self, partition: int, offset: int) -> None:
+        """Commit a written batch. While the coordinator is unreachable (a broker restarting) the
+        commit is retried: skipping it could let a later batch's intent replace this one's. Refused
+        because the partition is no longer ours: it is let go, the next owner replays the range."""
+        backoff = 0.5
+        while True:
+            try:
+                self.consumer.commit(offsets=[TopicPartition(self.topic, partition, offset)],
+                                     asynchronous=False)
+                return
+            except KafkaException as exc:
+                code = exc.args[0].code()
+                if code in NOT_OWNER:
+                    log.warning("archive.commit.skipped partition=%d code=%s: the next owner replays it",
+                                partition, exc.args[0].name())
+                    self._let_go(partition)
+                    return
+                if code not in COORDINATOR_AWAY or self.stopping.is_set():
+                    raise
+                log.warning("archive.commit.retry partition=%d code=%s backoff_s=%.1f: waiting for Kafka",
+                            partition, exc.args[0].name(), backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _let_go(self, partition: int) -> None:
+        """Forget a partition the group took away: its records are skipped until it is assigned
+        again (from its committed offset), so nothing it held is written or its intent replaced."""
+        self.batches.pop(partition, None)
+        self.checked.discard(partition)
+        self.lost.add(partition)
 
     def _put(self, key: str, data: bytes) -> None:
         self._retrying(lambda: self.store.put(key, data))
@@ -227,6 +266,13 @@ class ArchiveSink:
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self.checked.discard(tp.partition)
+            self.lost.discard(tp.partition)
+
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Already given away: writing what we hold could only be refused at the commit.
+        log.warning("archive.partitions.lost count=%d: rejoining the group", len(partitions))
+        for tp in partitions:
+            self._let_go(tp.partition)
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Write and commit what we hold while the partitions are still ours; a replayed batch
