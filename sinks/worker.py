@@ -54,6 +54,7 @@ from agent_audit.core.evidence.checkpoint import verify_signature
 from agent_audit.core.evidence.keys import keyring_from_settings
 from agent_audit.core.kafka_security import kafka_client_config
 from agent_audit.core.settings import Settings
+from agent_audit.sinks.acked_letters import AckedLetters, LettersNotAcknowledged
 from agent_audit.sinks.bulk import BulkItem, build_body, classify, item_from_record
 from agent_audit.sinks.conflicts import CONFLICT, conflict_alert, find_conflicts
 from agent_audit.sinks.gather import gather
@@ -131,6 +132,7 @@ class EventSink:
         })
         self.dlq = Producer({**kafka_client_config(settings, "sink"), "linger.ms": 5})
         self.stopping = threading.Event()
+        self.letters = AckedLetters(self.dlq, self.stopping.is_set)  # acknowledged before commits
         self.max_bytes = settings.sink_max_bytes
         # Two batches may be in Elasticsearch at once (the one finishing, the one just sent), in
         # lanes that keep the order of each document id.
@@ -166,7 +168,7 @@ class EventSink:
             while not self.stopping.is_set():
                 self.step()
             self.drain(final=True)
-        except ShutdownBeforeAck as exc:
+        except (ShutdownBeforeAck, LettersNotAcknowledged) as exc:
             log.warning("sink.stop.unacknowledged %s: the batch will be replayed", exc)
         finally:
             self.lanes.shutdown()
@@ -286,7 +288,7 @@ class EventSink:
         batch.settled = True
         for future in batch.chunks:
             self._account(future.result())  # ShutdownBeforeAck surfaces here, before any commit
-        self.dlq.flush(30)
+        self.letters.settle()  # the batch's dead letters and alerts are on Kafka before its commit
         self._commit(batch.offsets, final)
         self.telemetry.batch_seconds.observe(time.perf_counter() - batch.started)
         if batch.appended:
@@ -360,7 +362,7 @@ class EventSink:
             self._dead_letter(item.sealed or item.source, reason)  # never the decrypted copy
             if reason == CONFLICT:  # not a duplicate: a different event under a taken id
                 value, headers = conflict_alert(item)
-                self.dlq.produce(self.settings.topics.alerts, value=value, headers=headers)
+                self.letters.produce(self.settings.topics.alerts, value, headers)
 
     def _write_chunk(self, chunk: Sequence[BulkItem]) -> Outcome:
         pending, stored, duplicates = list(chunk), 0, 0
@@ -412,7 +414,7 @@ class EventSink:
         return dict(resp.body)
 
     def _dead_letter(self, value: bytes, reason: str) -> None:
-        self.dlq.produce(self.settings.topics.dlq, value=value, headers=[("reason", reason.encode())])
+        self.letters.produce(self.settings.topics.dlq, value, [("reason", reason.encode())])
         self.dead_lettered += 1
         self.telemetry.dead_letters.labels(_reason_class(reason)).inc()
         log.warning("sink.dead_letter reason=%s", reason)
