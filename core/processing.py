@@ -31,12 +31,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
 
 from agent_audit.core.contract import validate_event
-from agent_audit.core.contract_structs import checked_event
+from agent_audit.core.contract_structs import checked_event, checked_line
 from agent_audit.core.errors import InvalidEvent
 from agent_audit.core.integrity import ChainState, SessionChains
 from agent_audit.core.settings import Settings
@@ -186,6 +187,15 @@ class EnvelopeProcessor:
     def _one(self, line: bytes, now: float) -> dict[str, Any]:
         if len(line) > MAX_LINE_BYTES:
             raise InvalidEvent(f"size: event line of {len(line)} bytes exceeds {MAX_LINE_BYTES}")
+        # The fast path, straight from the bytes: what it accepts, the reference accepts too.
+        checked = checked_line(line) or self._checked_dict(line)
+        self.admission.check_time(checked[1].timestamp(), now)
+        return checked[0]
+
+    @staticmethod
+    def _checked_dict(line: bytes) -> tuple[dict[str, Any], datetime]:
+        """A line the fast path left: parsed exactly, the stream's own fields dropped, then the
+        Structs again (a producer's ``redaction``, a long integer) or the reference, which decides."""
         try:
             # Not pydantic's own JSON parser: it accepts NaN and integers past 64 bits, which no
             # JSON writer downstream can encode again. decode_exact keeps big integers exactly.
@@ -196,15 +206,13 @@ class EnvelopeProcessor:
             raise InvalidEvent(f"json: expected an object, got {type(data).__name__}")
         for name in STREAM_FIELDS:
             data.pop(name, None)
-        checked = checked_event(data)  # the fast path: what it accepts, the reference accepts too
+        checked = checked_event(data)
         if checked is not None:
-            self.admission.check_time(checked[1].timestamp(), now)
-            return checked[0]
+            return checked
         model = validate_event(data)  # decides, and names the reason of a rejection
-        self.admission.check_time(model.timestamp.timestamp(), now)
         # Dump the validated model, not the input: timestamps normalized, defaults filled in.
         event: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
-        return event
+        return event, model.timestamp
 
     def _check_seq(self, event: dict[str, Any]) -> None:
         assert self.chains is not None
