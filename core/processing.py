@@ -67,7 +67,7 @@ class TextRedactor(Protocol):
 @dataclass(frozen=True)
 class RedactedEvent:
     key: bytes  # session_id (redacted form), so a session stays on one partition downstream
-    value: bytes  # the redacted event, one JSON document
+    value: bytes | None  # the redacted event, one JSON document (None: left to the sealing output)
     event: dict[str, Any]  # the same, decoded, for metrics and hash chains
 
 
@@ -114,8 +114,10 @@ class EnvelopeProcessor:
     def __init__(self, redactor: TextRedactor, chains: SessionChains | None = None,
                  admission: Admission | None = None,
                  recover_head: Callable[[str], ChainState | None] | None = None,
-                 times: StageTimes | None = None) -> None:
+                 times: StageTimes | None = None, encode: bool = True) -> None:
         self.redactor = redactor
+        # False when the output seals events (from ``event``): their JSON here would go unused.
+        self.encode = encode
         self.times = times or StageTimes()
         self.chains = chains
         self.admission = admission or Admission()
@@ -169,14 +171,14 @@ class EnvelopeProcessor:
     def _chained(self, redacted: list[tuple[int, dict[str, Any], dict[str, int]]], out: ProcessedEnvelope,
                  failed: list[tuple[int, str]]) -> None:
         """Last, it moves state: hash what is stored (the redacted event), in the lines' order."""
-        chains = self.chains
+        chains, encode = self.chains, self.encode
         for i, clean, counts in redacted:
             try:
                 if chains is not None:
                     self._check_seq(clean)
-                    event, value = chains.apply_encoded(clean)
+                    event, value = chains.apply_encoded(clean) if encode else (chains.apply(clean), None)
                 else:
-                    event, value = clean, orjson.dumps(clean)
+                    event, value = clean, orjson.dumps(clean) if encode else None
             except Exception as exc:
                 failed.append((i, _reason(exc)))
                 continue

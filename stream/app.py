@@ -111,7 +111,7 @@ class _EnvelopeState:
         self.processor = EnvelopeProcessor(Redactor.from_settings(settings),
                                            self.chains if settings.integrity else None,
                                            Admission.from_settings(settings), StoredHeads(settings),
-                                           self.times)
+                                           self.times, encode=not settings.seal_events)
         self.windows = PartitionWindows(settings, self.state)
 
     def _load_chain(self, session: str) -> ChainState | None:
