@@ -67,7 +67,7 @@ class TextRedactor(Protocol):
 @dataclass(frozen=True)
 class RedactedEvent:
     key: bytes  # session_id (redacted form), so a session stays on one partition downstream
-    value: bytes | None  # the redacted event, one JSON document (None: left to the sealing output)
+    value: bytes  # the redacted event, one JSON document; b"" when the output seals ``event`` (encode=False)
     event: dict[str, Any]  # the same, decoded, for metrics and hash chains
 
 
@@ -176,9 +176,9 @@ class EnvelopeProcessor:
             try:
                 if chains is not None:
                     self._check_seq(clean)
-                    event, value = chains.apply_encoded(clean) if encode else (chains.apply(clean), None)
+                    event, value = chains.apply_encoded(clean) if encode else (chains.apply(clean), b"")
                 else:
-                    event, value = clean, orjson.dumps(clean) if encode else None
+                    event, value = clean, orjson.dumps(clean) if encode else b""
             except Exception as exc:
                 failed.append((i, _reason(exc)))
                 continue

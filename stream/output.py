@@ -104,7 +104,7 @@ class OutputProducer:
         events = result.events
         mark = self.times.now()
         values = (seal_events([ev.event for ev in events], keys) if keys else
-                  [orjson.dumps(ev.event) if ev.value is None else ev.value for ev in events])
+                  [ev.value or orjson.dumps(ev.event) for ev in events])  # never an empty record
         mark = self.times.lap("seal", mark)
         for ev, value in zip(events, values, strict=True):  # the hot loop: no helper call per record
             headers: list[tuple[str, str | bytes | None]] = [
