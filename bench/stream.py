@@ -245,6 +245,10 @@ def stage_table(ours: Run, unsealed: Run, peer: Run, floor_us: float) -> dict[st
     figures["framework"] = round(rest, 2)
     rows.append(["framework / remainder (Faust, aiokafka, event loop)", f"{rest:.2f}", f"{rest_u:.2f}",
                  f"{rest / ours.cpu_us:.0%}"])
+    gc_a, gc_b = ours.stages.get("gc", 0.0), unsealed.stages.get("gc", 0.0)
+    figures["gc"] = round(gc_a, 2)
+    rows.append(["  of which the garbage collector (inside the rows above)", f"{gc_a:.2f}", f"{gc_b:.2f}",
+                 f"{gc_a / ours.cpu_us:.0%}"])
     rows.append(["whole worker process", f"{ours.stages.get('process', 0.0):.2f}",
                  f"{unsealed.stages.get('process', 0.0):.2f}", "100%"])
     rows.append(["quixstreams peer, whole process", f"{peer.cpu_us:.2f}", "", ""])

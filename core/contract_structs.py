@@ -8,12 +8,15 @@ models, which decide and give the dead letter's reason: a rejection costs the re
 an accepted event about a quarter of it. The Structs say the same as the models (strict types,
 no coercion, every bound of ``BOUNDS``, forbidden unknown fields, the same patterns and lengths);
 where one would be subtle to mirror (an output's extra metadata keys, a producer's ``redaction``
-or ``integrity``) the Struct refuses and the reference decides. ``tests/unit/test_contract_structs.py``
-checks both directions' claim on generated events.
+or ``integrity``) the Struct refuses and the reference decides. ``checked_line(line)`` holds the
+same for ``wire.decode_exact(line)``, straight from the bytes (no dict in between: about half the
+cost); a line it does not take is parsed and handed to ``checked_event``.
+``tests/unit/test_contract_structs.py`` checks both directions' claim on generated events and lines.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -21,7 +24,7 @@ import msgspec
 
 from agent_audit.core.contract import BOUNDS, RFC3339, _utc
 
-__all__ = ["checked_event"]
+__all__ = ["checked_event", "checked_line"]
 
 
 def _anchored(pattern: str) -> str:
@@ -144,7 +147,29 @@ Event = InputEvent | ReasoningEvent | ToolCallEvent | OutputEvent | ErrorEvent |
 # it takes to find the member of a tagged union (measured: 4.8 against 11.8 µs per tool call).
 _KINDS = (InputEvent, ReasoningEvent, ToolCallEvent, OutputEvent, ErrorEvent, EndEvent)
 _BY_KIND: dict[str, type[Event]] = {str(cls.__struct_config__.tag): cls for cls in _KINDS}
-_OPTIONAL = ("trace_id", "span_id", "parent_span_id")
+# From bytes the union is as fast as one Struct, and it insists on the tag: a line without ``kind``
+# or with two different ones fails (decoding one kind's Struct directly accepts a line without it).
+_LINE = msgspec.json.Decoder(Event)
+# ``wire.decode_exact`` rewrites integers past 2**53 (16 digits and more) as text; msgspec keeps them
+# as ints. So a line goes to the dict path when it holds a number token of 16 digits, the test
+# ``decode_exact`` makes (``_LONG_INT``), asked only of a line with a run of 16 digits somewhere
+# (``translate``: 0.6 µs; the regex over every line: 2.6).
+_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x2E for b in range(256))
+_LONG_RUN = b"0" * 16
+_LONG_INT = re.compile(rb"[\[:,]\s*-?\d{16}")
+
+
+def checked_line(line: bytes) -> tuple[dict[str, Any], datetime] | None:
+    """``checked_event(wire.decode_exact(line))`` straight from the line's bytes (no dict in between);
+    None for anything it does not accept: take the dict path, which decides."""
+    if _LONG_RUN in line.translate(_DIGITS) and _LONG_INT.search(line):
+        return None
+    try:
+        ev: Event = _LINE.decode(line)
+        stamp, when = _stamp(ev.timestamp)
+    except (msgspec.ValidationError, msgspec.DecodeError, ValueError, RecursionError):
+        return None  # RecursionError: nested deeper than msgspec goes (orjson refuses past 1024)
+    return _dumped(ev, stamp, when)
 
 
 def checked_event(data: dict[str, Any]) -> tuple[dict[str, Any], datetime] | None:
@@ -155,23 +180,40 @@ def checked_event(data: dict[str, Any]) -> tuple[dict[str, Any], datetime] | Non
         return None
     try:
         ev: Event = msgspec.convert(data, kind, strict=True)
-        when = _utc(ev.timestamp)
+        stamp, when = _stamp(ev.timestamp)
     except (msgspec.ValidationError, ValueError):
         return None
+    return _dumped(ev, stamp, when)
+
+
+def _dumped(ev: Event, stamp: str, when: datetime) -> tuple[dict[str, Any], datetime] | None:
     payload = _payload(ev)
     if payload is None:
         return None
     out: dict[str, Any] = {
-        "schema_version": 1, "event_id": ev.event_id, "level": ev.level, "timestamp": _text(when),
+        "schema_version": 1, "event_id": ev.event_id, "level": ev.level, "timestamp": stamp,
         "session_id": ev.session_id, "user_id": ev.user_id,
         "agent": {"name": ev.agent.name, "version": ev.agent.version}, "seq": ev.seq}
-    for name in _OPTIONAL:
-        value = getattr(ev, name)
-        if value is not None:
-            out[name] = value
-    out["kind"] = data["kind"]
+    if ev.trace_id is not None:
+        out["trace_id"] = ev.trace_id
+    if ev.span_id is not None:
+        out["span_id"] = ev.span_id
+    if ev.parent_span_id is not None:
+        out["parent_span_id"] = ev.parent_span_id
+    out["kind"] = ev.__struct_config__.tag
     out["payload"] = payload
     return out, when
+
+
+def _stamp(text: str) -> tuple[str, datetime]:
+    """The timestamp as the reference dumps it, and its instant. The common UTC form with
+    microseconds (``2026-12-03T11:40:00.123456Z``, what clients send) is its own dump: only its
+    date is checked (``fromisoformat`` of it is 0.15 µs; the general path 2.6)."""
+    if len(text) == 27 and text[26] == "Z" and text[10] == "T" and text[19] == ".":
+        when = datetime.fromisoformat(text)  # ValueError for a date that does not exist
+        return (text if when.microsecond else text[:19] + "Z"), when
+    when = _utc(text)
+    return _text(when), when
 
 
 def _text(when: datetime) -> str:

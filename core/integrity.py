@@ -143,11 +143,16 @@ class SessionChains:
         return new
 
     def apply(self, event: dict[str, Any]) -> dict[str, Any]:
-        return self.apply_encoded(event)[0]
+        """The event with ``integrity`` (when it will be encoded some other way: sealed)."""
+        return self._link_event(event)[0]
 
     def apply_encoded(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         """The linked event and its JSON: the canonical encoding digested, with ``integrity``
         appended (one encoding per event instead of two)."""
+        linked, body, integrity = self._link_event(event)
+        return linked, body[:-1] + b',"integrity":' + orjson.dumps(integrity) + b"}"
+
+    def _link_event(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
         session, seq, event_id = str(event["session_id"]), int(event["seq"]), str(event["event_id"])
         state = self._state(session)
         body = canonical(event)
@@ -175,8 +180,7 @@ class SessionChains:
                 integrity["checkpoint"], integrity["leaf"] = number, leaf
             self.states[session] = self._linked(session, state, seq, raw, number, leaf)
             self.touched.add(session)
-        linked = {**event, "integrity": integrity}
-        return linked, body[:-1] + b',"integrity":' + orjson.dumps(integrity) + b"}"
+        return {**event, "integrity": integrity}, body, integrity
 
 
 def _replayed(state: ChainState, session: str, seq: int, event_id: str,

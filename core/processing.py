@@ -31,12 +31,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
 
 from agent_audit.core.contract import validate_event
-from agent_audit.core.contract_structs import checked_event
+from agent_audit.core.contract_structs import checked_event, checked_line
 from agent_audit.core.errors import InvalidEvent
 from agent_audit.core.integrity import ChainState, SessionChains
 from agent_audit.core.settings import Settings
@@ -66,7 +67,7 @@ class TextRedactor(Protocol):
 @dataclass(frozen=True)
 class RedactedEvent:
     key: bytes  # session_id (redacted form), so a session stays on one partition downstream
-    value: bytes  # the redacted event, one JSON document
+    value: bytes  # the redacted event, one JSON document; b"" when the output seals ``event`` (encode=False)
     event: dict[str, Any]  # the same, decoded, for metrics and hash chains
 
 
@@ -113,8 +114,10 @@ class EnvelopeProcessor:
     def __init__(self, redactor: TextRedactor, chains: SessionChains | None = None,
                  admission: Admission | None = None,
                  recover_head: Callable[[str], ChainState | None] | None = None,
-                 times: StageTimes | None = None) -> None:
+                 times: StageTimes | None = None, encode: bool = True) -> None:
         self.redactor = redactor
+        # False when the output seals events (from ``event``): their JSON here would go unused.
+        self.encode = encode
         self.times = times or StageTimes()
         self.chains = chains
         self.admission = admission or Admission()
@@ -168,24 +171,33 @@ class EnvelopeProcessor:
     def _chained(self, redacted: list[tuple[int, dict[str, Any], dict[str, int]]], out: ProcessedEnvelope,
                  failed: list[tuple[int, str]]) -> None:
         """Last, it moves state: hash what is stored (the redacted event), in the lines' order."""
-        chains = self.chains
+        chains, encode, totals = self.chains, self.encode, out.redactions
         for i, clean, counts in redacted:
             try:
                 if chains is not None:
                     self._check_seq(clean)
-                    event, value = chains.apply_encoded(clean)
+                    event, value = chains.apply_encoded(clean) if encode else (chains.apply(clean), b"")
                 else:
-                    event, value = clean, orjson.dumps(clean)
+                    event, value = clean, orjson.dumps(clean) if encode else b""
             except Exception as exc:
                 failed.append((i, _reason(exc)))
                 continue
             out.events.append(RedactedEvent(str(event["session_id"]).encode(), value, event))
-            if counts:  # counted once the event goes out, as before
-                out.redactions.update(counts)
+            for kind, n in counts.items():  # counted once the event goes out, as before
+                totals[kind] = totals.get(kind, 0) + n  # Counter.update is a Python loop plus a check
 
     def _one(self, line: bytes, now: float) -> dict[str, Any]:
         if len(line) > MAX_LINE_BYTES:
             raise InvalidEvent(f"size: event line of {len(line)} bytes exceeds {MAX_LINE_BYTES}")
+        # The fast path, straight from the bytes: what it accepts, the reference accepts too.
+        checked = checked_line(line) or self._checked_dict(line)
+        self.admission.check_time(checked[1].timestamp(), now)
+        return checked[0]
+
+    @staticmethod
+    def _checked_dict(line: bytes) -> tuple[dict[str, Any], datetime]:
+        """A line the fast path left: parsed exactly, the stream's own fields dropped, then the
+        Structs again (a producer's ``redaction``, a long integer) or the reference, which decides."""
         try:
             # Not pydantic's own JSON parser: it accepts NaN and integers past 64 bits, which no
             # JSON writer downstream can encode again. decode_exact keeps big integers exactly.
@@ -196,15 +208,13 @@ class EnvelopeProcessor:
             raise InvalidEvent(f"json: expected an object, got {type(data).__name__}")
         for name in STREAM_FIELDS:
             data.pop(name, None)
-        checked = checked_event(data)  # the fast path: what it accepts, the reference accepts too
+        checked = checked_event(data)
         if checked is not None:
-            self.admission.check_time(checked[1].timestamp(), now)
-            return checked[0]
+            return checked
         model = validate_event(data)  # decides, and names the reason of a rejection
-        self.admission.check_time(model.timestamp.timestamp(), now)
         # Dump the validated model, not the input: timestamps normalized, defaults filled in.
         event: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
-        return event
+        return event, model.timestamp
 
     def _check_seq(self, event: dict[str, Any]) -> None:
         assert self.chains is not None

@@ -30,7 +30,6 @@ CLEAR = ("schema_version", "event_id", "session_id", "seq", "kind", "level", "ti
 TOMBSTONE_KEEPS = ("schema_version", "event_id", "session_id", "seq", "kind", "timestamp")
 _V = 1
 _NONCE = 12  # bytes: AES-GCM's standard nonce, random for each sealed record
-_NOT_SECRET = frozenset((*CLEAR, "integrity"))
 
 
 def seal_event(event: dict[str, Any], keys: DataKeys) -> bytes:
@@ -41,14 +40,26 @@ def seal_event(event: dict[str, Any], keys: DataKeys) -> bytes:
 
 def _sealed_event(event: dict[str, Any], grant: Grant, nonce: bytes) -> bytes:
     out = {k: event[k] for k in CLEAR if k in event}
-    secret = {k: v for k, v in event.items() if k not in _NOT_SECRET}
-    integrity = event.get("integrity")
+    secret = event.copy()  # a copy and a few pops: a third cheaper than a filtering comprehension
+    for name in CLEAR:
+        secret.pop(name, None)
+    integrity = secret.pop("integrity", None)
     if isinstance(integrity, dict):
-        out["integrity"] = {k: v for k, v in integrity.items() if k != "salt"}
         if "salt" in integrity:
-            secret["integrity.salt"] = integrity["salt"]
-    out["sealed"] = _seal(grant, orjson.dumps(secret), str(event["event_id"]).encode(), nonce)
-    return orjson.dumps(out)
+            integrity = integrity.copy()
+            secret["integrity.salt"] = integrity.pop("salt")
+        out["integrity"] = integrity
+    bound_to = str(event["event_id"]).encode()
+    if grant.cipher is None:
+        out["sealed"] = _seal(grant, b"", bound_to, nonce)
+        return orjson.dumps(out)
+    # What ``orjson.dumps({**out, "sealed": _seal(...)})`` writes, the sealed head joined as bytes:
+    # its texts (a subject of hex digits, base64) need no escaping, so they need no encoder pass.
+    aad = b"%s|%s|%d" % (bound_to, grant.subject.encode(), grant.generation)
+    ct = grant.cipher.encrypt(nonce, orjson.dumps(secret), aad)
+    return b"".join((orjson.dumps(out)[:-1], b',"sealed":{"v":%d,"subject":"' % _V, grant.subject.encode(),
+                     b'","gen":%d,"nonce":"' % grant.generation, binascii.b2a_base64(nonce, newline=False),
+                     b'","ct":"', binascii.b2a_base64(ct, newline=False), b'"}}'))
 
 
 def seal_events(events: list[dict[str, Any]], keys: DataKeys) -> list[bytes]:
@@ -66,9 +77,16 @@ def seal_events(events: list[dict[str, Any]], keys: DataKeys) -> list[bytes]:
             latest[subject] = (order, at)
     keys.warm_for_writing({subject: at for subject, (_, at) in latest.items()})
     nonces = os.urandom(_NONCE * len(events))
-    return [_sealed_event(event, keys.for_writing(subject, str(event["timestamp"])),
-                          nonces[i * _NONCE:(i + 1) * _NONCE])
-            for i, (event, subject) in enumerate(zip(events, subjects, strict=True))]
+    grants: dict[str, Grant] = {}  # a subject never destroyed: one grant whatever the event's time
+    out = []
+    for i, (event, subject) in enumerate(zip(events, subjects, strict=True)):
+        grant = grants.get(subject)
+        if grant is None:
+            grant = keys.for_writing(subject, str(event["timestamp"]))
+            if grant.destroyed_at is None and grant.cipher is not None:
+                grants[subject] = grant
+        out.append(_sealed_event(event, grant, nonces[i * _NONCE:(i + 1) * _NONCE]))
+    return out
 
 
 def _order(at: str) -> str:

@@ -23,7 +23,7 @@ from agent_audit.core.processing import Admission, EnvelopeProcessor, ProcessedE
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.redaction.keyring import require_redaction_key
 from agent_audit.core.settings import Settings, require_keys
-from agent_audit.core.stages import StageTimes
+from agent_audit.core.stages import StageTimes, count_gc
 from agent_audit.stream.checkpoints import PartitionCheckpoints
 from agent_audit.stream.heads import StoredHeads
 from agent_audit.stream.kafka_auth import faust_credentials
@@ -56,7 +56,9 @@ def build_app(settings: Settings) -> faust.App:
     output = OutputProducer(settings, times=StageTimes(enabled=bool(settings.metrics_port)))
     telemetry = StreamTelemetry()
     envelopes = _wire_envelopes(app, settings, output, telemetry)
-    telemetry.count_stages(envelopes.times, output.times)
+    collector = StageTimes(enabled=bool(settings.metrics_port))
+    count_gc(collector)  # "gc": shown apart, it is inside the stages it interrupted
+    telemetry.count_stages(envelopes.times, output.times, collector)
     merge = _wire_merge(app, settings, output)
 
     @app.task  # type: ignore[untyped-decorator]
@@ -111,7 +113,7 @@ class _EnvelopeState:
         self.processor = EnvelopeProcessor(Redactor.from_settings(settings),
                                            self.chains if settings.integrity else None,
                                            Admission.from_settings(settings), StoredHeads(settings),
-                                           self.times)
+                                           self.times, encode=not settings.seal_events)
         self.windows = PartitionWindows(settings, self.state)
 
     def _load_chain(self, session: str) -> ChainState | None:

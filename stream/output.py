@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
 from agent_audit.core.datakeys import DataKeys
@@ -102,7 +103,8 @@ class OutputProducer:
         # Sealed under each user's data key (keys looked up once per envelope), or as they are.
         events = result.events
         mark = self.times.now()
-        values = seal_events([ev.event for ev in events], keys) if keys else [ev.value for ev in events]
+        values = (seal_events([ev.event for ev in events], keys) if keys else
+                  [ev.value or orjson.dumps(ev.event) for ev in events])  # never an empty record
         mark = self.times.lap("seal", mark)
         for ev, value in zip(events, values, strict=True):  # the hot loop: no helper call per record
             headers: list[tuple[str, str | bytes | None]] = [

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent_audit.core.contract import validate_event
-from agent_audit.core.contract_structs import checked_event
+from agent_audit.core.contract_structs import checked_event, checked_line
 from agent_audit.core.errors import InvalidEvent
+from agent_audit.core.wire import decode_exact
 
 ENVELOPE = {"schema_version": 1, "event_id": "0190f1e2-aaaa-7bbb-8ccc-123456789abc", "level": "info",
             "timestamp": "2026-12-03T11:40:00.123456Z", "session_id": "s-1", "user_id": "u-1",
@@ -66,11 +67,28 @@ def reference(data: dict[str, Any]) -> dict[str, Any] | None:
 
 def assert_agrees(data: dict[str, Any]) -> None:
     fast = checked_event(copy.deepcopy(data))
+    assert_line_agrees(orjson.dumps(data))
     if fast is None:
         return  # the reference decides: never wrong, only slower
     expected = reference(data)
     assert expected is not None, f"the fast path accepted what the reference refuses: {data}"
     assert orjson.dumps(fast[0]) == orjson.dumps(expected)  # same keys, order and values
+    assert fast[1] == validate_event(copy.deepcopy(data)).timestamp
+
+
+def assert_line_agrees(line: bytes) -> None:
+    """From bytes: accepted only where the line parsed exactly (``decode_exact``) is accepted by
+    the reference, with the same dump and instant."""
+    fast = checked_line(line)
+    if fast is None:
+        return
+    try:
+        data = decode_exact(line)
+    except ValueError:
+        raise AssertionError(f"the fast path accepted a line that is not JSON: {line!r}") from None
+    expected = reference(data)
+    assert expected is not None, f"the fast path accepted what the reference refuses: {line!r}"
+    assert orjson.dumps(fast[0]) == orjson.dumps(expected)
     assert fast[1] == validate_event(copy.deepcopy(data)).timestamp
 
 
@@ -103,3 +121,67 @@ def test_the_demo_workload_takes_the_fast_path() -> None:
         data = orjson.loads(line)
         assert checked_event(data) is not None
         assert_agrees(orjson.loads(line))
+
+
+def _line(kind: str = "input", **extra: Any) -> bytes:
+    return orjson.dumps({**event(kind), **extra})
+
+
+ODD_LINES = [
+    _line()[:-1] + b',"kind":"output"}',  # two kinds: the last one counts for orjson
+    _line("output")[:-1] + b',"kind":"input"}',
+    _line().replace(b'"kind":"input",', b""),  # no kind
+    _line(payload={"type": "text", "content": "", "metadata": {"kind": "input"}}).replace(
+        b'"kind":"input",', b""),  # no kind, but one nested below
+    _line(seq=3)[:-1] + b',"seq":4}',  # a repeated key: the last one counts
+    _line(seq=3)[:-1] + b',"seq":"4"}',
+    _line(payload={"type": "t", "content": "", "metadata": {"n": 12345678901234567}}),  # 2**53 < n
+    _line(payload={"type": "t", "content": "", "metadata": {"n": 1}}).replace(
+        b'"n":1', b'"n":123456789012345678901234'),
+    _line(payload={"type": "t", "content": "card 4111111111111111", "metadata": {}}),  # digits in text
+    _line(payload={"type": "t", "content": "", "metadata": {"n": [[[[[[]]]]]] * 3}}),
+    b'{"a":' + b"[" * 1100 + b"]" * 1100 + b"}",
+    _line()[:-1] + b',"a":' + b"[" * 1100 + b"]" * 1100 + b"}",
+    _line(payload={"type": "t", "content": "", "metadata": {"deep": [[[[[[[[]]]]]]]]}}).replace(
+        b"[[[[[[[[]]]]]]]]", b"[" * 1100 + b"]" * 1100),
+    _line(timestamp="2026-02-30T11:40:00.123456Z"),  # no such day
+    _line(timestamp="2026-12-03T11:40:00.000000Z"),
+    _line(timestamp="2026-12-03T24:00:00.000000Z"),
+    _line(timestamp="2026-12-03t11:40:00.123456Z"),
+    _line(timestamp="2026-12-03T11:40:00.123456+01:00"),
+    _line(timestamp="2026-12-03T11:40:60.123456Z"),
+    _line(redaction={"pii": 1}),
+    b" " + _line() + b" ",
+    b"\xef\xbb\xbf" + _line(),
+    _line().replace(b'"hi"', b'"h\\ud800i"'),
+    _line().replace(b'"hi"', b'"h\\ud83d\\ude00i"'),
+    _line().replace(b'"hi"', b'"h\ti"'),
+    _line().replace(b'"hi"', b'"h\xffi"'),
+    _line("tool_call").replace(b"12.5", b"1e400"),
+    _line("tool_call").replace(b"12.5", b"12"),
+    _line("tool_call").replace(b"12.5", b"NaN"),
+    _line("end")[:-1] + b",}",
+]
+
+
+@pytest.mark.parametrize("line", ODD_LINES, ids=range(len(ODD_LINES)))
+def test_the_fast_path_from_bytes_is_never_looser_than_the_reference(line: bytes) -> None:
+    """Repeated keys and kinds, a missing kind, long integers, deep nesting, odd bytes and dates:
+    what ``checked_line`` accepts, the reference accepts from the same line, dumped the same."""
+    assert_line_agrees(line)
+
+
+def test_a_repeated_kind_or_a_missing_one_never_passes_from_bytes() -> None:
+    """msgspec decoding one kind's Struct accepts a line without ``kind``: the union insists on it."""
+    assert checked_line(ODD_LINES[2]) is None
+    assert checked_line(ODD_LINES[3]) is None
+    assert checked_line(ODD_LINES[0]) is None
+
+
+def test_the_demo_workload_takes_the_fast_path_from_bytes() -> None:
+    """Every line the demo's agents record is accepted straight from its bytes (no dict first)."""
+    from bench.workload import record_events  # noqa: PLC0415 - bench is top-level, not installed
+
+    for _, line in record_events(400):
+        assert checked_line(line) is not None
+        assert_line_agrees(line)

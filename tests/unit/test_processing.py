@@ -180,3 +180,16 @@ def test_a_null_message_is_an_empty_envelope() -> None:
     """A Kafka message without a value (a tombstone) holds no line: nothing out, nothing raised."""
     out = processor().process(None)
     assert not out.events and not out.dead
+
+
+def test_without_encoding_the_events_are_the_same_and_left_for_the_sealing_output() -> None:
+    """``encode=False`` (the output seals from ``event``): no JSON is made here, and the events,
+    their chain links and the dead letters are exactly those of an encoding processor."""
+    evs = [event("input", i, payload={"type": "text", "content": f"SECRET {i}"}) for i in range(4)]
+    envelope = join_envelope([*(orjson.dumps(e) for e in evs), b"{oops"])
+    encoded = EnvelopeProcessor(MarkerRedactor(), SessionChains(ChainHasher()), AT_BASE).process(envelope)
+    bare = EnvelopeProcessor(MarkerRedactor(), SessionChains(ChainHasher()), AT_BASE,
+                             encode=False).process(envelope)
+    assert all(o.value == b"" for o in bare.events)
+    assert [o.event for o in bare.events] == [orjson.loads(o.value) for o in encoded.events]
+    assert bare.dead == encoded.dead and bare.redactions == encoded.redactions

@@ -6,10 +6,17 @@ import orjson
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from agent_audit.core.datakeys import DataKeys, KeyRecord, MasterKey, MemoryKeyStore, master_key_from_settings
+from agent_audit.core.datakeys import (
+    DataKeys,
+    KeyRecord,
+    MasterKey,
+    MemoryKeyStore,
+    master_key_from_settings,
+    unb64,
+)
 from agent_audit.core.errors import ConfigError, TransientError
 from agent_audit.core.integrity import ChainHasher, SessionChains
-from agent_audit.core.sealing import open_event, open_letter, seal_event, seal_events, seal_letter
+from agent_audit.core.sealing import CLEAR, open_event, open_letter, seal_event, seal_events, seal_letter
 from agent_audit.core.settings import Settings
 from tests.factories import event
 
@@ -217,3 +224,28 @@ def test_while_the_store_is_away_known_keys_keep_working_and_unknown_ones_wait()
     assert not open_event(seal_events([_chained()], keys)[0], keys).shredded
     with pytest.raises(TransientError):
         seal_events([_chained("someone-new")], keys)
+
+
+def test_a_sealed_event_is_orjsons_encoding_of_the_documented_layout() -> None:
+    """The record, joined from bytes for speed, is exactly ``orjson.dumps`` of the layout readers
+    rely on (clear fields in CLEAR order, ``integrity`` without salt, ``sealed`` last), and its
+    plaintext is the secret fields in the event's order, the salt last."""
+    keys = _keys()
+    events = [_chained(f"user-{i}") for i in range(3)]
+    for ev in events:
+        ev["trace_id"] = "0123456789abcdef"
+    sealed = seal_events(events, keys)
+    for ev, value in zip(events, sealed, strict=True):
+        head = orjson.loads(value)["sealed"]
+        grant = keys.for_reading(head["subject"], head["gen"])
+        assert grant.cipher is not None
+        aad = f"{ev['event_id']}|{grant.subject}|{grant.generation}".encode()
+        plain = grant.cipher.decrypt(unb64(head["nonce"]), unb64(head["ct"]), aad)
+        secret = {k: v for k, v in ev.items() if k not in (*CLEAR, "integrity")}
+        secret["integrity.salt"] = ev["integrity"]["salt"]
+        assert plain == orjson.dumps(secret)
+        clear = {k: ev[k] for k in CLEAR if k in ev}
+        clear["integrity"] = {k: v for k, v in ev["integrity"].items() if k != "salt"}
+        assert value == orjson.dumps({**clear, "sealed": {"v": 1, "subject": grant.subject,
+                                                          "gen": grant.generation, "nonce": head["nonce"],
+                                                          "ct": head["ct"]}})

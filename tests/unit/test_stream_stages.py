@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import orjson
 from prometheus_client import generate_latest
 
@@ -9,7 +11,7 @@ from agent_audit.core.integrity import ChainHasher, SessionChains
 from agent_audit.core.processing import Admission, EnvelopeProcessor
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.settings import Settings
-from agent_audit.core.stages import StageTimes
+from agent_audit.core.stages import StageTimes, count_gc
 from agent_audit.core.wire import join_envelope
 from agent_audit.stream.telemetry import StreamTelemetry
 from tests.factories import BASE_TIME, event
@@ -48,3 +50,17 @@ def test_dead_letters_keep_the_lines_order_whatever_stage_refused_them() -> None
     out = processor(StageTimes()).process(join_envelope(lines))
     assert [d.reason.split(":")[0] for d in out.dead] == ["seq", "json"]
     assert [e.event["seq"] for e in out.events] == [0, 1]
+
+
+def test_the_garbage_collector_is_billed_apart_when_counted() -> None:
+    """With ``count_gc`` on, a collection bills ``gc``; off, nothing is hooked into the collector."""
+    hooks = len(gc.callbacks)
+    count_gc(StageTimes())
+    assert len(gc.callbacks) == hooks
+    times = StageTimes(enabled=True)
+    count_gc(times)
+    try:
+        gc.collect()
+        assert times.ns.get("gc", -1) >= 0
+    finally:
+        del gc.callbacks[hooks:]
