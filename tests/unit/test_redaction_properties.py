@@ -163,7 +163,11 @@ def test_hostile_text_costs_linear_work(unit: str) -> None:
     property is the growth, not a clock limit (speed belongs in bench/redaction)."""
     big = (unit * (MAX_TEXT // len(unit) + 1))[:MAX_TEXT]
     small = big[: MAX_TEXT // 8]
-    growth = _best_time(big, 3) / max(_best_time(small, 7), 1e-4)  # best of several: the machine is shared
+    growth = float("inf")
+    for _ in range(3):  # a neighbour's burst only inflates a ratio: the least of three rounds is the work's
+        growth = min(growth, _best_time(big, 3) / max(_best_time(small, 7), 1e-4))
+        if growth < 24:
+            break
     assert growth < 24, f"{unit!r}: 8x the text took {growth:.0f}x the time"
     out, _ = KEYED.redact_text(big)
     assert len(out) <= 3 * MAX_TEXT
