@@ -63,9 +63,10 @@ def _archived_rows(archive: ArchiveSettings) -> tuple[int, list[str]]:
     return len(ids), ids
 
 
-def _wait_archived(archive: ArchiveSettings, expected: int, workers: Workers) -> tuple[int, list[str]]:
-    """The archived rows once ``expected`` are there or three minutes have passed."""
-    deadline = time.monotonic() + 180
+def _wait_archived(archive: ArchiveSettings, expected: int, workers: Workers,
+                   timeout: float = 180.0) -> tuple[int, list[str]]:
+    """The archived rows once ``expected`` are there or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
     rows, ids = _archived_rows(archive)
     while rows < expected and time.monotonic() < deadline:
         workers.check_alive()

@@ -36,7 +36,7 @@ from agent_audit.stack.process import port_open
 from agent_audit.stack.workers import Workers, running_workers
 from agent_audit.stream.topics import create_topics
 from tests.factories import BASE_TIME, event
-from tests.integration.test_archive import _archived_rows
+from tests.integration.test_archive import _archived_rows, _wait_archived
 from tests.integration.test_es_outage import SESSIONS, SteadyLoad
 from tests.integration.waiting import wait_for_count
 
@@ -125,17 +125,6 @@ def outage_env(own_kafka: KafkaNode, stack_env: dict[str, str], s3_env: dict[str
         drop_namespace(settings)  # the broker goes with its folder; the indices must go too
 
 
-def _wait_archived(archive: ArchiveSettings, expected: int, workers: Workers,
-                   timeout: float = 240.0) -> tuple[int, list[str]]:
-    deadline = time.monotonic() + timeout
-    rows, ids = _archived_rows(archive)
-    while rows < expected and time.monotonic() < deadline:
-        workers.check_alive()
-        time.sleep(1.0)
-        rows, ids = _archived_rows(archive)
-    return rows, ids
-
-
 def _away(workers: Workers, seconds: float) -> None:
     """Let ``seconds`` pass with the broker away, failing at once if a worker gives up."""
     until = time.monotonic() + seconds
@@ -166,7 +155,7 @@ def _assert_stored_and_archived_once(env: dict[str, str], es: Elasticsearch, sen
     stored = wait_for_count(es, alias, len(sent), workers, timeout=240)
     assert _records_on(settings, settings.topics.dlq) == 0, "no event may be dead-lettered"
     assert stored == len(sent)
-    _wait_archived(ArchiveSettings.from_env(env), len(sent), workers)
+    _wait_archived(ArchiveSettings.from_env(env), len(sent), workers, timeout=240.0)
     time.sleep(5)  # a replayed duplicate would have landed by now
     workers.check_alive()
     es.indices.refresh(index=alias)
