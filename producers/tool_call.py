@@ -124,4 +124,3 @@ class ToolCall:
             return call.result
 
         return run  # type: ignore[return-value]
-

@@ -59,7 +59,7 @@ from agent_audit.sinks.bulk import BulkItem, build_body, classify, item_from_rec
 from agent_audit.sinks.conflicts import CONFLICT, conflict_alert, find_conflicts
 from agent_audit.sinks.gather import gather
 from agent_audit.sinks.indices import event_index, install_templates
-from agent_audit.sinks.kafka_answers import COORDINATOR_AWAY, kafka_error_logger
+from agent_audit.sinks.kafka_answers import COORDINATOR_AWAY, NOT_OWNER, kafka_error_logger
 from agent_audit.sinks.keystore import build_data_keys
 from agent_audit.sinks.lanes import BulkLanes
 from agent_audit.sinks.late import SEALED_REASON, LateRouter, split_sealed
@@ -74,11 +74,10 @@ log = logging.getLogger(__name__)
 # Of each item's answer only what classify() reads: a third of the bytes to send and parse.
 _BULK_ANSWER = "errors,items.*.status,items.*.error.type"
 
-# A commit refused because this worker is no longer (or not yet again) the partitions' owner: the
-# next owner replays from the last commit, and op_type=create makes the replay harmless.
-_NOT_OWNER = frozenset({KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION,
-                        KafkaError.REBALANCE_IN_PROGRESS, KafkaError._ASSIGNMENT_LOST,
-                        KafkaError.FENCED_INSTANCE_ID, KafkaError._NO_OFFSET, KafkaError._STATE})
+# A commit the sink may skip: refused because this worker is no longer (or not yet again) the
+# partitions' owner, with nothing to commit or no consumer state yet, or while the coordinator is
+# away. The next owner (or the next commit) covers it, and op_type=create makes a replay harmless.
+_SKIPPABLE = NOT_OWNER | COORDINATOR_AWAY | {KafkaError._NO_OFFSET, KafkaError._STATE}
 
 
 # The smallest wait for more records before a batch goes (sinks.gather): a twentieth of the
@@ -310,7 +309,7 @@ class EventSink:
             else:
                 self.consumer.commit(offsets=mine, asynchronous=True)
         except KafkaException as exc:
-            if exc.args[0].code() not in _NOT_OWNER | COORDINATOR_AWAY:
+            if exc.args[0].code() not in _SKIPPABLE:
                 raise
             log.warning("sink.commit.skipped code=%s: the next owner replays the batch", exc.args[0].name())
 

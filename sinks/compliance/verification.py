@@ -68,7 +68,6 @@ class Verifier:
         self.keys = keys if keys is not None else keyring_from_settings(settings)
         self._receipts: dict[str, bool] = {}
         self._signed: dict[str, tuple[set[str], set[str]]] = {}
-        self.misplaced: list[tuple[int, str]] = []  # (seq, index) of events filed before their own day
 
     def receipt_known(self, receipt: str) -> bool:
         if receipt not in self._receipts:
@@ -105,14 +104,16 @@ class Verifier:
             self._signed[receipt] = signed, waiting
         return self._signed[receipt]
 
-    def events(self, names: list[str]) -> list[dict[str, Any]]:
+    def events(self, names: list[str]) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
+        """The session's stored events, and (seq, index) of those filed before their own day (an
+        index the sink never writes them to; the archive has no such place)."""
         if self.source is not None:
-            return self.source(names)
+            return self.source(names), []
         query = {"bool": {"filter": [{"terms": {"session_id": names}}]}}
         with closing(scan(self.es, events_alias(self.prefix), query, [{"seq": "asc"}])) as hits:
             found = [(hit["_index"], hit["_source"]) for hit in hits]
-        self.misplaced = [(int(e["seq"]), index) for index, e in found if _misplaced(self.prefix, index, e)]
-        return [e for _, e in found]
+        misplaced = [(int(e["seq"]), index) for index, e in found if _misplaced(self.prefix, index, e)]
+        return [e for _, e in found], misplaced
 
     def checkpoints(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         with closing(scan(self.es, checkpoints_alias(self.prefix), query, [{"number": "asc"}])) as hits:
@@ -120,8 +121,7 @@ class Verifier:
 
     def session(self, session_id: str) -> SessionVerdict:
         names = stored_form(session_id, redactor_for(self.settings)).lookup_values()
-        events = self.events(names)
-        misplaced = self.misplaced  # read now: judging an erasure verifies its signing session too
+        events, misplaced = self.events(names)
         wanted = set(names)
 
         def names_it(r: dict[str, Any]) -> bool:
