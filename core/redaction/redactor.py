@@ -43,6 +43,8 @@ MIN_LETTERS = 20
 # goes to the detectors.
 MIN_KEY_SHAPE = 15
 MIN_NUMBER = 7
+_PASSES = 3  # detector passes over a text at most: each can only free values a token now bounds
+_GLUED = re.compile(r"\][\w.@+-]|[\w.@+-]\[")  # a token's bracket against a character of a value
 TRUNCATED = "[TRUNCATED]"
 TOO_DEEP = "[TOO_DEEP]"
 
@@ -202,6 +204,22 @@ class Redactor:
         if len(text) > MAX_TEXT:
             text = _truncate(text)
             counts["TRUNCATED"] = counts.get("TRUNCATED", 0) + 1
+        # A value a detector passed over because it was glued to another one ("…013000xoxa-…": no
+        # boundary before the key shape) stands free once that one is a token: scan the result
+        # again until nothing changes, so redacting twice changes nothing. Only a text where a
+        # token now touches a word character pays a second scan.
+        for _ in range(_PASSES):
+            found = self._detect(text, counts, detectors)
+            if found == text:
+                break
+            text = found
+            if _GLUED.search(text) is None:
+                break
+        return text
+
+    def _detect(self, text: str, counts: dict[str, int],
+                detectors: tuple[tuple[Step, ...], ...] | None) -> str:
+        """One pass of the detectors over ``text``."""
         # Inline prefilter (no call for the usual ASCII text): "%40", "[at]", "(AT)" ... hold one of
         # these; needs_normalizing decides.
         if (not text.isascii() or "%" in text or "t]" in text or "t)" in text or "T]" in text

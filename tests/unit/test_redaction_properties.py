@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agent_audit.core.redaction import Redactor
@@ -110,6 +110,9 @@ def test_gates_on_the_whole_corpus() -> None:
 
 @FAST
 @given(any_text, st.sampled_from([PLAIN, KEYED]))
+# Found by this test: a key shape glued behind an IBAN was left by the first pass and taken by the
+# second, once the IBAN's token bounded it; a text is now scanned until nothing changes.
+@example("DE89370400440532013000xoxa-0000000000", PLAIN)
 def test_redacting_twice_changes_nothing(text: str, redactor: Redactor) -> None:
     """Placeholders and keyed tokens are never detected again: redaction is idempotent."""
     once = redactor.redact_text(text)[0]
