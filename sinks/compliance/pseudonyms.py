@@ -26,6 +26,9 @@ __all__ = ["access_log_name", "active_holds_on", "erase_access_copies", "pseudon
            "pseudonymize_released_holds"]
 
 
+ID_SLICE = 5_000  # event ids per search and per erasure request
+
+
 def access_log_name(prefix: str) -> str:
     # Imported here: sinks.access_log imports this package (its store), so not at module level.
     from agent_audit.sinks.access_log import access_log_index  # noqa: PLC0415
@@ -89,13 +92,18 @@ def erase_access_copies(es: Elasticsearch, prefix: str, names: list[str], receip
         return 0
     pattern = f"{prefix}-events-*"
     es.indices.refresh(index=pattern, ignore_unavailable=True, allow_no_indices=True)
-    found = es.search(index=pattern, size=len(ids), query={"ids": {"values": ids}}, source=False,
-                      ignore_unavailable=True, allow_no_indices=True)["hits"]["hits"]
     sealed = sealed_indices(es, prefix)
     done = 0
-    for name in sorted({h["_index"] for h in found}):
-        erased = erase_in_index(es, name, {"ids": {"values": ids}}, receipt, at, sealed=name in sealed)
-        done += erased.tombstoned
+    # In slices, and the indices holding them by aggregation, not by hits: a user named by more
+    # entries than one search may return (10,000) still has every copy erased.
+    for start in range(0, len(ids), ID_SLICE):
+        query = {"ids": {"values": ids[start:start + ID_SLICE]}}
+        answer = es.search(index=pattern, size=0, query=query, aggs={"at": {"terms": {"field": "_index",
+                           "size": 10_000}}}, ignore_unavailable=True, allow_no_indices=True)
+        buckets = answer.get("aggregations", {}).get("at", {}).get("buckets", [])
+        for name in sorted(b["key"] for b in buckets):
+            erased = erase_in_index(es, name, query, receipt, at, sealed=name in sealed)
+            done += erased.tombstoned
     return done
 
 
