@@ -3,7 +3,9 @@
 Same input topic, its own consumer group and output topics. Per envelope it runs the very same
 ``core`` code as our worker — split, validate, redact, hash chain (``EnvelopeProcessor``) and the
 per-partition tumbling windows (``WindowAggregator``), whose partials go to its metrics topic — so
-the comparison is of the two stream frameworks around one piece of pure logic. quixstreams' own
+the comparison is of the two stream frameworks around one piece of pure logic. With
+``AUDIT_SEAL_EVENTS`` on (as deployed, and as ours runs), it seals events and dead letters under their
+users' data keys from the same Elasticsearch key store (``core.sealing``), as ours does. quixstreams' own
 windows were not used: a per-tool window would need a ``group_by`` (a repartition topic: every
 event written and read once more) and a custom mergeable latency aggregation; that would measure a
 different job. What it does not do that ours does: persist chains and windows to a state topic,
@@ -24,7 +26,9 @@ from agent_audit.core.integrity import ChainHasher, SessionChains
 from agent_audit.core.metrics import WindowAggregator
 from agent_audit.core.processing import EnvelopeProcessor
 from agent_audit.core.redaction import Redactor
+from agent_audit.core.sealing import seal_events, seal_letter
 from agent_audit.core.settings import Settings
+from agent_audit.sinks.keystore import build_data_keys
 
 Row = tuple[str, bytes | None, bytes]  # (output, key, value)
 
@@ -42,7 +46,9 @@ class EnvelopeJob:
         self.settings = settings
         hasher = ChainHasher(settings.integrity_key.encode() if settings.integrity_key else None)
         self.chains = SessionChains(hasher)  # in memory only: the peer keeps no state topic
-        self.processor = EnvelopeProcessor(Redactor.from_settings(settings), self.chains)
+        self.keys = build_data_keys(settings) if settings.seal_events else None
+        self.processor = EnvelopeProcessor(Redactor.from_settings(settings), self.chains,
+                                           encode=self.keys is None)  # sealed from the event instead
         self.windows: dict[int, WindowAggregator] = {}
 
     def __call__(self, envelope: bytes) -> list[Row]:
@@ -58,8 +64,14 @@ class EnvelopeJob:
         now = time.time()
         for ev in result.events:
             agg.observe(ev.event, now)
-        rows: list[Row] = [("e", ev.key, ev.value) for ev in result.events]
-        rows += [("d", None, d.value) for d in result.dead]
+        keys = self.keys
+        if keys is None:
+            rows: list[Row] = [("e", ev.key, ev.value) for ev in result.events]
+            rows += [("d", None, d.value) for d in result.dead]
+        else:
+            sealed = seal_events([ev.event for ev in result.events], keys)
+            rows = [("e", ev.key, value) for ev, value in zip(result.events, sealed, strict=True)]
+            rows += [("d", None, seal_letter(d.value, keys)) for d in result.dead]
         rows += [("m", None, orjson.dumps({"type": "partial", **p})) for p in agg.close_due()]
         return rows
 

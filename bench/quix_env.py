@@ -1,8 +1,9 @@
 """The peer's own virtualenv: quixstreams pins confluent-kafka below what our project uses.
 
 Built once under ``.venv-quix`` (gitignored, override with ``BENCH_QUIX_VENV``): a pinned
-quixstreams, what ``core/`` needs (pydantic, orjson), and this project with ``--no-deps`` so the
-peer runs the very same validation, redaction and window code as our worker.
+quixstreams, what ``core/`` needs (pydantic, orjson, msgspec, cryptography), elasticsearch for the
+data keys, and this project with ``--no-deps`` so the peer runs the very same validation,
+redaction, sealing and window code as our worker.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from pathlib import Path
 __all__ = ["QUIXSTREAMS", "quix_python"]
 
 QUIXSTREAMS = "quixstreams==3.28.1"
-CORE_DEPS = ("pydantic>=2.6,<3", "orjson>=3.9", "msgspec>=0.18,<1")
+# core/, and for sealing (as ours seals): the data keys' crypto and their Elasticsearch store.
+CORE_DEPS = ("pydantic>=2.6,<3", "orjson>=3.9", "msgspec>=0.18,<1", "cryptography>=42",
+             "elasticsearch>=8.19,<9")
 ROOT = Path(__file__).resolve().parent.parent
 _MARKER = "agent-audit-bench.txt"  # what the venv was built with; rebuilt when it changes
 
