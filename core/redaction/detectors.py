@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from agent_audit.core.redaction.checks import IBAN_LENGTHS, basic_credentials, iban, ipv4, ipv6
 from agent_audit.core.redaction.keys import SECRET, key_kind
+from agent_audit.core.redaction.national import find_national
 from agent_audit.core.redaction.numbers import find_numbers
 from agent_audit.core.redaction.patterns import (
     ASSIGNMENT,
@@ -236,6 +237,10 @@ def _may_say_personal(text: str) -> bool:
     return may_hold_personal(_lowered[1] if text is _lowered[0] else text.lower())
 
 
+def _national_ids(text: str) -> list[Finding]:
+    return find_national(text, _lower(text))
+
+
 def _may_assign(text: str) -> bool:
     """A secret assignment needs ':' or '=' and one of the secret words' stems (keys.KEY_HINTS)."""
     if ":" not in text and "=" not in text:
@@ -303,6 +308,8 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("email", _emails, marker="@"),
     Detector("encoded_email", _encoded_emails, gate=_may_encode),
     Detector("iban", _ibans, needs_digit=True, probe=IBAN_PROBE),
+    # Before the digit runs: a CPF or an NHS number is not a phone.
+    Detector("national_ids", _national_ids, needs_digit=True),
     Detector("ipv6", _ipv6s, needs_colon=True, probe=IPV6_PROBE),
     Detector("ipv4", _regex(IPV4, "IP", accept=_address), needs_digit=True,
              probe=IPV4_PROBE),

@@ -25,6 +25,7 @@ _WORDS: dict[str, str] = {
          "cvv", "cvc", "cvv2", "pin"], SECRET),
     "email": "EMAIL", "phone": "PHONE", "mobile": "PHONE", "telephone": "PHONE", "tel": "PHONE",
     "fax": "PHONE", "msisdn": "PHONE", "ssn": "SSN", "iban": "IBAN", "ip": "IP",
+    **dict.fromkeys(["passport", "nino", "bsn", "pesel", "aadhaar", "cpf", "itin", "mrn"], "NATIONAL_ID"),
 }
 # The last two words joined, for compounds whose last word alone is too common (``key``, ``number``).
 _PAIRS: dict[str, str] = {
@@ -33,6 +34,11 @@ _PAIRS: dict[str, str] = {
                      "sharedaccesskey", "connectionstring"], SECRET),
     "cardnumber": "CARD", "creditcard": "CARD", "ccnumber": "CARD", "phonenumber": "PHONE",
     "emailaddress": "EMAIL", "mailaddress": "EMAIL", "ipaddress": "IP", "remoteaddr": "IP",
+    **dict.fromkeys(["passportnumber", "passportno", "taxid", "nationalid", "driverlicense", "driverslicense",
+                     "drivinglicense", "licensenumber", "insurancenumber", "nhsnumber", "codicefiscale"],
+                    "NATIONAL_ID"),
+    **dict.fromkeys(["routingnumber", "sortcode", "bankaccount", "accountnumber"], "BANK_ACCOUNT"),
+    "walletaddress": "CRYPTO_WALLET",
 }
 # One-word keys written without separators (``accesstoken``, ``dbpassword``) end with one of these.
 _SUFFIXES: tuple[tuple[str, str], ...] = (

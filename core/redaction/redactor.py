@@ -29,7 +29,7 @@ from agent_audit.core.settings import Settings
 
 __all__ = ["IDENTIFIERS", "MAX_DEPTH", "MAX_TEXT", "POLICY_VERSION", "STRUCTURAL", "NameFinder", "Redactor"]
 
-POLICY_VERSION = "2026.12-1"  # bump whenever a rule changes what is removed
+POLICY_VERSION = "2026.12-2"  # bump whenever a rule changes what is removed
 MAX_TEXT = 1_000_000
 MAX_DEPTH = 32
 MIN_TEXT = 5  # nothing we detect fits in fewer characters ("pwd=x")
@@ -75,7 +75,7 @@ def _normalise(kind: str, value: str) -> str:
         return value.lower()
     if kind in ("NAME", "ADDRESS"):
         return " ".join(value.split()).casefold()  # "Jane  Doe" and "jane doe" join
-    if kind in ("CARD", "SSN", "PHONE", "IBAN"):
+    if kind in ("CARD", "SSN", "PHONE", "IBAN", "NATIONAL_ID", "BANK_ACCOUNT"):
         compact = value.translate(_SEPARATORS)  # the usual case; the filter below is the rule
         if not compact.replace("+", "").isalnum():
             compact = "".join(c for c in value if c.isalnum() or c == "+")
