@@ -57,10 +57,11 @@ _SSN_SEPS = (frozenset({"-"}), frozenset({" "}))  # one kind of separator throug
 # Digit shapes of national numbers without a trunk prefix -> allowed first digits.
 _NATIONAL: dict[tuple[int, ...], str] = {
     (3, 3, 4): "23456789",  # NANP: (415) 555-0132 written 415-555-0132; Italian mobiles 333 123 4567
-    (1, 3, 3, 4): "1",  # NANP with the country code: 1-800-555-0199
+    (1, 3, 3, 4): "18",  # NANP with the country code: 1-800-555-0199; Russia's trunk 8: 8 (524) 240-0242
+    (1, 3, 3, 2, 2): "8",  # Russia's trunk 8: 8 067 203 61 90, 8 (954) 220-58-79
     (3, 2, 2, 2): "6789",  # Spain: 612 34 56 78
     (2, 3, 2, 2): "89",  # Spain: 91 123 45 67
-    (3, 3, 3): "6789",  # Spain: 612 345 678
+    (3, 3, 3): "56789",  # Spain: 612 345 678; Poland's mobiles: 511 289 161
     (5, 5): "6789",  # India mobiles: 98765 43210
     (3, 4, 4): "1",  # China mobiles: 138 0013 8000
 }
@@ -221,7 +222,8 @@ def _phone(digits: str, shape: tuple[int, ...], seps: set[str], paren: bool, wri
     elif digits.startswith("00"):
         ok = 10 <= n <= 17
     elif digits[0] == "0":
-        ok = 9 <= n <= 12
+        # Eight digits in three groups or more: Stockholm's 08-14 41 80 and other short areas.
+        ok = 9 <= n <= 12 or (n == 8 and len(shape) >= 3)
     else:
         first = _NATIONAL.get(shape, "")
         ok = digits[0] in first or _BRAZIL.fullmatch(written) is not None
