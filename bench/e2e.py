@@ -30,6 +30,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ from bench.e2e_probe import Poller, Tap, stage_times
 from bench.harness import emit, fresh_settings, table
 from bench.proc_cpu import cpu_seconds, listening_pid, machine_busy_seconds
 from bench.sink import documents, raw_bulk
+from bench.stage_probe import free_port, snapshot
 
 BASE_EVENTS = int(os.environ.get("BENCH_E2E_BASELINE_EVENTS", "60000"))
 STEP_S = float(os.environ.get("BENCH_E2E_STEP_S", "12"))
@@ -61,6 +63,7 @@ MIN_RATE = 100.0
 P99_S = 2.0
 DRAIN_S = 10.0  # after the last record of a step: later than this, the step failed
 POLL_S = 0.05
+IDLE_S = 6.0
 SESSIONS = 500
 STAGES = ("on agent.events", "acknowledged", "searchable")
 SHARES = ("client to topic", "topic to acked", "acked to searchable")
@@ -166,6 +169,7 @@ class Step:
     cpu_us: dict[str, float]  # component -> CPU µs/event over the step
     cores: float  # machine cores busy on average over the step (all processes)
     es: dict[str, float] = field(default_factory=dict)  # refreshes/s, ms per refresh, bulk requests/s
+    stream: dict[str, float] = field(default_factory=dict)  # envelopes, their time, CPU per stage
     load: float = 0.0
     drained: bool = False
 
@@ -193,6 +197,7 @@ class Pipeline:
     workers: Workers
     cpu: CpuMeter
     es: Elasticsearch
+    stream_port: int
 
     def wait_idle(self, timeout: float = 120.0) -> None:
         deadline = time.perf_counter() + timeout
@@ -208,6 +213,8 @@ def run_step(rate: float, pipe: Pipeline) -> Step:
     pipe.wait_idle()
     base = pipe.recorder.recorded
     n = int(rate * STEP_S)
+    stream_pid = pipe.workers.procs["stream"].pid
+    stream0 = stream_probe(stream_pid, pipe.stream_port)
     es0, cpu0 = es_refresh_stats(pipe.es), pipe.cpu.snapshot()
     thread = threading.Thread(target=pipe.recorder.record, args=(n, rate))
     thread.start()
@@ -221,6 +228,7 @@ def run_step(rate: float, pipe: Pipeline) -> Step:
                 break
     thread.join()
     spent, es1 = CpuMeter.spent(cpu0, pipe.cpu.snapshot()), es_refresh_stats(pipe.es)
+    stream = {k: v - stream0.get(k, 0.0) for k, v in stream_probe(stream_pid, pipe.stream_port).items()}
     time.sleep(2 * POLL_S)  # the poller's reads in flight land
     times = stage_times(pipe.recorder.stamps, base, n, pipe.tap, pipe.poller, base)
     quantiles = {stage: _quantiles([t[i] for t in times]) for i, stage in enumerate(STAGES)}
@@ -228,7 +236,7 @@ def run_step(rate: float, pipe: Pipeline) -> Step:
     for i in (1, 2):
         quantiles[SHARES[i]] = _quantiles([t[i] - t[i - 1] for t in times if not math.isinf(t[i])])
     stamps = pipe.recorder.stamps
-    done = max((stamps[base + i] + t[2] for i, t in enumerate(times)), default=math.inf)
+    done = max((stamps[base + i] + t[2] for i, t in enumerate(times) if t[2] < math.inf), default=math.inf)
     elapsed, refreshes = spent.pop("wall"), es1[0] - es0[0]
     return Step(
         offered=rate, recorded_s=n / max(stamps[-1] - stamps[base], 1e-3),
@@ -237,7 +245,49 @@ def run_step(rate: float, pipe: Pipeline) -> Step:
         cores=spent.pop("cores"), cpu_us={name: s / n * 1e6 for name, s in spent.items()},
         es={"refreshes_s": refreshes / elapsed, "ms_per_refresh": (es1[1] - es0[1]) / max(refreshes, 1),
             "bulk_s": (es1[2] - es0[2]) / elapsed},
-        load=os.getloadavg()[0], drained=pipe.poller.searchable() >= base + n)
+        stream=_stream_figures(stream, elapsed), load=os.getloadavg()[0],
+        drained=pipe.poller.searchable() >= base + n)
+
+
+_ENVELOPE_METRICS = ("audit_stream_envelopes_total", "audit_stream_events_out_total",
+                     "audit_stream_envelope_seconds_sum")
+
+
+def stream_probe(pid: int, port: int) -> dict[str, float]:
+    """The stream worker's counters so far: envelopes, events out, seconds from an envelope's
+    arrival to its outputs' ack (summed), and CPU per stage (``bench.stage_probe``)."""
+    out = snapshot(pid, port)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        for line in answer.read().decode().splitlines():
+            name, _, value = line.partition(" ")
+            if name in _ENVELOPE_METRICS:
+                out[name] = float(value)
+    return out
+
+
+def _stream_figures(delta: dict[str, float], elapsed: float) -> dict[str, float]:
+    """Events per envelope, ms per envelope, the share of the step an envelope was in the works,
+    and CPU µs/event: per stage, and the framework (what no stage accounts for)."""
+    envelopes = max(delta.pop("audit_stream_envelopes_total", 0.0), 1.0)
+    events = max(delta.pop("audit_stream_events_out_total", 0.0), 1.0)
+    seconds = delta.pop("audit_stream_envelope_seconds_sum", 0.0)
+    process = delta.pop("process", 0.0)
+    out = {"events/envelope": events / envelopes, "envelopes/s": envelopes / elapsed,
+           "ms/envelope": seconds / envelopes * 1e3}
+    stages = {k: v / events * 1e6 for k, v in delta.items() if v > 0}
+    out.update(stages)
+    out["framework"] = process / events * 1e6 - sum(stages.values())
+    return out
+
+
+def measure_idle(pipe: Pipeline, seconds: float = IDLE_S) -> dict[str, float]:
+    """Cores each component spends with the workers running and nothing recorded: fixed costs."""
+    pipe.wait_idle()
+    before = pipe.cpu.snapshot()
+    time.sleep(seconds)
+    spent = CpuMeter.spent(before, pipe.cpu.snapshot())
+    wall = spent.pop("wall")
+    return {name: value if name == "cores" else value / wall for name, value in spent.items()}
 
 
 def _alone(counts: Counts, which: int, expected: int, pid: int,
@@ -306,7 +356,7 @@ def _pq(q: tuple[float, float]) -> str:
 
 
 def _report(steps: Sequence[Step], alone: dict[str, tuple[float, float]], raw_docs_s: float,
-            loads: tuple[str, str]) -> None:
+            idle: dict[str, float], loads: tuple[str, str]) -> None:
     print(f"e2e benchmark: {SESSIONS} sessions, one stream and one sink worker, steps of {STEP_S:.0f} s; "
           f"p99 target {P99_S} s; baselines over {BASE_EVENTS:,} events")
     print(f"before: {loads[0]}\nafter:  {loads[1]}")
@@ -326,6 +376,15 @@ def _report(steps: Sequence[Step], alone: dict[str, tuple[float, float]], raw_do
           [[s.offered, *(f"{s.cpu_us[c]:.0f}" for c in components), f"{s.cores:.2f}",
             f"{s.es['refreshes_s']:.1f}", f"{s.es['ms_per_refresh']:.0f}", f"{s.es['bulk_s']:.1f}"]
            for s in ordered])
+    print(f"idle, workers running ({IDLE_S:.0f} s), cores: "
+          + ", ".join(f"{name} {value:.3f}" for name, value in idle.items() if name != "cores")
+          + f"; machine {idle['cores']:.2f}")
+    print("\nthe stream worker over the step: envelopes (arrival to outputs acknowledged) and CPU µs/event "
+          "per stage")
+    columns = sorted({k for s in ordered for k in s.stream},
+                     key=lambda k: (k not in ("events/envelope", "envelopes/s", "ms/envelope"), k))
+    table(["offered/s", *columns], [[s.offered, *(f"{s.stream.get(c, 0.0):.1f}" for c in columns)]
+                                    for s in ordered])
     passed = [s for s in steps if s.ok]
     best = max(passed, key=lambda s: s.offered) if passed else None
     failed = min((s for s in steps if not s.ok and (best is None or s.offered > best.offered)),
@@ -340,7 +399,7 @@ def _report(steps: Sequence[Step], alone: dict[str, tuple[float, float]], raw_do
           "first_failing_events_s": round(failed.offered) if failed else None, "bottleneck": where,
           "stream_alone_events_s": round(alone["stream"][0]), "stream_cpu_us": round(alone["stream"][1], 1),
           "sink_alone_docs_s": round(alone["sink"][0]), "sink_cpu_us": round(alone["sink"][1], 1),
-          "raw_bulk_docs_s": round(raw_docs_s),
+          "raw_bulk_docs_s": round(raw_docs_s), "idle_cores": {k: round(v, 3) for k, v in idle.items()},
           "steps": [{"offered": round(s.offered), "delivered": round(s.delivered_s),
                      "p99_s": {k: round(s.quantiles[k][1], 3) for k in (*SHARES, "searchable")},
                      "cpu_us": {k: round(v, 1) for k, v in s.cpu_us.items()}, "cores": round(s.cores, 2),
@@ -367,7 +426,9 @@ def main() -> None:
         try:
             recorder.record(BASE_EVENTS, 0)
             recorder.transport.flush(60)
-            with running_workers(env, Path(logs), names=("stream",)) as workers:
+            stream_port = free_port()  # its telemetry: envelopes and CPU per stage
+            with running_workers({**env, "AUDIT_METRICS_PORT": str(stream_port)}, Path(logs),
+                                 names=("stream",)) as workers:
                 alone = {"stream": _alone(counts, 0, BASE_EVENTS, workers.procs["stream"].pid,
                                           workers.check_alive)}
                 workers.start("sink", env)
@@ -380,9 +441,10 @@ def main() -> None:
                            settings.events_partitions, es, events_alias(settings.index_prefix), POLL_S),
                     workers,
                     CpuMeter({"stream": workers.procs["stream"].pid, "sink": workers.procs["sink"].pid,
-                              **_service_pids(settings), "bench": os.getpid()}), es)
+                              **_service_pids(settings), "bench": os.getpid()}), es, stream_port)
                 try:
                     capacity = min(alone["stream"][0], alone["sink"][0])
+                    idle = measure_idle(pipe)
                     measure = partial(_measured_step, pipe=pipe)
                     steps = [measure(float(r)) for r in RATES] if RATES else \
                         search(round(FIRST_FRACTION * capacity, -1), measure)
@@ -392,7 +454,7 @@ def main() -> None:
         finally:
             recorder.close()
             counts.close()
-    _report(steps, alone, raw_docs_s, (before, uptime()))
+    _report(steps, alone, raw_docs_s, idle, (before, uptime()))
 
 
 if __name__ == "__main__":

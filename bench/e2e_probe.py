@@ -5,7 +5,9 @@ Every time is an upper bound (taken when the answer came back), so a latency is 
 - On the topic, per event: ``Tap`` reads ``agent.events`` as any downstream consumer would (no group).
   The bench's sessions are keyed ``e2e-<i>`` and event ``k`` goes to session ``k % sessions``; the
   stream keeps each session's order, so the n-th record keyed by session ``s`` is event
-  ``n * sessions + s``. That gives each event its arrival time and its (partition, offset).
+  ``n * sessions + s``. That gives each event its arrival time and its (partition, offset). A copy
+  of a record already seen (at-least-once: the stream may publish an envelope's events twice) is
+  known by its ``event_id`` header and skipped.
 - Acknowledged, per event: the sink commits a partition's offset only after Elasticsearch stored
   every record before it; ``Poller`` reads the group's committed offsets every ``interval`` s, and an
   event is acknowledged at the first read whose offset for its partition passed its own.
@@ -22,14 +24,16 @@ import math
 import threading
 import time
 from array import array
+from collections import deque
 from collections.abc import Sequence
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, KafkaException, Message, TopicPartition
 from elasticsearch import ApiError, Elasticsearch
 
 __all__ = ["Poller", "Tap", "stage_times"]
 
 NAN = float("nan")
+_RECENT = 64
 
 
 class Tap:
@@ -43,7 +47,9 @@ class Tap:
         self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-e2e-tap",
                                   "enable.auto.commit": False})  # a fetch returns as soon as data comes
         self.consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in range(partitions)])
-        self.seen = 0
+        self.seen = self.duplicates = 0
+        # Per session, the ids of its latest records: a replayed copy is one of them.
+        self._recent: list[deque[bytes]] = [deque(maxlen=_RECENT) for _ in range(sessions)]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="e2e-tap", daemon=True)
         self._thread.start()
@@ -58,6 +64,11 @@ class Tap:
                 if msg.error() is not None or not key or not key.startswith(b"e2e-"):
                     continue
                 s = int(key[4:])
+                event_id = _event_id(msg)
+                if event_id in self._recent[s]:
+                    self.duplicates += 1
+                    continue
+                self._recent[s].append(event_id)
                 k = per[s] * sessions + s
                 per[s] += 1
                 self._put(k, now, msg.partition() or 0, msg.offset() or 0)
@@ -75,6 +86,14 @@ class Tap:
         self._stop.set()
         self._thread.join(5)
         self.consumer.close()
+
+
+def _event_id(msg: Message) -> bytes:
+    for pair in msg.headers() or ():
+        if pair[0] == "event_id":
+            value = pair[1]
+            return value if isinstance(value, bytes) else str(value).encode()
+    return b""
 
 
 class Poller:
