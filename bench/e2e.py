@@ -57,6 +57,8 @@ BASE_EVENTS = int(os.environ.get("BENCH_E2E_BASELINE_EVENTS", "60000"))
 STEP_S = float(os.environ.get("BENCH_E2E_STEP_S", "12"))
 BUDGET_S = float(os.environ.get("BENCH_E2E_BUDGET_S", "240"))  # the ramp's share of the run
 RATES = [int(r) for r in os.environ.get("BENCH_E2E_RATES", "").split(",") if r]
+# To measure another trade-off than the template's 1 s: set on the events index before the ramp.
+REFRESH = os.environ.get("BENCH_E2E_REFRESH", "")
 FIRST_FRACTION = 0.25  # of the slower worker's rate alone
 RESOLUTION = 0.1  # the search stops once the failing rate is within 10% of the passing one
 MIN_RATE = 100.0
@@ -359,7 +361,8 @@ def _report(steps: Sequence[Step], alone: dict[str, tuple[float, float]], raw_do
             idle: dict[str, float], loads: tuple[str, str]) -> None:
     print(f"e2e benchmark: {SESSIONS} sessions, one stream and one sink worker, steps of {STEP_S:.0f} s; "
           f"p99 target {P99_S} s; baselines over {BASE_EVENTS:,} events")
-    print(f"before: {loads[0]}\nafter:  {loads[1]}")
+    print(f"before: {loads[0]}\nafter:  {loads[1]}"
+          + (f"\nevents index refresh_interval set to {REFRESH} (BENCH_E2E_REFRESH)" if REFRESH else ""))
     table(["baseline (same run)", "events/s", "CPU µs/event"], [
         ["stream worker alone (raw topic preloaded)", alone["stream"][0], f"{alone['stream'][1]:.1f}"],
         ["sink worker alone (agent.events preloaded)", alone["sink"][0], f"{alone['sink'][1]:.1f}"],
@@ -404,7 +407,7 @@ def _report(steps: Sequence[Step], alone: dict[str, tuple[float, float]], raw_do
                      "p99_s": {k: round(s.quantiles[k][1], 3) for k in (*SHARES, "searchable")},
                      "cpu_us": {k: round(v, 1) for k, v in s.cpu_us.items()}, "cores": round(s.cores, 2),
                      "ok": s.ok, "load": round(s.load, 2)} for s in steps],
-          "uptime_before": loads[0], "uptime_after": loads[1]})
+          "refresh_interval": REFRESH or "template", "uptime_before": loads[0], "uptime_after": loads[1]})
 
 
 def _service_pids(settings: Settings) -> dict[str, int | None]:
@@ -444,6 +447,9 @@ def main() -> None:
                               **_service_pids(settings), "bench": os.getpid()}), es, stream_port)
                 try:
                     capacity = min(alone["stream"][0], alone["sink"][0])
+                    if REFRESH:
+                        es.indices.put_settings(index=events_alias(settings.index_prefix),
+                                                settings={"index": {"refresh_interval": REFRESH}})
                     idle = measure_idle(pipe)
                     measure = partial(_measured_step, pipe=pipe)
                     steps = [measure(float(r)) for r in RATES] if RATES else \
