@@ -183,10 +183,9 @@ class Step:
 def _quantiles(values: list[float]) -> tuple[float, float]:
     if len(values) < 2:
         return float("nan"), float("nan")
-    if any(math.isinf(v) for v in values):
-        finite = sorted(values)
-        return finite[len(finite) // 2], math.inf if finite[int(len(finite) * 0.99)] == math.inf else \
-            finite[int(len(finite) * 0.99)]
+    if any(math.isinf(v) for v in values):  # some never got there: nearest-rank, inf if among them
+        ranked = sorted(values)
+        return ranked[len(ranked) // 2], ranked[int(len(ranked) * 0.99)]
     return statistics.median(values), statistics.quantiles(values, n=100)[98]
 
 
