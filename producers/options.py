@@ -15,10 +15,13 @@ AUDIT_SPOOL_FSYNC           batch                            always (per envelop
                                                              background tick) | never
 AUDIT_QUEUE_EVENTS          100000                           bound of the in-memory queue, in events
 AUDIT_QUEUE_BYTES           67108864 (64 MiB)                bound of the in-memory queue, in bytes
-AUDIT_LINGER_MS             100                              how long events gather into envelopes
-                                                             (the stream's cost is per envelope: at
-                                                             10k events/s, 20 ms made envelopes of ~34
-                                                             events and the pipeline kept up with 7.5k)
+AUDIT_LINGER_MS             200                              how long events gather into envelopes
+                                                             (the stream's cost is per envelope: one
+                                                             envelope per raw partition per linger;
+                                                             at 100 ms, 6 partitions made ~55 a second,
+                                                             all one stream worker could finish, and
+                                                             the pipeline held 3.5k events/s; 200 ms:
+                                                             27 a second, 4.4-5.4k events/s)
 AUDIT_ENVELOPE_EVENTS       500                              events per envelope at most
 AUDIT_ENVELOPE_BYTES        524288 (512 KiB)                 bytes per envelope at most (Kafka's
                                                              default message bound is 1 MB)
@@ -63,7 +66,7 @@ class ClientOptions:
     spool_fsync: FsyncPolicy = "batch"
     queue_events: int = 100_000
     queue_bytes: int = 64 * 1024 * 1024
-    linger_ms: int = 100
+    linger_ms: int = 200
     envelope_events: int = 500
     envelope_bytes: int = 512 * 1024
     compression: str = "lz4"

@@ -11,7 +11,7 @@ A ``linger`` bounds how small: once records have come, the batch waits that long
 ``ready`` counts. At a few thousand events/s, 10 ms slices made 100 batches (and 200 bulk
 requests) a second of about 30 documents each, and their fixed costs (commit, DLQ flush, HTTP,
 Elasticsearch's own per-request work) took CPU from the stream on a shared machine; a linger well
-below the index's 1 s refresh changes when documents become searchable very little.
+below the index's 0.5 s refresh changes when documents become searchable very little.
 """
 
 from __future__ import annotations

@@ -58,8 +58,12 @@ def events_template(prefix: str, replicas: int = 0) -> dict[str, Any]:
         "index_patterns": [f"{prefix}-events-*"],
         "priority": 200,
         "template": {
+            # An event is searchable at the first refresh after it is stored: the interval is most
+            # of the end-to-end p99. 500 ms against 1 s (bench/e2e, same session, 4k events/s):
+            # acknowledged to searchable p99 0.7-0.9 s instead of 1.3-1.7, for ~10% more
+            # Elasticsearch CPU per event (80 -> 90 µs).
             "settings": {"number_of_shards": 1, "number_of_replicas": replicas,
-                         "refresh_interval": "1s"},
+                         "refresh_interval": "500ms"},
             "aliases": {events_alias(prefix): {}},
             "mappings": {
                 "dynamic": "strict",

@@ -80,8 +80,8 @@ _BULK_ANSWER = "errors,items.*.status,items.*.error.type"
 _SKIPPABLE = NOT_OWNER | COORDINATOR_AWAY | {KafkaError._NO_OFFSET, KafkaError._STATE}
 
 
-# The smallest wait for more records before a batch goes (sinks.gather): a twentieth of the
-# index's 1 s refresh, which decides when documents are searchable anyway.
+# The smallest wait for more records before a batch goes (sinks.gather): a tenth of the
+# index's 0.5 s refresh, which decides when documents are searchable anyway.
 _LINGER_S = 0.05
 
 # How long a rebalance waits for the batch in flight before this worker lets its partitions go.
