@@ -33,10 +33,11 @@ Finding = tuple[int, int, str]
 NATIONAL, BANK, WALLET = "NATIONAL_ID", "BANK_ACCOUNT", "CRYPTO_WALLET"
 
 # Each shape's first character is read before the start boundary is checked (no word, number,
-# placeholder or digit group before it: the first twelve digits of a spaced card are not an
-# Aadhaar), so the engine skips straight to digits and capitals; the end is checked likewise.
+# "+", placeholder or digit group before it: +4428 9018 0442 is a phone, and the first twelve
+# digits of a spaced card are not an Aadhaar), so the engine skips straight to digits and
+# capitals; the end is checked likewise.
 _SHAPES = re.compile(
-    r"[0-9A-Zb](?<![\w\-./\]].)(?<![0-9] .)(?:"
+    r"[0-9A-Zb](?<![\w\-./\]+].)(?<![0-9] .)(?:"
     r"(?<=[0-9])(?P<cpf>[0-9]{2}\.[0-9]{3}\.[0-9]{3}-[0-9]{2})"
     r"|(?<=[2-9])(?P<aadhaar>[0-9]{3} [0-9]{4} [0-9]{4})"
     r"|(?<=9)(?P<itin>[0-9]{2}(?P<sep>[\- ])(?:5[0-9]|6[0-5]|7[0-9]|8[0-8]|9[0-2]|9[4-9])(?P=sep)[0-9]{4})"

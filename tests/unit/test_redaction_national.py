@@ -65,6 +65,7 @@ def test_identifiers_are_found_by_checksum_or_label(text: str, kind: str) -> Non
     "sin 30 degrees", "ein 20 24 Stück", "setting 12345678",  # short label-like words, short values
     "paid with card 6763 1491 2871",  # a 12-digit card, 4-4-4, after "card": not an Aadhaar
     "4111 1111 1111 1111",  # a card's first twelve digits are no Aadhaar
+    "call +4428 9018 0442",  # nor a phone's after its "+"
 ])
 def test_wrong_check_digits_unlabelled_numbers_and_other_detectors_values_are_not_ids(text: str) -> None:
     """No national id, bank account or wallet without its check digit or label."""
