@@ -27,6 +27,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from agent_audit.core.redaction.numbers import card_named
+
 __all__ = ["LABEL_STEMS", "find_national"]
 
 Finding = tuple[int, int, str]
@@ -90,7 +92,7 @@ def find_national(text: str, low: str | None = None) -> list[Finding]:
         found = m.group(0)
         if shape == "pan" and not _pan(found, text[max(0, m.start() - 24):m.start()]):
             continue
-        if shape == "aadhaar" and _CARD_BEFORE.search(text[max(0, m.start() - 24):m.start()].lower()):
+        if shape == "aadhaar" and card_named(text, m.start()):
             continue  # 4-4-4 after "card": a 12-digit card (Maestro), for the card detector
         if _CHECKS[shape](found):
             taken.append((m.start(), m.end(), WALLET if shape in _WALLETS else NATIONAL))
@@ -159,7 +161,6 @@ def _nie(text: str) -> bool:
 
 
 _CF_ODD = (1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23)
-_CF_OMOCODE = "LMNPQRSTUV"  # letters standing for digits in a code made unique
 
 
 def _cf_value(c: str, odd: bool) -> int:
@@ -204,7 +205,6 @@ def _pan(text: str, before: str) -> bool:
     return text[3] in "ABCFGHLJPT" or _PAN_WORD.search(before) is not None
 
 
-_CARD_BEFORE = re.compile(r"card|karte|carte|tarjeta|cart[ãa]o|\bpan\b")
 _PAN_WORD = re.compile(r"(?<![^\W_])pan(?![^\W_])", re.IGNORECASE | re.ASCII)
 _CHECKS = {"cpf": _cpf, "aadhaar": _always, "itin": _always, "pan": _always, "dni": _dni, "nie": _nie,
            "cf": _codice_fiscale, "nric": _nric, "nino": _always, "btc": _bitcoin, "bech32": _always,

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 from agent_audit.core.redaction.checks import card_number, ssn
 
-__all__ = ["find_numbers"]
+__all__ = ["card_named", "find_numbers"]
 
 _RUN = re.compile(
     r"[+(0-9](?<![\w.+\-/\]].)"  # not inside a word or a number, nor glued to a placeholder
@@ -84,7 +84,7 @@ def find_numbers(text: str) -> Iterator[tuple[int, int, str]]:
         if run.isdigit():  # one bare group, the usual case: a card, or an id unless a word names it
             if _glued(text, end):
                 continue  # glued to a word: not a group
-            kind = "CARD" if card_number(run) or (len(run) > 11 and _card_named(text, start)
+            kind = "CARD" if card_number(run) or (len(run) > 11 and card_named(text, start)
                                                   and card_number(run, named=True)) \
                 else _bare(text, start, len(run))
             if kind:
@@ -168,7 +168,7 @@ class _Run:
                 and card_number(digits):
             return "CARD"
         if not paren and len(seps) == 1 and seps <= _CARD_SEPS and shape in _ANY_CARD_SHAPES \
-                and _card_named(self.text, self.spans[i][0]) and card_number(digits, named=True):
+                and card_named(self.text, self.spans[i][0]) and card_number(digits, named=True):
             return "CARD"
         if shape == (3, 2, 4) and seps in _SSN_SEPS and ssn(*groups):
             return "SSN"
@@ -190,7 +190,8 @@ def _glued(text: str, end: int) -> bool:
     return after.isalnum() or after == "_"
 
 
-def _card_named(text: str, at: int) -> bool:
+def card_named(text: str, at: int) -> bool:
+    """Whether a card word ("card", "Karte", "PAN" ...) comes in the 24 characters before ``at``."""
     return _CARD_BEFORE.search(text[max(0, at - 24):at].lower()) is not None
 
 
