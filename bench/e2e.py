@@ -30,7 +30,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.request
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -257,13 +256,7 @@ _ENVELOPE_METRICS = ("audit_stream_envelopes_total", "audit_stream_events_out_to
 def stream_probe(pid: int, port: int) -> dict[str, float]:
     """The stream worker's counters so far: envelopes, events out, seconds from an envelope's
     arrival to its outputs' ack (summed), and CPU per stage (``bench.stage_probe``)."""
-    out = snapshot(pid, port)
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
-        for line in answer.read().decode().splitlines():
-            name, _, value = line.partition(" ")
-            if name in _ENVELOPE_METRICS:
-                out[name] = float(value)
-    return out
+    return snapshot(pid, port, also=_ENVELOPE_METRICS)
 
 
 def _stream_figures(delta: dict[str, float], elapsed: float) -> dict[str, float]:

@@ -13,7 +13,10 @@ from __future__ import annotations
 import os
 import socket
 import urllib.request
+from collections.abc import Collection
 from pathlib import Path
+
+from bench.proc_cpu import cpu_seconds
 
 __all__ = ["STAGES", "free_port", "snapshot"]
 
@@ -30,16 +33,21 @@ def free_port() -> int:
         return port
 
 
-def snapshot(pid: int, port: int) -> dict[str, float]:
-    """CPU seconds so far: per stage (from the worker), librdkafka threads, and the whole process."""
+def snapshot(pid: int, port: int, also: Collection[str] = ()) -> dict[str, float]:
+    """CPU seconds so far: per stage (from the worker), librdkafka threads, and the whole process;
+    with ``also``, those unlabelled metrics of the worker too, from the same read."""
     out: dict[str, float] = {}
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
         for line in answer.read().decode().splitlines():
             if line.startswith(_METRIC):
                 stage, _, value = line[len(_METRIC):].partition("\"} ")
                 out[stage] = float(value)
+            elif also:
+                name, _, value = line.partition(" ")
+                if name in also:
+                    out[name] = float(value)
     tick = os.sysconf("SC_CLK_TCK")
-    rdk = total = 0.0
+    rdk = 0.0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             comm = (task / "comm").read_text().strip()
@@ -48,8 +56,6 @@ def snapshot(pid: int, port: int) -> dict[str, float]:
             continue
         cpu = (int(fields[11]) + int(fields[12])) / tick
         rdk += cpu if comm.startswith("rdk:") else 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    total = (int(fields[11]) + int(fields[12])) / tick
     out["librdkafka threads"] = rdk
-    out["process"] = total
+    out["process"] = cpu_seconds(pid)
     return out

@@ -54,6 +54,7 @@ from agent_audit.stack.workers import running_workers
 from agent_audit.stream.checkpoints import PartitionCheckpoints
 from agent_audit.stream.state import PartitionState
 from bench.harness import emit, fresh_settings, table
+from bench.proc_cpu import cpu_seconds
 from bench.python_floor import python_floor_cpu
 from bench.quix_env import QUIXSTREAMS, ROOT, quix_python
 from bench.stage_probe import STAGES, free_port, snapshot
@@ -75,12 +76,6 @@ class Run:
     measured: int  # events counted inside the timed span
     cpu_us: float  # the worker process's CPU (all threads) per event inside the timed span
     stages: dict[str, float] = field(default_factory=dict)  # CPU µs/event per stage, same span
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far, all its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fill(settings: Settings, cut: list[tuple[int, bytes, int]]) -> None:
