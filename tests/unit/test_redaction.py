@@ -58,9 +58,11 @@ def test_pii_is_replaced_by_a_typed_placeholder(text: str, expected: str) -> Non
     "+31 6 12345678", "020-1234567", "03-1234-5678", "090-1234-5678", "(02) 1234 5678", "0412 345 678",
     "+91 98765 43210", "98765 43210", "(11) 91234-5678", "+86 138 0013 8000", "+442079460958",
     "0044 20 7946 0958", "+7 495 123-45-67", "+82 10-1234-5678",
+    "8 067 203 61 90", "8 (954) 220-58-79", "8 144 180 0686", "511 289 161", "08-14 41 80",
 ])
 def test_phones_of_many_locales_are_found(phone: str) -> None:
-    """International and common national formats (US, UK, DE, FR, ES, IT, NL, JP, AU, IN, BR, CN)."""
+    """International and common national formats (US, UK, DE, FR, ES, IT, NL, JP, AU, IN, BR, CN;
+    Russia's trunk 8, Poland's 3-3-3 mobiles, Stockholm's eight digits in groups)."""
     assert R.redact_text(f"call {phone} today") == ("call [PHONE] today", {"PHONE": 1})
 
 
@@ -114,6 +116,7 @@ def test_maestro_and_older_jcb_numbers_are_cards() -> None:
     "risk-assessment-2026-final-report", "auth_method: oauth", "coords 48.8566, 2.3522",
     "MAC 00:1a:2b:3c:4d:5e", "Mozilla/5.0 (X11; Linux x86_64; rv:1.9.0.20) Gecko/20100101 Firefox/3.6",
     "version 1.2.3.4 released",
+    "item 2 067 203 61 90", "part 411 289 161", "room 0812-3456",  # the phone shapes' neighbours
 ])
 def test_hard_negatives_are_left_alone(text: str) -> None:
     """Order numbers, versions, dates, UUIDs, hashes, tracking numbers and metrics are not PII."""
