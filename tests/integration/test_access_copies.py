@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
+from elasticsearch.helpers import bulk
 
 from agent_audit.core.redaction import Redactor
 from agent_audit.core.settings import Settings
@@ -56,3 +57,24 @@ def test_every_signed_copy_is_erased_across_slices_and_days(settings: Settings, 
     for entry in other:
         doc = _stored(es, copies, entry["event_id"])
         assert "erased" not in doc
+
+
+def test_more_entries_than_one_search_returns_are_all_erased(settings: Settings, es: Elasticsearch) -> None:
+    """10,001 entries name the user, past Elasticsearch's 10,000 hits per search (the limit a single
+    search by id ran into): every copy is tombstoned, with the slices as shipped."""
+    log = AccessLog(es, settings.index_prefix, Redactor())
+    log.ensure()
+    template = log.record("auditor", "trail", {"user": "jane-77"}, 1)
+    stem = str(template["event_id"])[:-6]
+    entries = [{**template, "event_id": f"{stem}{i:06d}", "seq": i} for i in range(10_001)]
+    bulk(es, ({"_index": log.index, "_id": e["event_id"], "_source": e} for e in entries), chunk_size=2_000)
+    copies = _copy_index(settings, "2026.12.01")
+    bulk(es, ({"_index": copies, "_id": e["event_id"], "_source": as_event(e)} for e in entries),
+         chunk_size=2_000)
+    es.indices.refresh(index=log.index)
+
+    erased = erase_access_copies(es, settings.index_prefix, ["jane-77"], "receipt-2", "2026-12-03T00:00:00Z")
+
+    assert erased == 10_001
+    es.indices.refresh(index=copies)
+    assert es.count(index=copies, query={"exists": {"field": "erased"}})["count"] == 10_001
